@@ -1,0 +1,110 @@
+//! The command line: global options, subcommands, exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use kunci_domain::environment::Environment;
+
+use crate::config::ConfigErrors;
+use crate::{commands, output};
+
+/// Exit codes, documented in docs/operations.md.
+pub mod exit {
+    /// The command failed at run time (database down, port taken, …).
+    pub const FAILURE: u8 = 1;
+    /// The command line was wrong (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// The configuration is invalid.
+    pub const CONFIG: u8 = 3;
+}
+
+/// kunci: sessions, secrets and API keys for a web application, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "kunci", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Environment: development (dev), staging (stag), production (prod) or test.
+    #[arg(long, global = true, env = "KUNCI_ENV", default_value = "development",
+          value_parser = parse_environment)]
+    pub env: Environment,
+    /// Project folder holding config/, instance/ and the .env.*.enc files.
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    pub root: PathBuf,
+}
+
+fn parse_environment(s: &str) -> Result<Environment, String> {
+    s.parse()
+        .map_err(|e: kunci_domain::environment::UnknownEnvironment| e.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server until SIGTERM or Ctrl-C.
+    Serve,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage the database schema.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration with secrets masked and the source of each value.
+    Show,
+    /// Validate the configuration; exit 3 and list every problem if it is invalid.
+    Check,
+    /// Print the configuration reference (docs/configuration.md).
+    #[command(hide = true)]
+    Docs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply every pending migration.
+    Migrate,
+    /// Revert the most recent migrations.
+    Rollback {
+        /// How many migrations to revert.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        steps: u32,
+    },
+    /// List the migrations and whether each is applied.
+    Status,
+}
+
+/// Runs a parsed command line to its exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            output::error(&anyhow::Error::new(err).context("cannot start the async runtime"));
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match err.downcast_ref::<ConfigErrors>() {
+            Some(config) => {
+                output::note(config.to_string().trim_end());
+                ExitCode::from(exit::CONFIG)
+            }
+            None => {
+                output::error(&err);
+                ExitCode::from(exit::FAILURE)
+            }
+        },
+    }
+}

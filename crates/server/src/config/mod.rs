@@ -1,0 +1,238 @@
+//! Configuration: typed, layered, validated, documented (SPEC §1).
+//!
+//! - [`schema`] lists every key once: kind, default, secrecy, meaning;
+//! - [`load`] reads the layers and collects every problem with its file or variable;
+//! - this module turns the merged layers into the typed sections below, in the order the
+//!   server initialises them, and runs the checks that span several keys;
+//! - [`show`] prints the effective configuration, masked, with where each value came from.
+//!
+//! Nothing outside this module reads configuration files or `KUNCI__…` variables.
+
+pub mod docs;
+pub mod load;
+pub mod schema;
+pub mod show;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use kunci_crypto::SecretString;
+use kunci_domain::environment::Environment;
+use serde::{Deserialize, Deserializer};
+
+use load::Layers;
+pub use load::{ConfigError, ConfigErrors, LoadInput, Source};
+
+/// The whole configuration, one struct per section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub logger: LoggerConfig,
+    pub environment: EnvironmentConfig,
+    pub data: DataConfig,
+}
+
+/// `[logger]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggerConfig {
+    pub level: Level,
+    pub format: LogFormat,
+    /// Per-module levels. The only defaulted field: an empty table has no entries to load.
+    #[serde(default)]
+    pub modules: BTreeMap<String, Level>,
+    pub file: LogFileConfig,
+}
+
+/// `[logger.file]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFileConfig {
+    pub dir: Option<PathBuf>,
+    pub rotation: Rotation,
+    pub keep: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rotation {
+    Daily,
+    Hourly,
+}
+
+/// `[environment]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub bind: SocketAddr,
+    pub public_url: String,
+    pub trusted_proxies: Vec<String>,
+    pub cors_origins: Vec<String>,
+    pub shutdown_timeout_secs: u64,
+}
+
+/// `[data]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    #[serde(deserialize_with = "secret")]
+    pub database_url: SecretString,
+    pub max_connections: u32,
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub redis_url: Option<SecretString>,
+}
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    String::deserialize(d).map(SecretString::new)
+}
+
+fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    Option::<String>::deserialize(d).map(|s| s.map(SecretString::new))
+}
+
+/// A loaded configuration and the layers it came from (for `config show`).
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub layers: Layers,
+    pub environment: Environment,
+    pub root: PathBuf,
+}
+
+/// Reads and validates every layer. Errors list every problem found.
+pub fn load(input: &LoadInput) -> Result<Loaded, ConfigErrors> {
+    let mut layers = Layers::read(input)?;
+    cross_checks(&mut layers, input.environment);
+    let tree = to_json(&layers);
+    let errors = layers.take_errors();
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    // The registry and the structs are kept in step by tests; a mismatch here is a bug in
+    // kunci, reported as such rather than blamed on the user's files.
+    let config = serde_json::from_value::<Config>(tree).map_err(|err| {
+        ConfigErrors(vec![ConfigError {
+            origin: "kunci".to_owned(),
+            key: None,
+            problem: format!(
+                "internal error: the key registry and the config structs differ: {err}"
+            ),
+        }])
+    })?;
+    Ok(Loaded {
+        config,
+        layers,
+        environment: input.environment,
+        root: input.root.clone(),
+    })
+}
+
+/// Rules that involve the environment or several keys.
+fn cross_checks(layers: &mut Layers, environment: Environment) {
+    if environment.is_deployed() {
+        let public_url = layers.entries.get("environment.public_url").cloned();
+        if let Some(entry) = public_url {
+            let https = entry
+                .value
+                .as_str()
+                .is_some_and(|url| url.starts_with("https://"));
+            if !https {
+                let problem = format!("{environment} requires an https:// URL");
+                layers.push_error(
+                    &entry.source.to_string(),
+                    Some("environment.public_url"),
+                    problem,
+                );
+            }
+        }
+    }
+}
+
+/// The merged layers as a JSON tree for serde.
+fn to_json(layers: &Layers) -> serde_json::Value {
+    let mut root = serde_json::Map::new();
+    // Every fixed table exists, even when all its keys are unset, so serde sees `None`s.
+    for key in schema::KEYS {
+        let segments: Vec<&str> = key.segments().collect();
+        let fixed: Vec<&str> = segments[..segments.len() - 1]
+            .iter()
+            .take_while(|s| **s != "*")
+            .copied()
+            .collect();
+        insert(&mut root, &fixed, None);
+    }
+    for (dotted, entry) in &layers.entries {
+        let segments: Vec<&str> = dotted.split('.').collect();
+        insert(&mut root, &segments, Some(toml_to_json(&entry.value)));
+    }
+    serde_json::Value::Object(root)
+}
+
+/// Puts `value` at `path` (creating tables on the way); without a value, only the tables.
+fn insert(
+    node: &mut serde_json::Map<String, serde_json::Value>,
+    path: &[&str],
+    value: Option<serde_json::Value>,
+) {
+    match (path, value) {
+        ([], _) => {}
+        ([last], Some(value)) => {
+            node.insert((*last).to_owned(), value);
+        }
+        ([first, rest @ ..], value) => {
+            let child = node
+                .entry((*first).to_owned())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            if let serde_json::Value::Object(map) = child {
+                insert(map, rest, value);
+            }
+        }
+    }
+}
+
+fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(s) => serde_json::Value::from(s.as_str()),
+        toml::Value::Integer(n) => serde_json::Value::from(*n),
+        toml::Value::Float(f) => serde_json::Value::from(*f),
+        toml::Value::Boolean(b) => serde_json::Value::from(*b),
+        toml::Value::Datetime(d) => serde_json::Value::from(d.to_string()),
+        toml::Value::Array(items) => items.iter().map(toml_to_json).collect(),
+        toml::Value::Table(table) => serde_json::Value::Object(
+            table
+                .iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,440 @@
+//! The registry of configuration keys: what each key is, its default, whether it is secret,
+//! and what it means. Validation, `config show`, the environment-variable names and
+//! `docs/configuration.md` are all derived from this one list, so they cannot disagree.
+//!
+//! A `*` segment stands for a name the user chooses (`logger.modules.<module>`).
+
+use std::net::{IpAddr, SocketAddr};
+
+/// The sections, in the order the server initialises them (SPEC §1).
+pub const SECTIONS: &[Section] = &[
+    Section {
+        name: "logger",
+        doc: "Logging: level, per-module levels, format, optional rolling file.",
+    },
+    Section {
+        name: "environment",
+        doc: "How the instance meets the network: bind address, public URL, proxies, CORS.",
+    },
+    Section {
+        name: "data",
+        doc: "Where data lives: the database, Redis.",
+    },
+];
+
+#[derive(Debug)]
+pub struct Section {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+pub const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
+
+/// Every key, grouped by section in [`SECTIONS`] order.
+pub const KEYS: &[Key] = &[
+    // [logger]
+    Key::new("logger.level", Kind::Enum(LEVELS), Some("\"info\""))
+        .doc("Minimum level logged, for every module without its own entry below."),
+    Key::new(
+        "logger.format",
+        Kind::Enum(&["pretty", "json"]),
+        Some("\"pretty\""),
+    )
+    .doc("`pretty` for people, `json` (one object a line) for log collectors."),
+    Key::new("logger.modules.*", Kind::Enum(LEVELS), None).doc(
+        "Level for one module, overriding `logger.level`: `modules.sqlx = \"warn\"`, \
+         `modules.kunci_web = \"debug\"`.",
+    ),
+    Key::new("logger.file.dir", Kind::Path, None)
+        .doc("Also write the log to rolling files in this folder (relative to the project root)."),
+    Key::new(
+        "logger.file.rotation",
+        Kind::Enum(&["daily", "hourly"]),
+        Some("\"daily\""),
+    )
+    .doc("How often a new log file is started."),
+    Key::new(
+        "logger.file.keep",
+        Kind::Integer { min: 1, max: 1000 },
+        Some("14"),
+    )
+    .doc("How many log files are kept; older ones are deleted."),
+    // [environment]
+    Key::new(
+        "environment.bind",
+        Kind::SocketAddr,
+        Some("\"127.0.0.1:8080\""),
+    )
+    .doc("Address and port the server listens on."),
+    Key::new(
+        "environment.public_url",
+        Kind::HttpUrl,
+        Some("\"http://127.0.0.1:8080\""),
+    )
+    .doc("The URL users reach the site at (behind a proxy: the proxy's URL)."),
+    Key::new(
+        "environment.trusted_proxies",
+        Kind::List(Item::Cidr),
+        Some("[]"),
+    )
+    .doc(
+        "Networks (CIDR) of reverse proxies whose `X-Forwarded-*` headers are believed. \
+         Empty: the peer address is the client.",
+    ),
+    Key::new(
+        "environment.cors_origins",
+        Kind::List(Item::Origin),
+        Some("[]"),
+    )
+    .doc(
+        "Origins (`https://app.example.com`) allowed to call the API from a browser. Empty: no \
+         cross-origin access.",
+    ),
+    Key::new(
+        "environment.shutdown_timeout_secs",
+        Kind::Integer { min: 1, max: 3600 },
+        Some("30"),
+    )
+    .doc("On SIGTERM/SIGINT, how long requests in flight may take to finish."),
+    // [data]
+    Key::new(
+        "data.database_url",
+        Kind::DatabaseUrl,
+        Some("\"sqlite://instance/kunci.db\""),
+    )
+    .secret()
+    .doc(
+        "`sqlite://PATH` (relative to the project root) or `postgres://USER:PASSWORD@HOST/DB`. \
+             The password is masked wherever the URL is shown.",
+    ),
+    Key::new(
+        "data.max_connections",
+        Kind::Integer { min: 1, max: 1000 },
+        Some("10"),
+    )
+    .doc("Size of the database connection pool (SQLite uses at most 8)."),
+    Key::new("data.redis_url", Kind::RedisUrl, None)
+        .secret()
+        .doc(
+            "`redis://[:PASSWORD@]HOST[:PORT][/DB]`. Set it when several instances share state; \
+         `/readyz` then checks it too.",
+        ),
+];
+
+/// One configuration key.
+#[derive(Debug)]
+pub struct Key {
+    pub path: &'static str,
+    pub kind: Kind,
+    /// The default as a TOML literal; `None` means unset.
+    pub default: Option<&'static str>,
+    /// Masked in `config show` and never echoed.
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+impl Key {
+    const fn new(path: &'static str, kind: Kind, default: Option<&'static str>) -> Self {
+        Self {
+            path,
+            kind,
+            default,
+            secret: false,
+            doc: "",
+        }
+    }
+
+    const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    const fn doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
+        self
+    }
+
+    pub fn segments(&self) -> impl Iterator<Item = &'static str> {
+        self.path.split('.')
+    }
+
+    /// Whether this key's pattern matches `path` exactly.
+    pub fn matches(&self, path: &[String]) -> bool {
+        let pattern: Vec<&str> = self.segments().collect();
+        pattern.len() == path.len()
+            && pattern
+                .iter()
+                .zip(path)
+                .all(|(p, s)| *p == "*" || *p == s.as_str())
+    }
+
+    /// The environment variable for this key (`*` segments shown as `<NAME>`).
+    pub fn variable(&self) -> String {
+        let parts: Vec<String> = self
+            .segments()
+            .map(|s| {
+                if s == "*" {
+                    "<NAME>".to_owned()
+                } else {
+                    s.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        format!("KUNCI__{}", parts.join("__"))
+    }
+}
+
+/// Finds the key whose pattern matches `path`.
+pub fn key_for(path: &[String]) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.matches(path))
+}
+
+/// Whether `path` is a table on the way to some key (a section or a `*` name).
+pub fn is_table(path: &[String]) -> bool {
+    KEYS.iter().any(|k| {
+        let pattern: Vec<&str> = k.segments().collect();
+        pattern.len() > path.len()
+            && pattern
+                .iter()
+                .zip(path)
+                .all(|(p, s)| *p == "*" || *p == s.as_str())
+    })
+}
+
+/// What a value must be.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Integer { min: i64, max: i64 },
+    Enum(&'static [&'static str]),
+    SocketAddr,
+    HttpUrl,
+    Path,
+    DatabaseUrl,
+    RedisUrl,
+    List(Item),
+}
+
+/// What each element of a list must be.
+#[derive(Debug, Clone, Copy)]
+pub enum Item {
+    Cidr,
+    Origin,
+}
+
+impl Kind {
+    /// "expected …", for error messages and the docs.
+    pub fn expectation(self) -> String {
+        match self {
+            Self::Integer { min, max } => format!("a whole number from {min} to {max}"),
+            Self::Enum(choices) => format!("one of {}", choices.join(", ")),
+            Self::SocketAddr => "an address and port such as 127.0.0.1:8080".to_owned(),
+            Self::HttpUrl => "an http:// or https:// URL".to_owned(),
+            Self::Path => "a file system path".to_owned(),
+            Self::DatabaseUrl => "a sqlite://, postgres:// or postgresql:// URL".to_owned(),
+            Self::RedisUrl => "a redis:// or rediss:// URL".to_owned(),
+            Self::List(Item::Cidr) => {
+                "a list of networks such as [\"10.0.0.0/8\", \"::1/128\"]".to_owned()
+            }
+            Self::List(Item::Origin) => {
+                "a list of origins such as [\"https://app.example.com\"]".to_owned()
+            }
+        }
+    }
+
+    /// The TOML type a value must have.
+    pub fn toml_type(self) -> &'static str {
+        match self {
+            Self::Integer { .. } => "integer",
+            Self::List(_) => "array",
+            _ => "string",
+        }
+    }
+
+    /// Checks a value of the right TOML type; `Err` explains what was expected (never
+    /// repeating the value).
+    pub fn check(self, value: &toml::Value) -> Result<(), String> {
+        let ok = match (self, value) {
+            (Self::Integer { min, max }, toml::Value::Integer(n)) => (min..=max).contains(n),
+            (Self::Enum(choices), toml::Value::String(s)) => choices.contains(&s.as_str()),
+            (Self::SocketAddr, toml::Value::String(s)) => s.parse::<SocketAddr>().is_ok(),
+            (Self::HttpUrl, toml::Value::String(s)) => is_http_url(s),
+            (Self::Path, toml::Value::String(s)) => !s.is_empty() && !s.contains('\0'),
+            (Self::DatabaseUrl, toml::Value::String(s)) => {
+                ["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|p| s.starts_with(p))
+            }
+            (Self::RedisUrl, toml::Value::String(s)) => {
+                s.starts_with("redis://") || s.starts_with("rediss://")
+            }
+            (Self::List(item), toml::Value::Array(items)) => {
+                return items.iter().enumerate().try_for_each(|(i, v)| match v {
+                    toml::Value::String(s) if item.check(s) => Ok(()),
+                    _ => Err(format!(
+                        "element {} is not valid: expected {}",
+                        i + 1,
+                        self.expectation()
+                    )),
+                });
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("expected {}", self.expectation()))
+        }
+    }
+}
+
+impl Item {
+    fn check(self, s: &str) -> bool {
+        match self {
+            Self::Cidr => is_cidr(s),
+            Self::Origin => is_origin(s),
+        }
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !host.contains('@') && !r.chars().any(char::is_whitespace)
+    })
+}
+
+/// `scheme://host[:port]`, nothing after it: what a browser sends in `Origin`.
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', '*'])
+        && !rest.chars().any(char::is_whitespace)
+}
+
+fn is_cidr(s: &str) -> bool {
+    let (addr, prefix) = s.split_once('/').unwrap_or((s, ""));
+    let Ok(ip) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_empty() || prefix.parse::<u8>().is_ok_and(|p| p <= max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> toml::Value {
+        toml::Value::String(v.to_owned())
+    }
+
+    #[test]
+    fn every_default_satisfies_its_own_kind() {
+        for key in KEYS {
+            if let Some(default) = key.default {
+                let value: toml::Value = toml::from_str(&format!("v = {default}"))
+                    .map(|t: toml::Table| t["v"].clone())
+                    .unwrap_or_else(|e| panic!("{}: bad default: {e}", key.path));
+                assert_eq!(key.kind.check(&value), Ok(()), "{}", key.path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_is_documented_and_in_a_known_section() {
+        for key in KEYS {
+            assert!(!key.doc.is_empty(), "{} has no doc", key.path);
+            let section = key.path.split('.').next().unwrap();
+            assert!(SECTIONS.iter().any(|s| s.name == section), "{}", key.path);
+        }
+    }
+
+    #[test]
+    fn keys_are_grouped_in_section_order() {
+        let order: Vec<usize> = KEYS
+            .iter()
+            .map(|k| {
+                SECTIONS
+                    .iter()
+                    .position(|s| k.path.starts_with(&format!("{}.", s.name)))
+                    .unwrap()
+            })
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+    }
+
+    #[test]
+    fn cidrs_are_checked() {
+        for ok in ["10.0.0.0/8", "127.0.0.1", "::1/128", "fd00::/8"] {
+            assert!(is_cidr(ok), "{ok}");
+        }
+        for bad in [
+            "10.0.0.0/33",
+            "::1/129",
+            "example.com",
+            "10.0.0.0/",
+            "",
+            "10.0.0.0/-1",
+        ] {
+            assert!(!is_cidr(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        for ok in ["https://app.example.com", "http://127.0.0.1:3000"] {
+            assert!(is_origin(ok), "{ok}");
+        }
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://a.com/",
+            "ftp://a.com",
+            "https://",
+            "null",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kind_errors_never_repeat_the_value() {
+        let err = Kind::Enum(LEVELS).check(&s("SECRET-CANARY")).unwrap_err();
+        assert!(!err.contains("SECRET-CANARY"));
+        let err = Kind::List(Item::Cidr)
+            .check(&toml::Value::Array(vec![s("SECRET-CANARY")]))
+            .unwrap_err();
+        assert!(
+            !err.contains("SECRET-CANARY") && err.contains("element 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wildcards_match_any_name() {
+        let path = |p: &str| p.split('.').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            key_for(&path("logger.modules.sqlx")).map(|k| k.path),
+            Some("logger.modules.*")
+        );
+        assert!(is_table(&path("logger.modules")));
+        assert!(is_table(&path("logger")));
+        assert!(!is_table(&path("logger.level")));
+        assert!(key_for(&path("logger.nope")).is_none());
+    }
+
+    #[test]
+    fn variables_use_double_underscores() {
+        assert_eq!(KEYS[0].variable(), "KUNCI__LOGGER__LEVEL");
+        let modules = KEYS.iter().find(|k| k.path == "logger.modules.*").unwrap();
+        assert_eq!(modules.variable(), "KUNCI__LOGGER__MODULES__<NAME>");
+    }
+}

@@ -1,0 +1,100 @@
+//! Logging set-up from `[logger]`: console (pretty or JSON), per-module levels, and an
+//! optional rolling file. The first section to initialise, so everything after it can log.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::config::{LogFormat, LoggerConfig, Rotation};
+
+/// Keeps the file writer's buffer alive; dropping it flushes. Hold it for the whole process.
+#[derive(Debug)]
+pub struct LogGuard {
+    _file: Option<WorkerGuard>,
+}
+
+/// The filter directives: the global level, then one per module.
+pub fn directives(config: &LoggerConfig) -> String {
+    let mut directives = vec![config.level.as_str().to_owned()];
+    directives.extend(
+        config
+            .modules
+            .iter()
+            .map(|(module, level)| format!("{module}={}", level.as_str())),
+    );
+    directives.join(",")
+}
+
+/// Installs the global subscriber. `root` anchors a relative log folder.
+pub fn init(config: &LoggerConfig, root: &Path) -> anyhow::Result<LogGuard> {
+    let filter = || {
+        EnvFilter::builder()
+            .parse(directives(config))
+            .context("`logger.modules` holds a module name that is not a valid filter target")
+    };
+    let console = match config.format {
+        LogFormat::Pretty => fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter_boxed(filter()?),
+        LogFormat::Json => fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .with_filter_boxed(filter()?),
+    };
+    let (file, guard) = match &config.file.dir {
+        Some(dir) => {
+            let dir = root.join(dir);
+            kunci_store::fs::create_private_dir_all(&dir)
+                .with_context(|| format!("cannot create the log folder {}", dir.display()))?;
+            let appender = rolling::Builder::new()
+                .rotation(match config.file.rotation {
+                    Rotation::Daily => rolling::Rotation::DAILY,
+                    Rotation::Hourly => rolling::Rotation::HOURLY,
+                })
+                .filename_prefix("kunci")
+                .filename_suffix("log")
+                .max_log_files(config.file.keep)
+                .build(&dir)
+                .with_context(|| format!("cannot open a log file in {}", dir.display()))?;
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let layer = fmt::layer().json().with_ansi(false).with_writer(writer);
+            (Some(layer.with_filter_boxed(filter()?)), Some(guard))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(console)
+        .with(file)
+        .try_init()
+        .context("a logger is already installed")?;
+    Ok(LogGuard { _file: guard })
+}
+
+/// `Layer::with_filter`, boxed so both console formats have one type.
+trait BoxedFilter<S> {
+    fn with_filter_boxed(
+        self,
+        filter: EnvFilter,
+    ) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync + 'static>;
+}
+
+impl<S, L> BoxedFilter<S> for L
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    L: tracing_subscriber::Layer<S> + Send + Sync + 'static,
+{
+    fn with_filter_boxed(
+        self,
+        filter: EnvFilter,
+    ) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync + 'static> {
+        Box::new(self.with_filter(filter))
+    }
+}

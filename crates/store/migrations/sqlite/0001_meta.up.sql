@@ -1,0 +1,8 @@
+-- What this database is: checked by /readyz and by every command that opens it, so that kunci
+-- never writes into a database that belongs to something else.
+CREATE TABLE kunci_meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) STRICT;
+
+INSERT INTO kunci_meta (key, value) VALUES ('schema', 'kunci');

@@ -1,0 +1,130 @@
+//! The one place that chooses status codes: every error the API returns is an
+//! `application/problem+json` body (RFC 9457) with a stable `error` code.
+//!
+//! Internal causes are logged here, once, with the request's span (and so its request id), and
+//! never sent: the client sees the code, a fixed title and the request id to quote.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The media type of problem details.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Everything an API handler can answer with instead of success.
+#[derive(Debug)]
+pub enum ApiError {
+    NotFound,
+    MethodNotAllowed,
+    /// The instance cannot serve yet; `checks` says which dependency is down.
+    NotReady {
+        checks: Map<String, Value>,
+    },
+    /// Anything unexpected. The cause is logged, never sent.
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::NotReady { .. } => "not_ready",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::NotFound => "No such resource.",
+            Self::MethodNotAllowed => "This method is not allowed on this resource.",
+            Self::NotReady { .. } => "The service is not ready.",
+            Self::Internal(_) => "Something went wrong on our side.",
+        }
+    }
+}
+
+/// The problem+json body. Extension members follow the standard ones.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    error: &'a str,
+    #[serde(flatten)]
+    extensions: Map<String, Value>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        let title = self.title();
+        let extensions = match self {
+            Self::Internal(cause) => {
+                tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
+                Map::new()
+            }
+            Self::NotReady { checks } => {
+                Map::from_iter([("checks".to_owned(), Value::Object(checks))])
+            }
+            Self::NotFound | Self::MethodNotAllowed => Map::new(),
+        };
+        let problem = Problem {
+            kind: format!("urn:kunci:error:{code}"),
+            title,
+            status: status.as_u16(),
+            error: code,
+            extensions,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Answers unknown routes.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Answers known routes called with the wrong method.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Turns a panic in a handler into a plain 500 problem; the panic itself is logged.
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    ApiError::Internal(message.into()).into_response()
+}

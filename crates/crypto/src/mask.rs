@@ -7,7 +7,7 @@
 /// Below this many characters nothing of the secret is shown.
 const SHOW_SUFFIX_FROM: usize = 12;
 /// From this many characters on, a prefix of up to four characters is shown too.
-const SHOW_PREFIX_FROM: usize = 20;
+const SHOW_PREFIX_FROM: usize = 24;
 
 /// The masked form of `secret`: `AIza…RYSU` for long secrets, `…RYSU` for medium ones and `…`
 /// for short ones. Never reveals more than eight characters, nor more than a third of the
@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn multibyte_secrets_are_cut_on_character_boundaries() {
-        assert_eq!(mask("ééééééééééééééééééééü"), "éééé…éééü");
+        assert_eq!(mask("ééééééééééééééééééééééééü"), "éééé…éééü");
     }
 
     #[test]

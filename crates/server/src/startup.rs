@@ -20,7 +20,8 @@ use crate::config::Loaded;
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    state: AppState,
+    site: Router,
     database: Database,
     drain: Duration,
     notes: Vec<String>,
@@ -61,7 +62,6 @@ impl Application {
             serves_https: false,
         };
         let state = AppState::new(settings, clock, probes);
-        let router = kunci_web::router(state);
 
         let bind = config.environment.bind;
         let listener = TcpListener::bind(bind)
@@ -70,7 +70,8 @@ impl Application {
         let drain = Duration::from_secs(config.environment.shutdown_timeout_secs);
         Ok(Self {
             listener,
-            router,
+            state,
+            site: Router::new(),
             database,
             drain,
             notes,
@@ -96,7 +97,7 @@ impl Application {
     /// Adds the site's own routes beside kunci's (they get kunci's middleware too).
     #[must_use]
     pub fn merge(mut self, routes: Router) -> Self {
-        self.router = self.router.merge(routes);
+        self.site = self.site.merge(routes);
         self
     }
 
@@ -105,7 +106,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let served = kunci_web::serve(self.listener, self.router, shutdown, self.drain).await;
+        let router = kunci_web::router(self.state, self.site);
+        let served = kunci_web::serve(self.listener, router, shutdown, self.drain).await;
         self.database.close().await;
         served.context("the server stopped with an error")
     }

@@ -13,3 +13,6 @@ pub mod sql;
 
 pub use redis::RedisServer;
 pub use sql::{Backend, ConnectOptions, Database, DatabaseError, DatabaseTarget, MigrationState};
+
+#[cfg(feature = "testing")]
+pub mod testing;

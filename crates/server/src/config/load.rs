@@ -123,15 +123,13 @@ impl Layers {
 
     fn defaults(&mut self) {
         for key in schema::KEYS {
-            if let Some(literal) = key.default {
-                if let Some(value) = parse_literal(literal) {
-                    let entry = Entry {
-                        key,
-                        value,
-                        source: Source::Default,
-                    };
-                    self.entries.insert(key.path.to_owned(), entry);
-                }
+            if let Some(value) = key.default.and_then(parse_literal) {
+                let entry = Entry {
+                    key,
+                    value,
+                    source: Source::Default,
+                };
+                self.entries.insert(key.path.to_owned(), entry);
             }
         }
     }

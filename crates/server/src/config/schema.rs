@@ -7,7 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 /// The sections, in the order the server initialises them (SPEC §1).
-pub const SECTIONS: &[Section] = &[
+pub static SECTIONS: &[Section] = &[
     Section {
         name: "logger",
         doc: "Logging: level, per-module levels, format, optional rolling file.",
@@ -31,7 +31,7 @@ pub struct Section {
 pub const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
 
 /// Every key, grouped by section in [`SECTIONS`] order.
-pub const KEYS: &[Key] = &[
+pub static KEYS: &[Key] = &[
     // [logger]
     Key::new("logger.level", Kind::Enum(LEVELS), Some("\"info\""))
         .doc("Minimum level logged, for every module without its own entry below."),
@@ -320,12 +320,20 @@ fn is_origin(s: &str) -> bool {
 }
 
 fn is_cidr(s: &str) -> bool {
-    let (addr, prefix) = s.split_once('/').unwrap_or((s, ""));
+    let (addr, prefix) = match s.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (s, None),
+    };
     let Ok(ip) = addr.parse::<IpAddr>() else {
         return false;
     };
     let max = if ip.is_ipv4() { 32 } else { 128 };
-    prefix.is_empty() || prefix.parse::<u8>().is_ok_and(|p| p <= max)
+    // Digits only: `parse` would also take a leading `+`.
+    prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u8>().is_ok_and(|p| p <= max)
+    })
 }
 
 #[cfg(test)]

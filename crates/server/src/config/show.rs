@@ -22,7 +22,7 @@ pub fn render(loaded: &Loaded) -> String {
                 .layers
                 .entries
                 .iter()
-                .filter(|(_, e)| std::ptr::eq(e.key, key))
+                .filter(|(_, e)| e.key.path == key.path)
                 .collect();
             if matching.is_empty() && !key.path.contains('*') {
                 let name = &key.path[prefix.len()..];

@@ -1,0 +1,235 @@
+//! The binary as a user runs it: first run, exit codes, config and db commands.
+
+use crate::helpers::{Kunci, get_blocking, mode, service_url};
+
+const CANARY: &str = "CANARY51d2";
+
+#[test]
+fn config_check_names_every_problem_and_exits_3_without_printing_values() {
+    let kunci = Kunci::new();
+    kunci.write(
+        "config/base.toml",
+        &format!("[logger]\nverbosity = \"{CANARY}\"\n[data]\nmax_connections = \"{CANARY}\"\n[environment]\nbind = \"{CANARY}\"\n"),
+    );
+    let outcome = kunci.run(&["config", "check"]);
+    assert_eq!(outcome.code(), Some(3), "{}", outcome.all());
+    let all = outcome.all();
+    assert!(all.contains("3 problems"), "{all}");
+    assert!(
+        all.contains("config/base.toml: `logger.verbosity`: unknown key"),
+        "{all}"
+    );
+    assert!(
+        all.contains("config/base.toml: `data.max_connections`: expected an integer"),
+        "{all}"
+    );
+    assert!(
+        all.contains("config/base.toml: `environment.bind`: expected an address and port"),
+        "{all}"
+    );
+    assert!(!all.contains(CANARY), "{all}");
+}
+
+#[test]
+fn config_check_accepts_a_valid_configuration_and_aliases() {
+    let kunci = Kunci::new().var("KUNCI__ENVIRONMENT__PUBLIC_URL", "https://example.com");
+    let outcome = kunci.run(&["--env", "prod", "config", "check"]);
+    outcome.success();
+    assert!(
+        outcome
+            .stdout()
+            .contains("the production configuration is valid")
+    );
+}
+
+#[test]
+fn an_unknown_environment_is_a_usage_error() {
+    let outcome = Kunci::new().run(&["--env", "prd", "config", "check"]);
+    assert_eq!(outcome.code(), Some(2));
+    assert!(
+        outcome.stderr().contains("production (prod)"),
+        "{}",
+        outcome.stderr()
+    );
+}
+
+#[test]
+fn config_show_masks_the_database_password() {
+    let kunci = Kunci::new().var(
+        "KUNCI__DATA__DATABASE_URL",
+        &format!("postgres://u:{CANARY}@db/k"),
+    );
+    let outcome = kunci.run(&["config", "show"]);
+    outcome.success();
+    assert!(!outcome.all().contains(CANARY));
+    assert!(
+        outcome.stdout().contains("postgres://u:…@db/k"),
+        "{}",
+        outcome.stdout()
+    );
+}
+
+#[test]
+fn first_serve_creates_a_private_instance_and_stops_cleanly_on_sigterm() {
+    let kunci = Kunci::new();
+    let server = kunci.serve(&[]);
+    let instance = kunci.path("instance");
+    assert_eq!(mode(&instance), 0o700);
+    assert_eq!(mode(&instance.join("kunci.db")), 0o600);
+    assert!(
+        server
+            .startup_output
+            .iter()
+            .any(|l| l.contains("applied 1 database migration")),
+        "{:?}",
+        server.startup_output
+    );
+    let health = get_blocking(&server.url("/healthz"));
+    assert_eq!(health.status(), 200);
+    let (code, _) = server.terminate();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn production_refuses_to_serve_with_pending_migrations_until_db_migrate() {
+    let kunci = Kunci::new().var("KUNCI__ENVIRONMENT__PUBLIC_URL", "https://example.com");
+    let outcome = kunci.run(&["--env", "production", "serve"]);
+    assert_eq!(outcome.code(), Some(1), "{}", outcome.all());
+    assert!(
+        outcome
+            .stderr()
+            .contains("kunci --env production db migrate"),
+        "{}",
+        outcome.stderr()
+    );
+    kunci
+        .run(&["--env", "production", "db", "migrate"])
+        .success();
+    let server = kunci.serve(&["--env", "production"]);
+    assert_eq!(get_blocking(&server.url("/readyz")).status(), 200);
+}
+
+fn migrate_status_rollback(kunci: &Kunci) {
+    let status = kunci.run(&["db", "status"]);
+    assert!(
+        status.success().stdout().contains("pending"),
+        "{}",
+        status.stdout()
+    );
+    let migrate = kunci.run(&["db", "migrate"]);
+    assert!(
+        migrate.success().stdout().contains("applied migrations 1"),
+        "{}",
+        migrate.stdout()
+    );
+    let again = kunci.run(&["db", "migrate"]);
+    assert!(again.success().stdout().contains("up to date"));
+    let status = kunci.run(&["db", "status"]);
+    assert!(status.stdout().contains("applied") && !status.stdout().contains("pending"));
+    let rollback = kunci.run(&["db", "rollback", "--steps", "1"]);
+    assert!(
+        rollback
+            .success()
+            .stdout()
+            .contains("reverted migrations 1"),
+        "{}",
+        rollback.stdout()
+    );
+    assert!(kunci.run(&["db", "status"]).stdout().contains("pending"));
+    let nothing = kunci.run(&["db", "rollback"]);
+    assert!(nothing.success().stdout().contains("nothing to roll back"));
+    assert_eq!(
+        kunci.run(&["db", "rollback", "--steps", "0"]).code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn db_migrate_status_and_rollback_on_sqlite() {
+    let kunci = Kunci::new();
+    migrate_status_rollback(&kunci);
+    assert!(
+        kunci
+            .run(&["db", "status"])
+            .stdout()
+            .contains("backend: sqlite")
+    );
+}
+
+#[tokio::test]
+async fn db_migrate_status_and_rollback_on_postgres() {
+    let Some(_) = service_url("KUNCI_TEST_DATABASE_URL") else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let db = kunci_store::testing::TestDatabase::new(
+        kunci_store::testing::TestBackend::Postgres,
+        scratch.path(),
+    )
+    .await
+    .unwrap();
+    let kunci = Kunci::new().var("KUNCI__DATA__DATABASE_URL", &db.url);
+    tokio::task::spawn_blocking(move || {
+        migrate_status_rollback(&kunci);
+        assert!(
+            kunci
+                .run(&["db", "status"])
+                .stdout()
+                .contains("backend: postgres")
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_kunci_is_named_as_such() {
+    let kunci = Kunci::new();
+    kunci.run(&["db", "migrate"]).success();
+    let db = kunci_store::testing::TestDatabase {
+        url: format!("sqlite://{}", kunci.path("instance/kunci.db").display()),
+    }
+    .connect()
+    .await;
+    let kunci_store::Database::Sqlite(pool) = &db else {
+        unreachable!()
+    };
+    sqlx_insert_future_migration(pool).await;
+    db.close().await;
+    let outcome = kunci.run(&["db", "status"]);
+    assert_eq!(outcome.code(), Some(1));
+    assert!(
+        outcome
+            .stderr()
+            .contains("migration 9999, which this kunci does not know"),
+        "{}",
+        outcome.stderr()
+    );
+}
+
+async fn sqlx_insert_future_migration(pool: &sqlx::SqlitePool) {
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'future', TRUE, x'00', 0)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let outcome = Kunci::new()
+        .var("KUNCI__ENVIRONMENT__BIND", &port)
+        .run(&["serve"]);
+    assert_eq!(outcome.code(), Some(1));
+    assert!(
+        outcome
+            .stderr()
+            .contains(&format!("cannot listen on {port} (`environment.bind`)")),
+        "{}",
+        outcome.stderr()
+    );
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the `kunci` binary and the application it builds. One test binary;
+//! a module per feature; shared set-up in `helpers`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failing test should stop at the step that failed"
+)]
+
+mod cli;
+mod config;
+mod health;
+mod helpers;
+mod shutdown;

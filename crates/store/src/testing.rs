@@ -1,0 +1,128 @@
+//! Test support: a fresh database per test, and the rule for tests that need a real service.
+//!
+//! Services are named by `KUNCI_TEST_DATABASE_URL` (PostgreSQL), `KUNCI_TEST_MYSQL_URL` and
+//! `KUNCI_TEST_REDIS_URL`. Unset on a laptop, the test is skipped with a message; unset with
+//! `CI=true`, the test fails, so a broken CI set-up can never pass by skipping everything.
+#![expect(
+    clippy::expect_used,
+    reason = "test support fails loudly, with the step that failed"
+)]
+
+use std::path::Path;
+
+use crate::sql::{ConnectOptions, Database, DatabaseTarget};
+
+/// The URL of a test service, or `None` (after saying so) when it is not configured.
+///
+/// # Panics
+/// When the variable is unset and `CI=true`.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests learn the service URLs from the environment"
+)]
+pub fn service_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(
+                !ci,
+                "{variable} is not set, but CI=true: the service must be available"
+            );
+            #[expect(
+                clippy::print_stderr,
+                reason = "the skip must be visible in test output"
+            )]
+            {
+                eprintln!("skipped: {variable} is not set");
+            }
+            None
+        }
+    }
+}
+
+/// Which backend a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test: a SQLite file in the test's folder, or a fresh schema
+/// on the PostgreSQL server. Schemas are named `kunci_t_<server epoch>_<random>`; creating one
+/// drops those left behind by runs more than two hours old, so the server never fills up.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    /// The URL to give kunci (`data.database_url`).
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// `None` when the backend's service is not configured (and not in CI).
+    pub async fn new(backend: TestBackend, dir: &Path) -> Option<Self> {
+        match backend {
+            TestBackend::Sqlite => Some(Self {
+                url: format!("sqlite://{}", dir.join("kunci.db").display()),
+            }),
+            TestBackend::Postgres => {
+                let base = service_url("KUNCI_TEST_DATABASE_URL")?;
+                Some(Self {
+                    url: fresh_schema(&base).await,
+                })
+            }
+        }
+    }
+
+    /// Connects a pool to this database.
+    ///
+    /// # Panics
+    /// When the database cannot be reached: tests want to fail loudly.
+    pub async fn connect(&self) -> Database {
+        let target = DatabaseTarget::parse(&self.url, Path::new("/")).expect("test database URL");
+        Database::connect(&target, &ConnectOptions::default())
+            .await
+            .expect("test database")
+    }
+}
+
+async fn fresh_schema(base: &str) -> String {
+    let target = DatabaseTarget::parse(base, Path::new("/")).expect("KUNCI_TEST_DATABASE_URL");
+    let options = ConnectOptions {
+        max_connections: 1,
+        ..ConnectOptions::default()
+    };
+    let Database::Postgres(pool) = Database::connect(&target, &options)
+        .await
+        .expect("PostgreSQL")
+    else {
+        panic!("KUNCI_TEST_DATABASE_URL must be a postgres:// URL");
+    };
+    let epoch: i64 = sqlx::query_scalar("SELECT CAST(extract(epoch FROM now()) AS BIGINT)")
+        .fetch_one(&pool)
+        .await
+        .expect("PostgreSQL answers");
+    let stale: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::TEXT FROM pg_namespace WHERE nspname LIKE 'kunci_t_%'")
+            .fetch_all(&pool)
+            .await
+            .expect("list test schemas");
+    for schema in stale {
+        let born = schema.split('_').nth(2).and_then(|s| s.parse::<i64>().ok());
+        if born.is_some_and(|born| epoch - born > 2 * 3600) {
+            // Another run may drop it at the same moment; either way it is gone.
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            )))
+            .execute(&pool)
+            .await;
+        }
+    }
+    let schema = format!("kunci_t_{epoch}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .expect("create test schema");
+    pool.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options[search_path]={schema}")
+}

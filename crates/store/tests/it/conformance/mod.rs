@@ -1,0 +1,3 @@
+//! One module per port; each ends with `backends!(…)` listing its tests.
+
+mod migrations;

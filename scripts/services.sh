@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Makes sure the services kunci's tests use are installed and running on loopback:
+# PostgreSQL and Redis. Safe to run again; starts only what is down, installs only what is
+# missing (Debian packages). Prints the variables the tests read, for `eval "$(…)"`.
+set -euo pipefail
+
+log() { echo "services: $*" >&2; }
+
+apt_install() {
+  log "installing $*"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "$@" >&2
+}
+
+wait_for() { # description, command...
+  local what=$1; shift
+  for _ in $(seq 1 60); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  log "$what did not come up"; return 1
+}
+
+# PostgreSQL
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  apt_install postgresql
+fi
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  log "starting PostgreSQL"
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+  wait_for PostgreSQL pg_isready -h 127.0.0.1 -p 5432 -q
+fi
+if ! psql -h 127.0.0.1 -U postgres -d test -Atqc 'SELECT 1' >/dev/null 2>&1; then
+  log "creating database test"
+  su postgres -c "createdb test" >&2 2>/dev/null \
+    || psql -h 127.0.0.1 -U postgres -Atqc 'CREATE DATABASE test' >&2
+fi
+
+# Redis
+if ! command -v redis-server >/dev/null 2>&1; then
+  apt_install redis-server
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  log "starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log >&2
+  wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
+fi
+
+echo "export KUNCI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
+echo "export KUNCI_TEST_REDIS_URL=redis://127.0.0.1:6379"

@@ -303,7 +303,10 @@ mod tests {
                 format!("kunci-env vX env=test key={fp}\nAAAA\n"),
                 "corrupted",
             ),
-            (format!("kunci-env v1 env=test key=zz\nAAAA\n"), "corrupted"),
+            (
+                "kunci-env v1 env=test key=zz\nAAAA\n".to_owned(),
+                "corrupted",
+            ),
             (
                 format!("kunci-env v1 env=Test key={fp}\nAAAA\n"),
                 "corrupted",

@@ -184,6 +184,19 @@ impl MasterKey {
     }
 }
 
+impl MasterKey {
+    /// A keyed digest (HMAC-SHA256 under the key derived for `purpose`): equal inputs give
+    /// equal digests, and nobody without the master key can compute or invert one.
+    pub fn keyed_digest(&self, purpose: Purpose, data: &[u8]) -> [u8; 32] {
+        use hmac::{KeyInit as _, Mac as _};
+        let key = self.derive(purpose);
+        let mut mac = <hmac::Hmac<Sha256>>::new_from_slice(key.as_slice())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+}
+
 fn expand(ikm: &[u8], purpose: Purpose, out: &mut [u8]) {
     let hkdf = Hkdf::<Sha256>::new(Some(b"kunci master key"), ikm);
     // Output lengths here are at most 32 bytes, far below HKDF-SHA256's limit of 8160.

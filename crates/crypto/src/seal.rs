@@ -157,7 +157,7 @@ mod tests {
             let sealed = key.seal(b"c", b"secret").unwrap();
             let i = index.index(sealed.len());
             prop_assume!(sealed[i..=i] != replacement);
-            let mut changed = sealed.clone();
+            let mut changed = sealed;
             changed.replace_range(i..=i, &replacement);
             prop_assert!(key.open(b"c", &changed).is_err());
         }

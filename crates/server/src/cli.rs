@@ -55,6 +55,63 @@ pub enum Command {
     /// Manage the database schema.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Create master keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Encrypted per-environment secrets (.env.<env>.enc).
+    #[command(subcommand)]
+    Env(EnvCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print a new master key, or write it to a new private file.
+    Generate {
+        /// Write the key to this file (created with mode 0600; never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Encrypt .env.<ENV> into .env.<ENV>.enc.
+    Encrypt {
+        #[arg(value_parser = parse_environment)]
+        environment: Environment,
+    },
+    /// Print the decrypted .env.<ENV>.enc to standard output.
+    Decrypt {
+        #[arg(value_parser = parse_environment)]
+        environment: Environment,
+        /// Write the plaintext to this new file (mode 0600) instead.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Edit .env.<ENV>.enc in $VISUAL or $EDITOR through a private temporary copy.
+    Edit {
+        #[arg(value_parser = parse_environment)]
+        environment: Environment,
+    },
+    /// Re-encrypt .env.<ENV>.enc under a new master key, keeping .enc.bak until it is used.
+    Rekey {
+        #[arg(value_parser = parse_environment)]
+        environment: Environment,
+        /// The new master key, from this file; without it a new key is generated.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
+        /// Where to write a generated new key (mode 0600); without it the key is printed.
+        #[arg(long, value_name = "FILE", conflicts_with = "new_key_file")]
+        out: Option<PathBuf>,
+    },
+    /// Show an encrypted file as names and value digests: a git textconv driver.
+    Diff {
+        /// The encrypted file (git passes a temporary copy).
+        file: PathBuf,
+        /// Show the values themselves instead of digests.
+        #[arg(long)]
+        show_values: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,13 +1,56 @@
 //! What each subcommand does. Results go to stdout through [`output`], progress to the log.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use kunci_crypto::{MasterKey, SecretString};
 use kunci_domain::clock::SystemClock;
+use kunci_domain::environment::Environment;
 
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand};
-use crate::config::{self, LoadInput};
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, EnvCommand, KeyCommand};
+use crate::config::{self, EncryptedLayer, LoadInput, Loaded};
+use crate::secrets::envfiles::{self, EnvPaths};
+use crate::secrets::keychain::{self, Create, KeyInputs, KeySource};
 use crate::{logging, output, startup};
+
+/// What kunci takes from the process environment, read once.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessEnv {
+    /// `KUNCI__…` configuration variables.
+    pub variables: Vec<(String, String)>,
+    pub master_key: Option<SecretString>,
+    pub master_key_file: Option<PathBuf>,
+    pub editor: Option<String>,
+}
+
+impl ProcessEnv {
+    /// The one snapshot of the process environment (besides clap's `KUNCI_ENV`).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one read of the process environment"
+    )]
+    pub fn capture() -> Self {
+        let mut env = Self::default();
+        for (name, value) in std::env::vars_os() {
+            let Ok(name) = name.into_string() else {
+                continue;
+            };
+            // A value that is not UTF-8 cannot be a setting; keep it empty so it is reported.
+            let value = value.into_string().unwrap_or_default();
+            match name.as_str() {
+                "KUNCI_MASTER_KEY" => env.master_key = Some(SecretString::new(value)),
+                "KUNCI_MASTER_KEY_FILE" => env.master_key_file = Some(PathBuf::from(value)),
+                "VISUAL" if !value.is_empty() => env.editor = Some(value),
+                "EDITOR" if env.editor.is_none() && !value.is_empty() => env.editor = Some(value),
+                _ if name.starts_with("KUNCI__") => env.variables.push((name, value)),
+                _ => {}
+            }
+        }
+        env
+    }
+}
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let root = std::path::absolute(&cli.global.root).with_context(|| {
@@ -16,19 +59,22 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             cli.global.root.display()
         )
     })?;
+    let process = ProcessEnv::capture();
     let input = LoadInput {
         root,
         environment: cli.global.env,
-        variables: process_variables(),
+        variables: process.variables.clone(),
+        encrypted: None,
     };
     match cli.command {
-        Command::Serve => serve(&input).await,
+        Command::Serve => serve(&input, &process).await,
         Command::Config(ConfigCommand::Show) => {
-            output::result(&config::show::render(&config::load(&input)?));
+            let (loaded, _) = load(&input, &process, Need::IfEncrypted).await?;
+            output::result(&config::show::render(&loaded));
             Ok(())
         }
         Command::Config(ConfigCommand::Check) => {
-            config::load(&input)?;
+            load(&input, &process, Need::IfEncrypted).await?;
             output::result(&format!("the {} configuration is valid", input.environment));
             Ok(())
         }
@@ -36,30 +82,81 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             output::result(&config::docs::markdown());
             Ok(())
         }
-        Command::Db(command) => db(&input, command).await,
+        Command::Db(command) => db(&input, &process, command).await,
+        Command::Key(KeyCommand::Generate { out }) => generate_key(out.as_deref()),
+        Command::Env(command) => env(&input, &process, command).await,
     }
 }
 
-/// The `KUNCI__…` variables of this process: the only read of the process environment
-/// besides clap's `KUNCI_ENV`.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the one snapshot of the process environment"
-)]
-fn process_variables() -> Vec<(String, String)> {
-    std::env::vars_os()
-        .filter_map(|(name, value)| {
-            let name = name.into_string().ok()?;
-            // A variable that is not UTF-8 cannot be a setting; keep it so it is reported.
-            let value = value.into_string().unwrap_or_default();
-            name.starts_with("KUNCI__").then_some((name, value))
-        })
-        .collect()
+/// Whether a command needs the master key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Always; in development and test it is created on first use.
+    Always,
+    /// Only to read an encrypted env file, if there is one.
+    IfEncrypted,
 }
 
-async fn serve(input: &LoadInput) -> anyhow::Result<()> {
-    let loaded = config::load(input)?;
+/// Loads the configuration, with the encrypted env file decrypted and layered in when present.
+async fn load(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    need: Need,
+) -> anyhow::Result<(Loaded, Option<(MasterKey, KeySource)>)> {
+    let plain = config::load(input)?;
+    let paths = EnvPaths::new(&input.root, input.environment);
+    envfiles::refuse_plaintext_beside_encrypted(&paths, input.environment)?;
+    if need == Need::IfEncrypted && !paths.encrypted.exists() {
+        return Ok((plain, None));
+    }
+    let create = if need == Need::Always {
+        Create::Yes
+    } else {
+        Create::No
+    };
+    let (key, source) = master_key(&plain, process, input.environment, create).await?;
+    let Some(entries) = envfiles::load(&paths, input.environment, &key)? else {
+        return Ok((plain, Some((key, source))));
+    };
+    let file = format!(".env.{}.enc", input.environment);
+    let entries = entries.into_iter().map(|e| (e.name, e.value)).collect();
+    let layered = LoadInput {
+        encrypted: Some(EncryptedLayer { file, entries }),
+        ..input.clone()
+    };
+    Ok((config::load(&layered)?, Some((key, source))))
+}
+
+async fn master_key(
+    loaded: &Loaded,
+    process: &ProcessEnv,
+    environment: Environment,
+    create: Create,
+) -> anyhow::Result<(MasterKey, KeySource)> {
+    let security = &loaded.config.security;
+    let inputs = KeyInputs {
+        variable: process.master_key.clone(),
+        file: process.master_key_file.clone(),
+        command: security.master_key_command.clone(),
+        command_timeout: Duration::from_secs(security.master_key_command_timeout_secs),
+    };
+    keychain::resolve(&inputs, &loaded.root, environment, create).await
+}
+
+async fn serve(input: &LoadInput, process: &ProcessEnv) -> anyhow::Result<()> {
+    let (loaded, key) = load(input, process, Need::Always).await?;
     let _log = logging::init(&loaded.config.logger, &loaded.root)?;
+    if let Some((key, source)) = &key {
+        if let KeySource::Created(path) = source {
+            output::note(&format!(
+                "created the development master key {} (fingerprint {}). Keep a copy in a \
+                 password manager: without it nothing encrypted with it can be read.",
+                path.display(),
+                key.fingerprint()
+            ));
+        }
+        tracing::info!(fingerprint = %key.fingerprint(), %source, "master key loaded");
+    }
     let app = startup::Application::build(&loaded, Arc::new(SystemClock)).await?;
     for line in app.first_run_notes() {
         output::note(line);
@@ -73,8 +170,8 @@ async fn serve(input: &LoadInput) -> anyhow::Result<()> {
     app.run_until(startup::shutdown_signal()).await
 }
 
-async fn db(input: &LoadInput, command: DbCommand) -> anyhow::Result<()> {
-    let loaded = config::load(input)?;
+async fn db(input: &LoadInput, process: &ProcessEnv, command: DbCommand) -> anyhow::Result<()> {
+    let (loaded, _) = load(input, process, Need::IfEncrypted).await?;
     let database = startup::open_database(&loaded).await?;
     let result = match command {
         DbCommand::Migrate => database
@@ -122,4 +219,147 @@ fn list(versions: &[i64]) -> String {
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn generate_key(out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let key = MasterKey::generate()?;
+    match out {
+        Some(path) => {
+            let text = format!("{}\n", key.encode().expose());
+            kunci_store::fs::create_private_file(path, text.as_bytes()).with_context(|| {
+                format!(
+                    "cannot create {} (an existing file is never overwritten)",
+                    path.display()
+                )
+            })?;
+            output::result(&format!(
+                "wrote a new master key to {} (fingerprint {})",
+                path.display(),
+                key.fingerprint()
+            ));
+        }
+        None => output::result(key.encode().expose()),
+    }
+    Ok(())
+}
+
+async fn env(input: &LoadInput, process: &ProcessEnv, command: EnvCommand) -> anyhow::Result<()> {
+    // Each command works on the environment it names: its config file (for
+    // master_key_command) and its key-source rules apply.
+    let for_env = |environment| LoadInput {
+        environment,
+        encrypted: None,
+        ..input.clone()
+    };
+    match command {
+        EnvCommand::Encrypt { environment } => {
+            let input = for_env(environment);
+            let loaded = config::load(&input)?;
+            let (key, _) = master_key(&loaded, process, environment, Create::Yes).await?;
+            let paths = EnvPaths::new(&input.root, environment);
+            let count = envfiles::encrypt(&paths, environment, &key)?;
+            output::result(&format!(
+                "encrypted {count} entries into {} (master key {}); {} can now be deleted",
+                paths.encrypted.display(),
+                key.fingerprint(),
+                paths.plain.display()
+            ));
+        }
+        EnvCommand::Decrypt { environment, out } => {
+            let input = for_env(environment);
+            let loaded = config::load(&input)?;
+            let (key, _) = master_key(&loaded, process, environment, Create::No).await?;
+            let paths = EnvPaths::new(&input.root, environment);
+            let plaintext = envfiles::decrypt(&paths, environment, &key)?;
+            match out {
+                Some(path) => {
+                    kunci_store::fs::create_private_file(&path, plaintext.as_bytes())
+                        .with_context(|| {
+                            format!(
+                                "cannot create {} (an existing file is never overwritten)",
+                                path.display()
+                            )
+                        })?;
+                    output::note(&format!(
+                        "wrote the plaintext to {} (mode 0600)",
+                        path.display()
+                    ));
+                }
+                None => output::result(&plaintext),
+            }
+        }
+        EnvCommand::Edit { environment } => {
+            let input = for_env(environment);
+            let loaded = config::load(&input)?;
+            let (key, _) = master_key(&loaded, process, environment, Create::Yes).await?;
+            let paths = EnvPaths::new(&input.root, environment);
+            let editor = process.editor.clone().unwrap_or_else(|| "vi".to_owned());
+            match envfiles::edit(&paths, environment, &key, &editor)? {
+                envfiles::Edited::Unchanged => {
+                    output::result("no changes; the file was not written")
+                }
+                envfiles::Edited::Saved { entries } => output::result(&format!(
+                    "saved {entries} entries to {}",
+                    paths.encrypted.display()
+                )),
+            }
+        }
+        EnvCommand::Rekey {
+            environment,
+            new_key_file,
+            out,
+        } => {
+            let input = for_env(environment);
+            let loaded = config::load(&input)?;
+            let (old, _) = master_key(&loaded, process, environment, Create::No).await?;
+            let new = match &new_key_file {
+                Some(path) => keychain::read_key_file(path)?,
+                None => MasterKey::generate()?,
+            };
+            if new.fingerprint() == old.fingerprint() {
+                bail!("the new master key is the one in use; nothing to do");
+            }
+            if let Some(path) = &out {
+                let text = format!("{}\n", new.encode().expose());
+                kunci_store::fs::create_private_file(path, text.as_bytes()).with_context(|| {
+                    format!(
+                        "cannot create {} (an existing file is never overwritten)",
+                        path.display()
+                    )
+                })?;
+            }
+            let paths = EnvPaths::new(&input.root, environment);
+            envfiles::rekey(&paths, environment, &old, &new, &|_| Ok(()))?;
+            output::note(&format!(
+                "re-encrypted {} under master key {} (was {}); the previous file is kept as {} \
+                 until the new key is first used. Give the new key to every instance of {environment}.",
+                paths.encrypted.display(),
+                new.fingerprint(),
+                old.fingerprint(),
+                paths.backup.display()
+            ));
+            if new_key_file.is_none() && out.is_none() {
+                output::result(new.encode().expose());
+            }
+        }
+        EnvCommand::Diff { file, show_values } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let key = match kunci_crypto::envfile::inspect(&text)
+                .ok()
+                .and_then(|h| h.environment.parse::<Environment>().ok())
+            {
+                Some(environment) => {
+                    let loaded = config::load(&for_env(environment))?;
+                    master_key(&loaded, process, environment, Create::No)
+                        .await
+                        .ok()
+                        .map(|(key, _)| key)
+                }
+                None => None,
+            };
+            output::result(&envfiles::textconv(&text, key.as_ref(), show_values));
+        }
+    }
+    Ok(())
 }

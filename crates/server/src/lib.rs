@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod output;
+pub mod secrets;
 pub mod startup;
 
 /// Installs the one TLS crypto provider (ring) for the process. Idempotent; every entry point

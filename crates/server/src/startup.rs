@@ -15,6 +15,7 @@ use kunci_web::{AppState, WebSettings};
 use tokio::net::TcpListener;
 
 use crate::config::Loaded;
+use crate::secrets::permissions;
 
 /// A built application, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -113,11 +114,16 @@ impl Application {
     }
 }
 
-/// Opens the configured database (creating a SQLite file and its folder, born private).
+/// Opens the configured database (creating a SQLite file and its folder, born private). An
+/// existing `instance/` folder or SQLite file open to group or others is refused first.
 pub async fn open_database(loaded: &Loaded) -> anyhow::Result<Database> {
     let data = &loaded.config.data;
     let target = DatabaseTarget::parse(data.database_url.expose(), &loaded.root)
         .context("`data.database_url`")?;
+    permissions::check(&loaded.root.join("instance"))?;
+    if let DatabaseTarget::Sqlite { path: Some(path) } = &target {
+        permissions::check(path)?;
+    }
     let options = ConnectOptions {
         max_connections: data.max_connections,
         ..ConnectOptions::default()

@@ -1,8 +1,8 @@
 //! Files born private: kunci's folders, database files and key files are never readable by
 //! group or others, not even for the moment between creating and `chmod`ing them.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Write as _};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -29,6 +29,55 @@ pub fn ensure_private_file(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Creates `path` with `content` and mode 0600, failing if it exists (a key file must never
+/// replace another one by accident).
+pub fn create_private_file(path: &Path, content: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content)?;
+    file.sync_all()?;
+    sync_parent(path)
+}
+
+/// Replaces `path` with `content` atomically: a private temporary file beside it is written,
+/// flushed to disk and renamed over `path`. A reader sees the old file or the new one, never a
+/// mix; a crash leaves at most a `.tmp` file behind, never a partial `path`.
+pub fn write_private_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
+    let tmp = temporary_sibling(path);
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        sync_parent(path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `FILE.tmp-<pid>`: unique per process, so two writers never share a temporary file.
+pub fn temporary_sibling(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => File::open(parent)?.sync_all(),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -46,6 +95,28 @@ mod tests {
         assert_eq!(mode(&tmp.path().join("instance")), 0o700);
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&file), 0o600);
+    }
+
+    #[test]
+    fn atomic_writes_replace_whole_files_and_leave_no_temporary() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("f.enc");
+        write_private_atomic(&file, b"one").unwrap();
+        write_private_atomic(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn private_files_are_never_created_over_existing_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("key");
+        create_private_file(&file, b"first").unwrap();
+        let err = create_private_file(&file, b"second").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&file).unwrap(), b"first");
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub enum Source {
     File(String),
     /// A process environment variable.
     Variable(String),
+    /// An entry of the encrypted env file (`.env.<environment>.enc`); always shown masked.
+    Encrypted {
+        file: String,
+        name: String,
+    },
 }
 
 impl fmt::Display for Source {
@@ -26,6 +31,7 @@ impl fmt::Display for Source {
             Self::Default => f.write_str("default"),
             Self::File(name) => f.write_str(name),
             Self::Variable(name) => write!(f, "variable {name}"),
+            Self::Encrypted { file, name } => write!(f, "encrypted {file} ({name})"),
         }
     }
 }
@@ -91,6 +97,16 @@ pub struct LoadInput {
     pub environment: Environment,
     /// The process environment's `KUNCI__…` variables (others are ignored).
     pub variables: Vec<(String, String)>,
+    /// The decrypted entries of `.env.<environment>.enc`, if it was read.
+    pub encrypted: Option<EncryptedLayer>,
+}
+
+/// The entries of the encrypted env file, layered between the config files and the variables.
+#[derive(Debug, Clone)]
+pub struct EncryptedLayer {
+    /// The file name, for provenance (`.env.production.enc`).
+    pub file: String,
+    pub entries: Vec<(String, kunci_crypto::SecretString)>,
 }
 
 impl Layers {
@@ -100,6 +116,9 @@ impl Layers {
         for name in ["base".to_owned(), input.environment.name().to_owned()] {
             let relative = format!("config/{name}.toml");
             layers.file(&input.root.join(&relative), &relative);
+        }
+        if let Some(encrypted) = &input.encrypted {
+            layers.encrypted(encrypted);
         }
         layers.variables(&input.variables);
         if layers.errors.is_empty() {
@@ -189,6 +208,22 @@ impl Layers {
         }
     }
 
+    fn encrypted(&mut self, layer: &EncryptedLayer) {
+        for (name, value) in &layer.entries {
+            let origin = format!("{}: {name}", layer.file);
+            if !name.starts_with("KUNCI__") {
+                let problem = "unknown name: kunci reads KUNCI__SECTION__KEY names".to_owned();
+                self.push_error(&origin, None, problem);
+                continue;
+            }
+            let source = Source::Encrypted {
+                file: layer.file.clone(),
+                name: name.clone(),
+            };
+            self.named(name, value.expose(), &origin, source);
+        }
+    }
+
     fn variables(&mut self, variables: &[(String, String)]) {
         let mut sorted: Vec<&(String, String)> = variables
             .iter()
@@ -196,26 +231,31 @@ impl Layers {
             .collect();
         sorted.sort();
         for (name, raw) in sorted {
-            let path: Vec<String> = name["KUNCI__".len()..]
-                .split("__")
-                .map(str::to_ascii_lowercase)
-                .collect();
-            let dotted = path.join(".");
-            if path.iter().any(String::is_empty) {
-                let problem = "malformed name: sections and keys are separated by `__`".to_owned();
-                self.push_error(name, None, problem);
-                continue;
-            }
-            let Some(key) = schema::key_for(&path) else {
-                self.push_error(name, Some(&dotted), unknown_key(&dotted));
-                continue;
-            };
-            match coerce(key.kind, raw) {
-                Some(value) => self.set(key, dotted, value, Source::Variable(name.clone())),
-                None => {
-                    let problem = format!("expected {}", key.kind.expectation());
-                    self.push_error(name, Some(&dotted), problem);
-                }
+            self.named(name, raw, name, Source::Variable(name.clone()));
+        }
+    }
+
+    /// One `KUNCI__SECTION__KEY=value` setting, from a variable or the encrypted file.
+    fn named(&mut self, name: &str, raw: &str, origin: &str, source: Source) {
+        let path: Vec<String> = name["KUNCI__".len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let dotted = path.join(".");
+        if path.iter().any(String::is_empty) {
+            let problem = "malformed name: sections and keys are separated by `__`".to_owned();
+            self.push_error(origin, None, problem);
+            return;
+        }
+        let Some(key) = schema::key_for(&path) else {
+            self.push_error(origin, Some(&dotted), unknown_key(&dotted));
+            return;
+        };
+        match coerce(key.kind, raw) {
+            Some(value) => self.set(key, dotted, value, source),
+            None => {
+                let problem = format!("expected {}", key.kind.expectation());
+                self.push_error(origin, Some(&dotted), problem);
             }
         }
     }
@@ -223,6 +263,7 @@ impl Layers {
     fn set(&mut self, key: &'static Key, dotted: String, value: toml::Value, source: Source) {
         let origin = match &source {
             Source::Variable(name) | Source::File(name) => name.clone(),
+            Source::Encrypted { file, name } => format!("{file}: {name}"),
             Source::Default => "default".to_owned(),
         };
         if let Err(problem) = check_type(key.kind, &value).and_then(|()| key.kind.check(&value)) {

@@ -22,7 +22,7 @@ use kunci_domain::environment::Environment;
 use serde::{Deserialize, Deserializer};
 
 use load::Layers;
-pub use load::{ConfigError, ConfigErrors, LoadInput, Source};
+pub use load::{ConfigError, ConfigErrors, EncryptedLayer, LoadInput, Source};
 
 /// The whole configuration, one struct per section.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +31,15 @@ pub struct Config {
     pub logger: LoggerConfig,
     pub environment: EnvironmentConfig,
     pub data: DataConfig,
+    pub security: SecurityConfig,
+}
+
+/// `[security]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    pub master_key_command: Option<String>,
+    pub master_key_command_timeout_secs: u64,
 }
 
 /// `[logger]`

@@ -20,6 +20,10 @@ pub static SECTIONS: &[Section] = &[
         name: "data",
         doc: "Where data lives: the database, Redis.",
     },
+    Section {
+        name: "security",
+        doc: "Keys and secrets: where the master key comes from in deployed environments.",
+    },
 ];
 
 #[derive(Debug)]
@@ -119,6 +123,18 @@ pub static KEYS: &[Key] = &[
             "`redis://[:PASSWORD@]HOST[:PORT][/DB]`. Set it when several instances share state; \
          `/readyz` then checks it too.",
         ),
+    // [security]
+    Key::new("security.master_key_command", Kind::Command, None).doc(
+        "A command whose standard output is the master key (the hook for a secret manager, e.g. \
+         `vault kv get -field=key secret/kunci`). Run with `sh -c` when neither \
+         KUNCI_MASTER_KEY nor KUNCI_MASTER_KEY_FILE is set; its standard error is never shown.",
+    ),
+    Key::new(
+        "security.master_key_command_timeout_secs",
+        Kind::Integer { min: 1, max: 300 },
+        Some("10"),
+    )
+    .doc("How long `master_key_command` may run."),
 ];
 
 /// One configuration key.
@@ -211,6 +227,7 @@ pub enum Kind {
     Path,
     DatabaseUrl,
     RedisUrl,
+    Command,
     List(Item),
 }
 
@@ -232,6 +249,7 @@ impl Kind {
             Self::Path => "a file system path".to_owned(),
             Self::DatabaseUrl => "a sqlite://, postgres:// or postgresql:// URL".to_owned(),
             Self::RedisUrl => "a redis:// or rediss:// URL".to_owned(),
+            Self::Command => "a shell command".to_owned(),
             Self::List(Item::Cidr) => {
                 "a list of networks such as [\"10.0.0.0/8\", \"::1/128\"]".to_owned()
             }
@@ -258,7 +276,9 @@ impl Kind {
             (Self::Enum(choices), toml::Value::String(s)) => choices.contains(&s.as_str()),
             (Self::SocketAddr, toml::Value::String(s)) => s.parse::<SocketAddr>().is_ok(),
             (Self::HttpUrl, toml::Value::String(s)) => is_http_url(s),
-            (Self::Path, toml::Value::String(s)) => !s.is_empty() && !s.contains('\0'),
+            (Self::Path | Self::Command, toml::Value::String(s)) => {
+                !s.trim().is_empty() && !s.contains('\0')
+            }
             (Self::DatabaseUrl, toml::Value::String(s)) => {
                 ["sqlite:", "postgres://", "postgresql://"]
                     .iter()

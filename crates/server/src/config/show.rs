@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use kunci_crypto::{mask, mask_url_password};
 
 use super::Loaded;
-use super::load::Entry;
+use super::load::{Entry, Source};
 use super::schema::{self, Kind};
 
 /// Renders the configuration as commented TOML.
@@ -39,7 +39,8 @@ pub fn render(loaded: &Loaded) -> String {
 }
 
 fn shown_value(entry: &Entry) -> String {
-    let masked = entry.key.secret;
+    // Everything from the encrypted file is secret, whatever the key.
+    let masked = entry.key.secret || matches!(entry.source, Source::Encrypted { .. });
     match (&entry.value, masked) {
         (toml::Value::String(s), true) => {
             let shown = match entry.key.kind {

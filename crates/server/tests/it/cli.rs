@@ -92,7 +92,10 @@ fn first_serve_creates_a_private_instance_and_stops_cleanly_on_sigterm() {
 
 #[test]
 fn production_refuses_to_serve_with_pending_migrations_until_db_migrate() {
-    let kunci = Kunci::new().var("KUNCI__ENVIRONMENT__PUBLIC_URL", "https://example.com");
+    let key = kunci_crypto::MasterKey::generate().unwrap();
+    let kunci = Kunci::new()
+        .var("KUNCI__ENVIRONMENT__PUBLIC_URL", "https://example.com")
+        .var("KUNCI_MASTER_KEY", key.encode().expose());
     let outcome = kunci.run(&["--env", "production", "serve"]);
     assert_eq!(outcome.code(), Some(1), "{}", outcome.all());
     assert!(

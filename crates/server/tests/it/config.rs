@@ -42,6 +42,7 @@ impl Project {
             root: self.dir.path().to_path_buf(),
             environment: self.environment,
             variables: self.variables.clone(),
+            encrypted: None,
         }
     }
 
@@ -378,6 +379,7 @@ fn the_shipped_config_files_are_valid() {
             root: shipped.into(),
             environment: env,
             variables,
+            encrypted: None,
         };
         config::load(&input).unwrap_or_else(|e| panic!("{env}: {e}"));
     }

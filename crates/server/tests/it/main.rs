@@ -10,4 +10,5 @@ mod cli;
 mod config;
 mod health;
 mod helpers;
+mod secrets;
 mod shutdown;

@@ -117,6 +117,7 @@ impl TestAppBuilder {
             root: root.path().to_path_buf(),
             environment: Environment::Test,
             variables,
+            encrypted: None,
         };
         let loaded = config::load(&input).expect("test configuration is valid");
         let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));

@@ -33,8 +33,16 @@ impl Kunci {
         self
     }
 
+    /// Sets a variable for every later run (replacing an earlier value).
     pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.variables.retain(|(n, _)| n != name);
         self.variables.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Unsets a variable set earlier.
+    pub fn without(mut self, name: &str) -> Self {
+        self.variables.retain(|(n, _)| n != name);
         self
     }
 
@@ -45,6 +53,8 @@ impl Kunci {
             .arg(self.root.path())
             .args(args)
             .env_remove("KUNCI_ENV")
+            .env_remove("KUNCI_MASTER_KEY")
+            .env_remove("KUNCI_MASTER_KEY_FILE")
             .envs(self.variables.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         command

@@ -236,3 +236,44 @@ fn a_port_in_use_is_a_clear_error() {
         outcome.stderr()
     );
 }
+
+#[test]
+fn json_logs_go_to_stderr_and_to_a_private_rolling_file() {
+    let kunci = Kunci::new()
+        .var("KUNCI__LOGGER__FORMAT", "json")
+        .var("KUNCI__LOGGER__FILE__DIR", "logs")
+        .var("KUNCI__LOGGER__MODULES__KUNCI_WEB", "debug");
+    let server = kunci.serve(&[]);
+    get_blocking(&server.url("/healthz?token=CANARYquery"));
+    let (code, after) = server.terminate();
+    assert_eq!(code, Some(0));
+    let json_lines: Vec<serde_json::Value> = after
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        !json_lines.is_empty(),
+        "no JSON log lines on stderr: {after:?}"
+    );
+    assert_eq!(mode(&kunci.path("logs")), 0o700);
+    let files: Vec<_> = std::fs::read_dir(kunci.path("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("kunci.") && name.ends_with(".log"),
+        "{name}"
+    );
+    let content = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(content.contains("shutting down"), "{content}");
+    assert!(
+        content.contains("\"path\":\"/healthz\""),
+        "the request span is logged: {content}"
+    );
+    assert!(
+        !content.contains("CANARYquery"),
+        "query strings are never logged"
+    );
+}

@@ -296,7 +296,7 @@ async fn env(input: &LoadInput, process: &ProcessEnv, command: EnvCommand) -> an
             let editor = process.editor.clone().unwrap_or_else(|| "vi".to_owned());
             match envfiles::edit(&paths, environment, &key, &editor)? {
                 envfiles::Edited::Unchanged => {
-                    output::result("no changes; the file was not written")
+                    output::result("no changes; the file was not written");
                 }
                 envfiles::Edited::Saved { entries } => output::result(&format!(
                     "saved {entries} entries to {}",

@@ -117,7 +117,7 @@ fn retire_backup(paths: &EnvPaths, key: &MasterKey) {
                 "removed the backup made by `env rekey`: the new master key has been used"
             ),
             Err(err) => {
-                tracing::warn!(file = %paths.backup.display(), %err, "cannot remove the rekey backup")
+                tracing::warn!(file = %paths.backup.display(), %err, "cannot remove the rekey backup");
             }
         }
     }

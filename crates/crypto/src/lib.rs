@@ -11,10 +11,12 @@
 
 mod aead;
 pub mod envfile;
+pub mod keyring;
 pub mod mask;
 pub mod master_key;
 pub mod seal;
 pub mod secret;
+pub mod token;
 
 pub use mask::{mask, mask_url_password};
 pub use master_key::{Fingerprint, MasterKey, MasterKeyError, Purpose};

@@ -12,6 +12,11 @@ use time::{Duration, OffsetDateTime};
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time, in UTC.
     fn now(&self) -> OffsetDateTime;
+
+    /// The current time in Unix seconds.
+    fn now_unix(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
 }
 
 /// The real clock.

@@ -8,3 +8,11 @@
 pub mod clock;
 pub mod environment;
 pub mod health;
+pub mod keys;
+pub mod session;
+pub mod store;
+
+/// The system's random number generator failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the system's random number generator failed")]
+pub struct RandomFailure;

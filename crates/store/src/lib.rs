@@ -7,7 +7,10 @@
 //!
 //! Never add HTTP types or business rules here: an adapter translates, it does not decide.
 
+pub mod filesystem;
 pub mod fs;
+pub mod memory;
+pub mod null;
 pub mod redis;
 pub mod sql;
 

@@ -126,3 +126,11 @@ async fn fresh_schema(base: &str) -> String {
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}options[search_path]={schema}")
 }
+
+/// A Redis server for one test, with a key prefix of its own (`kunci-t-<random>:`), so tests
+/// run in parallel on one Redis. `None` when `KUNCI_TEST_REDIS_URL` is unset (and not in CI).
+pub async fn test_redis() -> Option<crate::RedisServer> {
+    let url = service_url("KUNCI_TEST_REDIS_URL")?;
+    let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
+    Some(crate::RedisServer::new(&url, &prefix).expect("KUNCI_TEST_REDIS_URL"))
+}

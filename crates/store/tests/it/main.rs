@@ -41,3 +41,67 @@ macro_rules! backends {
         }
     };
 }
+
+/// Instantiates an async session-store conformance test for every store. The test function
+/// takes an empty `Box<dyn SessionStore>`.
+#[macro_export]
+macro_rules! session_stores {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(Box::new(kunci_store::memory::MemorySessions::new())).await;
+                }
+            )*
+        }
+        mod filesystem {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = kunci_store::filesystem::FileSessions::new(dir.path()).unwrap();
+                    super::$test(Box::new(store)).await;
+                }
+            )*
+        }
+        mod sql_sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let db = kunci_store::testing::TestDatabase::new(
+                        kunci_store::testing::TestBackend::Sqlite, dir.path()).await.unwrap();
+                    let db = db.connect().await;
+                    db.migrate().await.unwrap();
+                    super::$test(Box::new(db)).await;
+                }
+            )*
+        }
+        mod sql_postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let Some(db) = kunci_store::testing::TestDatabase::new(
+                        kunci_store::testing::TestBackend::Postgres, dir.path()).await else {
+                        return;
+                    };
+                    let db = db.connect().await;
+                    db.migrate().await.unwrap();
+                    super::$test(Box::new(db)).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(server) = kunci_store::testing::test_redis().await else { return };
+                    let store = kunci_store::redis::RedisSessions::new(&server).unwrap();
+                    super::$test(Box::new(store)).await;
+                }
+            )*
+        }
+    };
+}

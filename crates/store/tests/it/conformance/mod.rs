@@ -1,3 +1,5 @@
 //! One module per port; each ends with `backends!(…)` listing its tests.
 
 mod migrations;
+mod sessions;
+mod signing_keys;

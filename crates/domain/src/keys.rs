@@ -1,0 +1,351 @@
+//! The signing-key pool: the rules of rotation and retirement over a store, and the ring every
+//! request verifies against.
+//!
+//! - At start, each purpose without an active key gets one.
+//! - `rotate` makes a new active key; the old one moves to `verify`, so everything it signed
+//!   keeps verifying: a rotation logs nobody out.
+//! - A `verify` key is retired only after the longest lifetime of what it signed (the absolute
+//!   session timeout for cookie keys, the access-token lifetime plus clock skew for JWT keys).
+//! - Every instance reloads the ring from the store, so rotations made elsewhere are seen
+//!   (within the reload interval, or at once when notified).
+//! - Key material is stored sealed under the master key, bound to its kid.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use kunci_crypto::MasterKey;
+use kunci_crypto::keyring::{KeyPurpose, KeyRing, KeyState, Kid, Material, SigningKey};
+
+use crate::clock::Clock;
+use crate::store::StoreError;
+
+/// A key as stored: material sealed, times in Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: Kid,
+    pub purpose: KeyPurpose,
+    pub state: KeyState,
+    /// The material sealed under the master key (`ks1.…`), context `signing_key:<kid>`.
+    pub sealed: String,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub verify_since: Option<i64>,
+    pub retired_at: Option<i64>,
+    /// How many verifications this key has served (flushed from memory periodically).
+    pub verifications: i64,
+}
+
+/// Where keys live.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync + std::fmt::Debug {
+    async fn list(&self) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// Inserts the first active key of its purpose; [`StoreError::Conflict`] if the purpose
+    /// has an active key already (another instance was first).
+    async fn insert_active(&self, key: &StoredKey) -> Result<(), StoreError>;
+
+    /// In one transaction: the active key of `purpose`, which must be `expected`, becomes
+    /// `verify` at `now`, and `new` becomes active. [`StoreError::Conflict`] when `expected` is
+    /// no longer the active key (someone else rotated).
+    async fn rotate(
+        &self,
+        purpose: KeyPurpose,
+        expected: &Kid,
+        new: &StoredKey,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// A `verify` key becomes `retired`; `false` if it was not in state `verify`.
+    async fn retire(&self, kid: &Kid, now: i64) -> Result<bool, StoreError>;
+
+    /// Adds to the verification counters.
+    async fn add_verifications(&self, counts: &[(Kid, u64)]) -> Result<(), StoreError>;
+}
+
+/// How long keys live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// Rotate the active keys automatically after this many days; `None`: only by hand.
+    pub rotation_days: Option<u32>,
+    /// How long a cookie key keeps verifying after a rotation: at least the absolute session
+    /// lifetime, since CSRF tokens live as long as their session.
+    pub cookie_verify_secs: i64,
+    /// How long a JWT key keeps verifying: at least the access-token lifetime plus skew.
+    pub jwt_verify_secs: i64,
+}
+
+impl KeyPolicy {
+    fn verify_secs(&self, purpose: KeyPurpose) -> i64 {
+        match purpose {
+            KeyPurpose::Cookie => self.cookie_verify_secs,
+            KeyPurpose::Jwt => self.jwt_verify_secs,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("key {kid} cannot be opened: {cause}")]
+    Unsealable { kid: Kid, cause: String },
+    #[error("no key {0}")]
+    UnknownKey(Kid),
+    #[error("key {0} is not in state verify; only verify keys can be retired")]
+    NotVerify(Kid),
+    #[error(transparent)]
+    Ring(#[from] kunci_crypto::keyring::KeyRingError),
+    #[error("sealing failed: {0}")]
+    Seal(String),
+}
+
+/// The ring in force and the rules that change it. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct KeyRingService {
+    store: Arc<dyn SigningKeyStore>,
+    master: MasterKey,
+    clock: Arc<dyn Clock>,
+    policy: KeyPolicy,
+    ring: ArcSwap<KeyRing>,
+    keys: ArcSwap<Vec<StoredKey>>,
+    counters: ArcSwap<HashMap<Kid, Arc<AtomicU64>>>,
+}
+
+fn context(kid: &Kid) -> Vec<u8> {
+    format!("signing_key:{kid}").into_bytes()
+}
+
+impl KeyRingService {
+    /// Loads the ring, creating an active key for every purpose that has none.
+    pub async fn start(
+        store: Arc<dyn SigningKeyStore>,
+        master: MasterKey,
+        clock: Arc<dyn Clock>,
+        policy: KeyPolicy,
+    ) -> Result<Self, KeyError> {
+        let service = Self {
+            store,
+            master,
+            clock,
+            policy,
+            ring: ArcSwap::from_pointee(KeyRing::default()),
+            keys: ArcSwap::from_pointee(Vec::new()),
+            counters: ArcSwap::from_pointee(HashMap::new()),
+        };
+        let existing = service.store.list().await?;
+        for purpose in KeyPurpose::ALL {
+            if !existing
+                .iter()
+                .any(|k| k.purpose == purpose && k.state == KeyState::Active)
+            {
+                let key = service.new_stored_key(purpose)?;
+                match service.store.insert_active(&key).await {
+                    Ok(()) => {
+                        tracing::info!(kid = %key.kid, purpose = purpose.as_str(), "created the first signing key")
+                    }
+                    // Another instance created it at the same moment.
+                    Err(StoreError::Conflict) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
+        service.reload().await?;
+        Ok(service)
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    fn new_stored_key(&self, purpose: KeyPurpose) -> Result<StoredKey, KeyError> {
+        let key = SigningKey::generate(purpose)?;
+        let sealed = self
+            .master
+            .seal(&context(&key.kid), key.material().to_bytes().as_slice())
+            .map_err(|e| KeyError::Seal(e.to_string()))?;
+        let now = self.now();
+        Ok(StoredKey {
+            kid: key.kid,
+            purpose,
+            state: KeyState::Active,
+            sealed,
+            created_at: now,
+            activated_at: Some(now),
+            verify_since: None,
+            retired_at: None,
+            verifications: 0,
+        })
+    }
+
+    /// The ring in force now.
+    pub fn ring(&self) -> Arc<KeyRing> {
+        self.ring.load_full()
+    }
+
+    /// Every key with its state and times, as last loaded.
+    pub fn keys(&self) -> Arc<Vec<StoredKey>> {
+        self.keys.load_full()
+    }
+
+    /// Re-reads the store. Returns whether anything changed. Material already opened is
+    /// reused; only new kids are unsealed.
+    pub async fn reload(&self) -> Result<bool, KeyError> {
+        let stored = self.store.list().await?;
+        let current = self.ring();
+        let changed = stored.len() != self.keys.load().len()
+            || stored
+                .iter()
+                .zip(self.keys.load().iter())
+                .any(|(a, b)| (&a.kid, a.state) != (&b.kid, b.state));
+        if !changed {
+            self.keys.store(Arc::new(stored));
+            return Ok(false);
+        }
+        let mut signing = Vec::with_capacity(stored.len());
+        for row in &stored {
+            let material = match current.keys().find(|k| k.kid == row.kid) {
+                Some(known) => known.material().clone(),
+                None => {
+                    let bytes = self
+                        .master
+                        .open(&context(&row.kid), &row.sealed)
+                        .map_err(|e| KeyError::Unsealable {
+                            kid: row.kid.clone(),
+                            cause: e.to_string(),
+                        })?;
+                    Material::from_bytes(row.purpose, &bytes)?
+                }
+            };
+            signing.push(SigningKey::new(
+                row.kid.clone(),
+                row.purpose,
+                row.state,
+                material,
+            ));
+        }
+        let ring = KeyRing::new(signing)?;
+        let counters = self.counters.load();
+        let rebuilt: HashMap<Kid, Arc<AtomicU64>> = stored
+            .iter()
+            .map(|k| {
+                (
+                    k.kid.clone(),
+                    counters.get(&k.kid).cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        self.counters.store(Arc::new(rebuilt));
+        self.ring.store(Arc::new(ring));
+        self.keys.store(Arc::new(stored));
+        Ok(true)
+    }
+
+    /// Makes a new active key for `purpose`; the old one keeps verifying. Returns the new kid.
+    pub async fn rotate(&self, purpose: KeyPurpose) -> Result<Kid, KeyError> {
+        self.reload().await?;
+        let new = self.new_stored_key(purpose)?;
+        let expected = self.ring().active(purpose).map(|k| k.kid.clone());
+        let result = match &expected {
+            Some(expected) => self.store.rotate(purpose, expected, &new, self.now()).await,
+            None => self.store.insert_active(&new).await,
+        };
+        result?;
+        tracing::info!(kid = %new.kid, ?expected, purpose = purpose.as_str(), "rotated the signing key");
+        self.reload().await?;
+        Ok(new.kid)
+    }
+
+    /// Retires a `verify` key at once (before its window ends: what it signed stops verifying;
+    /// browsers with a live session simply get a fresh token).
+    pub async fn retire(&self, kid: &Kid) -> Result<(), KeyError> {
+        self.reload().await?;
+        let keys = self.keys();
+        let key = keys
+            .iter()
+            .find(|k| &k.kid == kid)
+            .ok_or_else(|| KeyError::UnknownKey(kid.clone()))?;
+        if key.state != KeyState::Verify || !self.store.retire(kid, self.now()).await? {
+            return Err(KeyError::NotVerify(kid.clone()));
+        }
+        self.reload().await?;
+        Ok(())
+    }
+
+    /// The schedule: rotates active keys older than the rotation period and retires verify keys
+    /// whose window has passed. Returns what it did, for the log.
+    pub async fn run_schedule(&self) -> Result<Vec<String>, KeyError> {
+        self.reload().await?;
+        let now = self.now();
+        let mut done = Vec::new();
+        let keys = self.keys();
+        for key in keys.iter() {
+            match key.state {
+                KeyState::Verify => {
+                    let since = key.verify_since.unwrap_or(key.created_at);
+                    if now - since >= self.policy.verify_secs(key.purpose)
+                        && self.store.retire(&key.kid, now).await?
+                    {
+                        done.push(format!("retired {}", key.kid));
+                    }
+                }
+                KeyState::Active => {
+                    let Some(days) = self.policy.rotation_days else {
+                        continue;
+                    };
+                    let since = key.activated_at.unwrap_or(key.created_at);
+                    if now - since >= i64::from(days) * 86_400 {
+                        match self.rotate(key.purpose).await {
+                            Ok(kid) => done.push(format!("rotated {} to {kid}", key.kid)),
+                            // Another instance rotated first: nothing left to do.
+                            Err(KeyError::Store(StoreError::Conflict)) => {}
+                            Err(err) => return Err(err),
+                        }
+                    }
+                }
+                KeyState::Retired => {}
+            }
+        }
+        if !done.is_empty() {
+            self.reload().await?;
+        }
+        Ok(done)
+    }
+
+    /// Counts one verification by `kid` (lock-free; flushed by [`Self::flush_verifications`]).
+    pub fn record_verification(&self, kid: &Kid) {
+        if let Some(counter) = self.counters.load().get(kid) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes the counted verifications to the store.
+    pub async fn flush_verifications(&self) -> Result<(), KeyError> {
+        let counts: Vec<(Kid, u64)> = self
+            .counters
+            .load()
+            .iter()
+            .map(|(kid, counter)| (kid.clone(), counter.swap(0, Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        if counts.is_empty() {
+            return Ok(());
+        }
+        if let Err(err) = self.store.add_verifications(&counts).await {
+            // Put them back for the next flush rather than lose them.
+            for (kid, n) in counts {
+                self.record_many(&kid, n);
+            }
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    fn record_many(&self, kid: &Kid, n: u64) {
+        if let Some(counter) = self.counters.load().get(kid) {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}

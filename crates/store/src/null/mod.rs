@@ -1,0 +1,5 @@
+//! Stores that keep nothing, for tests and for measuring everything but storage.
+
+mod sessions;
+
+pub use sessions::NullSessions;

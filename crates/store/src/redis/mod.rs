@@ -1,0 +1,97 @@
+//! Redis: the shared store for sessions, rate limits, nonces and notifications between
+//! instances. Every key kunci writes starts with a configurable prefix (`data.redis_prefix`),
+//! so several deployments or tests can share one server.
+
+mod sessions;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kunci_domain::health::{Probe, ProbeFailure};
+use kunci_domain::store::StoreError;
+use redis::AsyncConnectionConfig;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub use sessions::RedisSessions;
+
+/// A Redis server kunci is configured to use.
+#[derive(Clone)]
+pub struct RedisServer {
+    client: redis::Client,
+    prefix: String,
+}
+
+impl fmt::Debug for RedisServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The connection info may hold a password.
+        f.debug_struct("RedisServer")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Redis URL could not be understood. Never contains the URL.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Redis URL (expected redis://[:PASSWORD@]HOST[:PORT][/DB])")]
+pub struct InvalidRedisUrl;
+
+/// How long one Redis command may take before the store reports itself unavailable.
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+impl RedisServer {
+    /// Parses the URL; does not connect.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, InvalidRedisUrl> {
+        let client = redis::Client::open(url).map_err(|_| InvalidRedisUrl)?;
+        Ok(Self {
+            client,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The key prefix (`kunci:` by default).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A multiplexed connection that reconnects by itself, connecting on first use. Commands
+    /// fail after [`TIMEOUT`] instead of hanging when Redis is down.
+    pub fn manager(&self) -> Result<ConnectionManager, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            .map_err(|e| StoreError::unavailable("redis", e))
+    }
+
+    /// Opens a plain multiplexed connection with bounded connect and response times.
+    pub async fn connect(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(TIMEOUT * 2))
+            .set_response_timeout(Some(TIMEOUT * 2));
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+    }
+}
+
+#[async_trait]
+impl Probe for RedisServer {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn check(&self) -> Result<(), ProbeFailure> {
+        let mut conn = self
+            .connect()
+            .await
+            .map_err(|e| ProbeFailure(e.to_string()))?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| ProbeFailure(e.to_string()))
+    }
+}

@@ -10,6 +10,7 @@
 //! pass-through.
 
 mod aead;
+pub mod csrf;
 pub mod envfile;
 pub mod keyring;
 pub mod mask;

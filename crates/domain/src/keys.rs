@@ -144,7 +144,7 @@ impl KeyRingService {
                 let key = service.new_stored_key(purpose)?;
                 match service.store.insert_active(&key).await {
                     Ok(()) => {
-                        tracing::info!(kid = %key.kid, purpose = purpose.as_str(), "created the first signing key")
+                        tracing::info!(kid = %key.kid, purpose = purpose.as_str(), "created the first signing key");
                     }
                     // Another instance created it at the same moment.
                     Err(StoreError::Conflict) => {}

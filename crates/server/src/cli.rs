@@ -61,6 +61,42 @@ pub enum Command {
     /// Encrypted per-environment secrets (.env.<env>.enc).
     #[command(subcommand)]
     Env(EnvCommand),
+    /// The signing-key pool (cookie and JWT keys).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List every key with its state, dates and verification count.
+    List,
+    /// Make a new active key; the old one keeps verifying what it signed.
+    Rotate {
+        /// Rotate only this purpose (default: both).
+        #[arg(long, value_enum)]
+        purpose: Option<PurposeArg>,
+    },
+    /// Retire a key in state verify now, before its window ends.
+    Retire {
+        /// The key id, as `keys list` shows it.
+        kid: String,
+    },
+}
+
+/// `--purpose`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PurposeArg {
+    Cookie,
+    Jwt,
+}
+
+impl From<PurposeArg> for kunci_crypto::keyring::KeyPurpose {
+    fn from(value: PurposeArg) -> Self {
+        match value {
+            PurposeArg::Cookie => Self::Cookie,
+            PurposeArg::Jwt => Self::Jwt,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

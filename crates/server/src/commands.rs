@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use kunci_crypto::keyring::{KeyPurpose, Kid};
 use kunci_crypto::{MasterKey, SecretString};
 use kunci_domain::clock::SystemClock;
 use kunci_domain::environment::Environment;
+use kunci_domain::keys::KeyRingService;
 
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand, EnvCommand, KeyCommand};
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, EnvCommand, KeyCommand, KeysCommand};
 use crate::config::{self, EncryptedLayer, LoadInput, Loaded};
 use crate::secrets::envfiles::{self, EnvPaths};
 use crate::secrets::keychain::{self, Create, KeyInputs, KeySource};
@@ -85,6 +87,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Db(command) => db(&input, &process, command).await,
         Command::Key(KeyCommand::Generate { out }) => generate_key(out.as_deref()),
         Command::Env(command) => env(&input, &process, command).await,
+        Command::Keys(command) => keys(&input, &process, command).await,
     }
 }
 
@@ -146,18 +149,17 @@ async fn master_key(
 async fn serve(input: &LoadInput, process: &ProcessEnv) -> anyhow::Result<()> {
     let (loaded, key) = load(input, process, Need::Always).await?;
     let _log = logging::init(&loaded.config.logger, &loaded.root)?;
-    if let Some((key, source)) = &key {
-        if let KeySource::Created(path) = source {
-            output::note(&format!(
-                "created the development master key {} (fingerprint {}). Keep a copy in a \
-                 password manager: without it nothing encrypted with it can be read.",
-                path.display(),
-                key.fingerprint()
-            ));
-        }
-        tracing::info!(fingerprint = %key.fingerprint(), %source, "master key loaded");
+    let (key, source) = key.context("no master key")?;
+    if let KeySource::Created(path) = &source {
+        output::note(&format!(
+            "created the development master key {} (fingerprint {}). Keep a copy in a \
+             password manager: without it nothing encrypted with it can be read.",
+            path.display(),
+            key.fingerprint()
+        ));
     }
-    let app = startup::Application::build(&loaded, Arc::new(SystemClock)).await?;
+    tracing::info!(fingerprint = %key.fingerprint(), %source, "master key loaded");
+    let app = startup::Application::build(&loaded, key, Arc::new(SystemClock)).await?;
     for line in app.first_run_notes() {
         output::note(line);
     }
@@ -362,4 +364,95 @@ async fn env(input: &LoadInput, process: &ProcessEnv, command: EnvCommand) -> an
         }
     }
     Ok(())
+}
+
+async fn keys(input: &LoadInput, process: &ProcessEnv, command: KeysCommand) -> anyhow::Result<()> {
+    let (loaded, key) = load(input, process, Need::Always).await?;
+    let (master, _) = key.context("no master key")?;
+    let database = startup::open_database(&loaded).await?;
+    if !database.pending_migrations().await?.is_empty() {
+        database.close().await;
+        bail!(
+            "the database has pending migrations; run `kunci --env {} db migrate` first",
+            input.environment
+        );
+    }
+    let policy = startup::key_policy(&loaded.config);
+    let service = KeyRingService::start(
+        Arc::new(database.clone()),
+        master,
+        Arc::new(SystemClock),
+        policy,
+    )
+    .await;
+    let result = match service {
+        Err(err) => Err(anyhow::Error::new(err)),
+        Ok(service) => match command {
+            KeysCommand::List => Ok(render_keys(&service.keys())),
+            KeysCommand::Rotate { purpose } => {
+                let purposes = match purpose {
+                    Some(p) => vec![p.into()],
+                    None => KeyPurpose::ALL.to_vec(),
+                };
+                let mut lines = Vec::new();
+                for purpose in purposes {
+                    match service.rotate(purpose).await {
+                        Ok(kid) => lines.push(format!(
+                            "{}: {kid} is now active; the previous key keeps verifying",
+                            purpose.as_str()
+                        )),
+                        Err(err) => return Err(anyhow::Error::new(err)),
+                    }
+                }
+                Ok(lines.join("\n"))
+            }
+            KeysCommand::Retire { kid } => match Kid::parse(&kid) {
+                None => Err(anyhow::anyhow!(
+                    "`{}` is not a key id",
+                    kid.chars().take(40).collect::<String>()
+                )),
+                Some(kid) => service
+                    .retire(&kid)
+                    .await
+                    .map(|()| format!("{kid} is retired: it verifies nothing any more"))
+                    .map_err(anyhow::Error::new),
+            },
+        },
+    };
+    database.close().await;
+    output::result(&result?);
+    Ok(())
+}
+
+fn render_keys(keys: &[kunci_domain::keys::StoredKey]) -> String {
+    let date = |t: Option<i64>| {
+        t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+            .map(|t| t.date().to_string())
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    let mut text = format!(
+        "{:<16} {:<7} {:<8} {:<10} {:<10} {:<12} {:<10} {:>13}\n",
+        "kid",
+        "purpose",
+        "state",
+        "created",
+        "activated",
+        "verify since",
+        "retired",
+        "verifications"
+    );
+    for k in keys {
+        text.push_str(&format!(
+            "{:<16} {:<7} {:<8} {:<10} {:<10} {:<12} {:<10} {:>13}\n",
+            k.kid.as_str(),
+            k.purpose.as_str(),
+            k.state.as_str(),
+            date(Some(k.created_at)),
+            date(k.activated_at),
+            date(k.verify_since),
+            date(k.retired_at),
+            k.verifications
+        ));
+    }
+    text
 }

@@ -6,15 +6,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use axum::Router;
+use kunci_crypto::MasterKey;
 use kunci_domain::clock::Clock;
 use kunci_domain::health::Probe;
+use kunci_domain::keys::{KeyPolicy, KeyRingService};
+use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
-use kunci_web::{AppState, WebSettings};
+use kunci_web::{AppState, CookieSettings, Services, SiteRoutes, WebSettings};
 use tokio::net::TcpListener;
 
-use crate::config::Loaded;
+use crate::config::{Config, Loaded, SessionStoreKind};
+use crate::jobs::Jobs;
 use crate::secrets::permissions;
 
 /// A built application, bound to its port, not yet serving.
@@ -22,16 +26,23 @@ use crate::secrets::permissions;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    site: Router,
+    site: SiteRoutes,
     database: Database,
+    keys: Arc<KeyRingService>,
+    jobs: Jobs,
     drain: Duration,
     notes: Vec<String>,
 }
 
 impl Application {
     /// Builds everything from the configuration: the database (created and migrated on first
-    /// run in development and test), Redis when configured, the state, the routes, the socket.
-    pub async fn build(loaded: &Loaded, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    /// run in development and test), Redis when configured, the key ring, the session store,
+    /// the state, the routes, the socket.
+    pub async fn build(
+        loaded: &Loaded,
+        master: MasterKey,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let config = &loaded.config;
         let mut notes = Vec::new();
 
@@ -41,7 +52,7 @@ impl Application {
         if !pending.is_empty() {
             if loaded.environment.is_deployed() {
                 database.close().await;
-                anyhow::bail!(
+                bail!(
                     "the database has {} pending migration(s); apply them first with \
                      `kunci --env {} db migrate`",
                     pending.len(),
@@ -53,16 +64,63 @@ impl Application {
             notes.push(format!("applied {} database migration(s)", applied.len()));
         }
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(database.clone())];
-        if let Some(url) = &config.data.redis_url {
-            let redis = RedisServer::new(url.expose()).context("`data.redis_url`")?;
-            probes.push(Arc::new(redis));
-        }
+        let redis = match &config.data.redis_url {
+            Some(url) => {
+                let server = RedisServer::new(url.expose(), &config.data.redis_prefix)
+                    .context("`data.redis_url`")?;
+                probes.push(Arc::new(server.clone()));
+                Some(server)
+            }
+            None => None,
+        };
+        let store = session_store(loaded, &database, redis.as_ref())?;
+
+        // [security]
+        let security = &config.security;
+        let absolute_secs = security.session_absolute_hours * 3600;
+        let token_secs = security.auth_token_minutes * 60;
+        let keys = Arc::new(
+            KeyRingService::start(
+                Arc::new(database.clone()),
+                master,
+                clock.clone(),
+                key_policy(config),
+            )
+            .await
+            .context("cannot load the signing keys")?,
+        );
+        let sessions = Sessions::new(
+            store.clone(),
+            clock.clone(),
+            SessionPolicy {
+                idle_secs: security.session_idle_minutes * 60,
+                absolute_secs,
+                ..SessionPolicy::default()
+            },
+        );
 
         let settings = WebSettings {
             environment: loaded.environment,
             serves_https: false,
+            cookies: CookieSettings {
+                secure: loaded.environment.is_deployed(),
+                session_max_age_secs: absolute_secs,
+            },
+            token_lifetime_secs: token_secs,
         };
-        let state = AppState::new(settings, clock, probes);
+        let services = Services {
+            clock: clock.clone(),
+            probes,
+            sessions,
+            keys: keys.clone(),
+        };
+        let state = AppState::new(settings, services);
+        let jobs = Jobs::start(
+            keys.clone(),
+            store,
+            clock,
+            Duration::from_secs(security.key_reload_secs),
+        );
 
         let bind = config.environment.bind;
         let listener = TcpListener::bind(bind)
@@ -72,8 +130,10 @@ impl Application {
         Ok(Self {
             listener,
             state,
-            site: Router::new(),
+            site: SiteRoutes::default(),
             database,
+            keys,
+            jobs,
             drain,
             notes,
         })
@@ -90,28 +150,109 @@ impl Application {
         &self.database
     }
 
+    pub fn keys(&self) -> &Arc<KeyRingService> {
+        &self.keys
+    }
+
+    /// The session service (what login and logout use).
+    pub fn sessions(&self) -> &Sessions {
+        self.state.sessions()
+    }
+
     /// What the operator should hear about this start (migrations applied, …).
     pub fn first_run_notes(&self) -> impl Iterator<Item = &str> {
         self.notes.iter().map(String::as_str)
     }
 
-    /// Adds the site's own routes beside kunci's (they get kunci's middleware too).
+    /// Adds the site's own pages and API routes behind kunci's session middleware: they see an
+    /// [`kunci_web::AuthContext`] and can require scopes.
     #[must_use]
     pub fn merge(mut self, routes: Router) -> Self {
-        self.site = self.site.merge(routes);
+        self.site.app = std::mem::take(&mut self.site.app).merge(routes);
         self
     }
 
-    /// Serves until `shutdown` resolves, drains in-flight requests, closes the database.
+    /// Adds routes that need no session (webhooks, the site's health checks).
+    #[must_use]
+    pub fn merge_public(mut self, routes: Router) -> Self {
+        self.site.public = std::mem::take(&mut self.site.public).merge(routes);
+        self
+    }
+
+    /// Serves until `shutdown` resolves, drains in-flight requests, stops the jobs (flushing
+    /// what they hold) and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = kunci_web::router(self.state, self.site);
         let served = kunci_web::serve(self.listener, router, shutdown, self.drain).await;
+        self.jobs.stop().await;
         self.database.close().await;
         served.context("the server stopped with an error")
     }
+}
+
+/// How long keys live, from `[security]`.
+pub fn key_policy(config: &Config) -> KeyPolicy {
+    let security = &config.security;
+    KeyPolicy {
+        rotation_days: (security.key_rotation_days > 0).then_some(security.key_rotation_days),
+        // CSRF tokens live as long as their session; auth tokens for their own lifetime.
+        cookie_verify_secs: (security.session_absolute_hours * 3600)
+            .max(security.auth_token_minutes * 60)
+            + 60,
+        // Access tokens (15 minutes) plus the 60 s of accepted clock skew.
+        jwt_verify_secs: 15 * 60 + 60,
+    }
+}
+
+/// The configured session store, after checking it can give what the deployment needs.
+fn session_store(
+    loaded: &Loaded,
+    database: &Database,
+    redis: Option<&RedisServer>,
+) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let config: &Config = &loaded.config;
+    let store: Arc<dyn SessionStore> = match config.data.session_store {
+        SessionStoreKind::Sql => Arc::new(database.clone()),
+        SessionStoreKind::Redis => {
+            let server =
+                redis.context("`data.session_store = \"redis\"` needs `data.redis_url`")?;
+            Arc::new(kunci_store::redis::RedisSessions::new(server)?)
+        }
+        SessionStoreKind::Memory => Arc::new(kunci_store::memory::MemorySessions::new()),
+        SessionStoreKind::Filesystem => {
+            let dir = loaded.root.join(&config.data.session_dir);
+            permissions::check(&dir)?;
+            Arc::new(
+                kunci_store::filesystem::FileSessions::new(&dir)
+                    .with_context(|| format!("cannot use the session folder {}", dir.display()))?,
+            )
+        }
+        SessionStoreKind::Null => Arc::new(kunci_store::null::NullSessions),
+    };
+    let capabilities = store.capabilities();
+    if config.environment.instances > 1 && !capabilities.shared {
+        bail!(
+            "`data.session_store = \"{}\"` keeps sessions inside one {}, but \
+             `environment.instances` is {}: use `redis`, or `sql` on PostgreSQL",
+            store.name(),
+            if store.name() == "sql" {
+                "machine (SQLite)"
+            } else {
+                "instance"
+            },
+            config.environment.instances
+        );
+    }
+    if !capabilities.durable && loaded.environment.is_deployed() {
+        tracing::warn!(
+            store = store.name(),
+            "sessions are lost when this instance restarts"
+        );
+    }
+    Ok(store)
 }
 
 /// Opens the configured database (creating a SQLite file and its folder, born private). An

@@ -22,6 +22,14 @@ pub enum ApiError {
     NotReady {
         checks: Map<String, Value>,
     },
+    /// No session (never had one, or cookies are refused).
+    Unauthenticated,
+    /// The session of a logged-in user ended (idle or absolute timeout, logout elsewhere).
+    SessionExpired,
+    /// The session lacks the scope the route needs.
+    InsufficientScope,
+    /// A shared store (sessions, nonces) cannot be reached: fail closed.
+    StoreUnavailable,
     /// Anything unexpected. The cause is logged, never sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -31,7 +39,9 @@ impl ApiError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotReady { .. } | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unauthenticated | Self::SessionExpired => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -42,6 +52,10 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotReady { .. } => "not_ready",
+            Self::Unauthenticated => "unauthenticated",
+            Self::SessionExpired => "session_expired",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::StoreUnavailable => "store_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -51,6 +65,12 @@ impl ApiError {
             Self::NotFound => "No such resource.",
             Self::MethodNotAllowed => "This method is not allowed on this resource.",
             Self::NotReady { .. } => "The service is not ready.",
+            Self::Unauthenticated => "Authentication is required.",
+            Self::SessionExpired => "The session has ended; log in again.",
+            Self::InsufficientScope => "This needs a scope the session does not have.",
+            Self::StoreUnavailable => {
+                "A store this request needs is unavailable; try again shortly."
+            }
             Self::Internal(_) => "Something went wrong on our side.",
         }
     }
@@ -81,7 +101,7 @@ impl IntoResponse for ApiError {
             Self::NotReady { checks } => {
                 Map::from_iter([("checks".to_owned(), Value::Object(checks))])
             }
-            Self::NotFound | Self::MethodNotAllowed => Map::new(),
+            _ => Map::new(),
         };
         let problem = Problem {
             kind: format!("urn:kunci:error:{code}"),
@@ -91,9 +111,20 @@ impl IntoResponse for ApiError {
             extensions,
         };
         let mut response = (status, Json(problem)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Cookie realm=\"kunci\""),
+                );
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
         response
     }
 }

@@ -1,21 +1,33 @@
 //! kunci's HTTP surface.
 //!
 //! - [`router()`] is the whole route table, in one place;
-//! - one module per feature (`health`, and later `auth`, `sessions`, `settings`, …);
+//! - [`auth`] is the page middleware (sessions, tokens, bootstrap) and [`require_scope`] the
+//!   per-route scope check;
+//! - one module per feature (`health`, `pages`, `jwks`, `session_api`, …);
 //! - [`error`] is the only module that chooses status codes and problem+json bodies;
 //! - [`serve()`] runs the router with graceful shutdown.
 //!
 //! Handlers parse outside input into domain types and call domain services; they hold no
 //! business rules and never talk to a database driver directly.
 
+pub mod auth;
+pub mod cookies;
 pub mod error;
 mod headers;
 mod health;
+mod jwks;
 mod observe;
+pub mod pages;
 mod router;
+mod scope;
 mod serve;
+mod session_api;
 mod state;
 
-pub use router::router;
+pub use auth::AuthContext;
+pub use cookies::CookieSettings;
+pub use headers::CspNonce;
+pub use router::{SiteRoutes, router};
+pub use scope::require_scope;
 pub use serve::serve;
-pub use state::{AppState, WebSettings};
+pub use state::{AppState, Services, WebSettings};

@@ -8,20 +8,49 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
-use crate::{headers, health, observe};
+use crate::{auth, headers, health, jwks, observe, pages, session_api};
 
 /// The largest request body any route accepts unless it sets its own limit.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-/// Builds the application: kunci's routes, then `site`'s (the embedding site's own routes,
-/// which get the same middleware). Layers run outermost first: request span, security
-/// headers, panic catcher, then the route.
-pub fn router(state: AppState, site: Router) -> Router {
-    Router::new()
+/// The routes an embedding site adds beside kunci's.
+#[derive(Debug, Default)]
+pub struct SiteRoutes {
+    /// Behind the session middleware, like kunci's own pages: they see an `AuthContext` and can
+    /// require scopes.
+    pub app: Router,
+    /// Without sessions (health checks, webhooks, assets).
+    pub public: Router,
+}
+
+/// Builds the application.
+///
+/// - public routes: health, readiness, `/forbidden`, static files, the JWKS;
+/// - app routes, behind the session middleware: pages and the session API, and the site's own.
+///
+/// Around everything, outermost first: request span, security headers (with the CSP nonce),
+/// panic catcher, body limit.
+pub fn router(state: AppState, site: SiteRoutes) -> Router {
+    let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/forbidden", get(pages::forbidden))
+        .route("/static/{name}", get(pages::asset))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
         .with_state(state.clone())
-        .merge(site)
+        .merge(site.public);
+    let app = Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login))
+        .route("/api/v1/session", get(session_api::session))
+        .with_state(state.clone())
+        .merge(site.app)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    public
+        .merge(app)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

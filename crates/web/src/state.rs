@@ -5,6 +5,11 @@ use std::sync::Arc;
 use kunci_domain::clock::Clock;
 use kunci_domain::environment::Environment;
 use kunci_domain::health::Probe;
+use kunci_domain::keys::KeyRingService;
+use kunci_domain::session::Sessions;
+
+use crate::cookies::CookieSettings;
+use crate::pages::Templates;
 
 /// What the web layer needs to know about the deployment.
 #[derive(Debug, Clone)]
@@ -12,6 +17,18 @@ pub struct WebSettings {
     pub environment: Environment,
     /// The instance serves HTTPS itself (TLS configured): HSTS goes on every response.
     pub serves_https: bool,
+    pub cookies: CookieSettings,
+    /// Lifetime of the `kunci_auth` token.
+    pub token_lifetime_secs: i64,
+}
+
+/// Everything handlers use, built once in the composition root.
+#[derive(Debug)]
+pub struct Services {
+    pub clock: Arc<dyn Clock>,
+    pub probes: Vec<Arc<dyn Probe>>,
+    pub sessions: Sessions,
+    pub keys: Arc<KeyRingService>,
 }
 
 /// Shared state. Clone it freely: it is one `Arc`.
@@ -23,17 +40,17 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     settings: WebSettings,
-    clock: Arc<dyn Clock>,
-    probes: Vec<Arc<dyn Probe>>,
+    services: Services,
+    templates: Templates,
 }
 
 impl AppState {
-    pub fn new(settings: WebSettings, clock: Arc<dyn Clock>, probes: Vec<Arc<dyn Probe>>) -> Self {
+    pub fn new(settings: WebSettings, services: Services) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
-                clock,
-                probes,
+                services,
+                templates: Templates::new(),
             }),
         }
     }
@@ -43,11 +60,23 @@ impl AppState {
     }
 
     pub fn clock(&self) -> &dyn Clock {
-        self.inner.clock.as_ref()
+        self.inner.services.clock.as_ref()
     }
 
     /// The dependencies `/readyz` checks.
     pub fn probes(&self) -> &[Arc<dyn Probe>] {
-        &self.inner.probes
+        &self.inner.services.probes
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.services.sessions
+    }
+
+    pub fn keys(&self) -> &KeyRingService {
+        &self.inner.services.keys
+    }
+
+    pub(crate) fn templates(&self) -> &Templates {
+        &self.inner.templates
     }
 }

@@ -40,6 +40,11 @@ pub struct Config {
 pub struct SecurityConfig {
     pub master_key_command: Option<String>,
     pub master_key_command_timeout_secs: u64,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub auth_token_minutes: i64,
+    pub key_rotation_days: u32,
+    pub key_reload_secs: u64,
 }
 
 /// `[logger]`
@@ -107,6 +112,7 @@ pub struct EnvironmentConfig {
     pub public_url: String,
     pub trusted_proxies: Vec<String>,
     pub cors_origins: Vec<String>,
+    pub instances: u32,
     pub shutdown_timeout_secs: u64,
 }
 
@@ -117,8 +123,22 @@ pub struct DataConfig {
     #[serde(deserialize_with = "secret")]
     pub database_url: SecretString,
     pub max_connections: u32,
+    pub session_store: SessionStoreKind,
+    pub session_dir: PathBuf,
     #[serde(default, deserialize_with = "optional_secret")]
     pub redis_url: Option<SecretString>,
+    pub redis_prefix: String,
+}
+
+/// `data.session_store`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStoreKind {
+    Sql,
+    Redis,
+    Memory,
+    Filesystem,
+    Null,
 }
 
 fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
@@ -168,6 +188,21 @@ pub fn load(input: &LoadInput) -> Result<Loaded, ConfigErrors> {
 
 /// Rules that involve the environment or several keys.
 fn cross_checks(layers: &mut Layers, environment: Environment) {
+    let value = |layers: &Layers, key: &str| layers.entries.get(key).cloned();
+    if let Some(store) = value(layers, "data.session_store") {
+        let origin = store.source.to_string();
+        match store.value.as_str() {
+            Some("redis") if value(layers, "data.redis_url").is_none() => {
+                let problem = "`redis` needs `data.redis_url`".to_owned();
+                layers.push_error(&origin, Some("data.session_store"), problem);
+            }
+            Some("null") if environment.is_deployed() => {
+                let problem = format!("`null` keeps no sessions and is refused in {environment}");
+                layers.push_error(&origin, Some("data.session_store"), problem);
+            }
+            _ => {}
+        }
+    }
     if environment.is_deployed() {
         let public_url = layers.entries.get("environment.public_url").cloned();
         if let Some(entry) = public_url {

@@ -95,6 +95,18 @@ pub static KEYS: &[Key] = &[
          cross-origin access.",
     ),
     Key::new(
+        "environment.instances",
+        Kind::Integer {
+            min: 1,
+            max: 10_000,
+        },
+        Some("1"),
+    )
+    .doc(
+        "How many kunci instances serve this site together. Above 1, every store must be shared \
+         (sessions in `sql` on PostgreSQL, or `redis`): kunci refuses to start otherwise.",
+    ),
+    Key::new(
         "environment.shutdown_timeout_secs",
         Kind::Integer { min: 1, max: 3600 },
         Some("30"),
@@ -117,12 +129,30 @@ pub static KEYS: &[Key] = &[
         Some("10"),
     )
     .doc("Size of the database connection pool (SQLite uses at most 8)."),
+    Key::new(
+        "data.session_store",
+        Kind::Enum(&["sql", "redis", "memory", "filesystem", "null"]),
+        Some("\"sql\""),
+    )
+    .doc(
+        "Where sessions live: `sql` (the database above), `redis` (needs `data.redis_url`), \
+         `memory` (one instance, lost on restart), `filesystem` (one machine, `data.session_dir`), \
+         `null` (keeps nothing; development and test only).",
+    ),
+    Key::new(
+        "data.session_dir",
+        Kind::Path,
+        Some("\"instance/sessions\""),
+    )
+    .doc("Folder of the `filesystem` session store (relative to the project root)."),
     Key::new("data.redis_url", Kind::RedisUrl, None)
         .secret()
         .doc(
             "`redis://[:PASSWORD@]HOST[:PORT][/DB]`. Set it when several instances share state; \
          `/readyz` then checks it too.",
         ),
+    Key::new("data.redis_prefix", Kind::Prefix, Some("\"kunci:\""))
+        .doc("Prefix of every Redis key kunci writes, so several deployments can share a server."),
     // [security]
     Key::new("security.master_key_command", Kind::Command, None).doc(
         "A command whose standard output is the master key (the hook for a secret manager, e.g. \
@@ -135,6 +165,45 @@ pub static KEYS: &[Key] = &[
         Some("10"),
     )
     .doc("How long `master_key_command` may run."),
+    Key::new(
+        "security.session_idle_minutes",
+        Kind::Integer {
+            min: 1,
+            max: 10_080,
+        },
+        Some("30"),
+    )
+    .doc("A session ends after this long without a request."),
+    Key::new(
+        "security.session_absolute_hours",
+        Kind::Integer { min: 1, max: 8_760 },
+        Some("12"),
+    )
+    .doc("A session ends this long after it began, whatever happens."),
+    Key::new(
+        "security.auth_token_minutes",
+        Kind::Integer { min: 1, max: 1_440 },
+        Some("15"),
+    )
+    .doc(
+        "Lifetime of the `kunci_auth` token; a valid session gets a new one silently when it \
+         expires.",
+    ),
+    Key::new(
+        "security.key_rotation_days",
+        Kind::Integer { min: 0, max: 3_650 },
+        Some("30"),
+    )
+    .doc("Rotate the signing keys automatically after this many days; 0: only by hand."),
+    Key::new(
+        "security.key_reload_secs",
+        Kind::Integer { min: 1, max: 60 },
+        Some("1"),
+    )
+    .doc(
+        "How often each instance re-reads the signing keys from the database, so a rotation \
+         made elsewhere is seen within this time.",
+    ),
 ];
 
 /// One configuration key.
@@ -228,6 +297,7 @@ pub enum Kind {
     DatabaseUrl,
     RedisUrl,
     Command,
+    Prefix,
     List(Item),
 }
 
@@ -250,6 +320,7 @@ impl Kind {
             Self::DatabaseUrl => "a sqlite://, postgres:// or postgresql:// URL".to_owned(),
             Self::RedisUrl => "a redis:// or rediss:// URL".to_owned(),
             Self::Command => "a shell command".to_owned(),
+            Self::Prefix => "up to 64 letters, digits and `:_-.`".to_owned(),
             Self::List(Item::Cidr) => {
                 "a list of networks such as [\"10.0.0.0/8\", \"::1/128\"]".to_owned()
             }
@@ -283,6 +354,11 @@ impl Kind {
                 ["sqlite:", "postgres://", "postgresql://"]
                     .iter()
                     .any(|p| s.starts_with(p))
+            }
+            (Self::Prefix, toml::Value::String(s)) => {
+                s.len() <= 64
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b":_-.".contains(&b))
             }
             (Self::RedisUrl, toml::Value::String(s)) => {
                 s.starts_with("redis://") || s.starts_with("rediss://")

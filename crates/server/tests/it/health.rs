@@ -147,7 +147,11 @@ async fn a_panicking_handler_answers_500_without_internal_detail() {
             }
         }),
     );
-    let app = TestApp::builder().routes(routes).spawn().await.unwrap();
+    let app = TestApp::builder()
+        .public_routes(routes)
+        .spawn()
+        .await
+        .unwrap();
     let response = app.get("/boom").await;
     assert_eq!(response.status(), 500);
     assert_eq!(response.headers()["x-frame-options"], "DENY");

@@ -11,4 +11,5 @@ mod config;
 mod health;
 mod helpers;
 mod secrets;
+mod sessions;
 mod shutdown;

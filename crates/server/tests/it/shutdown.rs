@@ -28,7 +28,7 @@ fn held_route(started: Arc<Notify>, release: Arc<Notify>) -> Router {
 async fn an_in_flight_request_finishes_and_new_connections_are_refused() {
     let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let mut app = TestApp::builder()
-        .routes(held_route(started.clone(), release.clone()))
+        .public_routes(held_route(started.clone(), release.clone()))
         .spawn()
         .await
         .unwrap();
@@ -67,7 +67,7 @@ async fn a_stuck_request_is_abandoned_after_the_drain_time() {
     let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let mut app = TestApp::builder()
         .var("KUNCI__ENVIRONMENT__SHUTDOWN_TIMEOUT_SECS", "1")
-        .routes(held_route(started.clone(), release))
+        .public_routes(held_route(started.clone(), release))
         .spawn()
         .await
         .unwrap();

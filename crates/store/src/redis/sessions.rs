@@ -149,7 +149,7 @@ impl SessionStore for RedisSessions {
         for (key, text) in keys.iter().zip(texts) {
             match text.as_deref().map(decode).transpose()? {
                 Some(record) if !record.is_expired(now) && record.sub.as_deref() == Some(sub) => {
-                    found.push(record)
+                    found.push(record);
                 }
                 _ => gone.push(key.clone()),
             }

@@ -1,5 +1,5 @@
 //! `TestApp`: the real application, built through the composition root, serving on a free
-//! loopback port with its own database and a manual clock.
+//! loopback port with its own database, master key and a manual clock.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,8 +7,10 @@ use std::sync::Arc;
 use axum::Router;
 use kunci::config::{self, LoadInput};
 use kunci::startup::Application;
+use kunci_crypto::MasterKey;
 use kunci_domain::clock::ManualClock;
 use kunci_domain::environment::Environment;
+use kunci_domain::keys::KeyRingService;
 use kunci_store::testing::{TestBackend, TestDatabase};
 use tempfile::TempDir;
 use time::macros::datetime;
@@ -19,11 +21,14 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     /// The application's clock: tests move time with it instead of sleeping.
-    #[expect(
-        dead_code,
-        reason = "no time-dependent feature is tested through TestApp yet"
-    )]
     pub clock: ManualClock,
+    /// The application's key ring, to rotate keys in tests.
+    pub keys: Arc<KeyRingService>,
+    pub master: MasterKey,
+    /// The session service, to play a login before the login flows exist in a test.
+    pub sessions: kunci_domain::session::Sessions,
+    /// The database URL, for a second instance of the same deployment.
+    pub database_url: String,
     /// The project folder; removed when the app is dropped.
     _root: TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -34,6 +39,10 @@ pub struct TestAppBuilder {
     backend: TestBackend,
     variables: Vec<(String, String)>,
     routes: Option<Router>,
+    public_routes: Option<Router>,
+    master: Option<MasterKey>,
+    clock: Option<ManualClock>,
+    environment: Environment,
 }
 
 impl TestApp {
@@ -50,6 +59,10 @@ impl TestApp {
             backend: TestBackend::Sqlite,
             variables: Vec::new(),
             routes: None,
+            public_routes: None,
+            master: None,
+            clock: None,
+            environment: Environment::Test,
         }
     }
 
@@ -90,13 +103,33 @@ impl TestAppBuilder {
 
     /// Sets a configuration key through its `KUNCI__…` variable.
     pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.variables.retain(|(n, _)| n != name);
         self.variables.push((name.to_owned(), value.to_owned()));
         self
     }
 
-    /// Extra routes, as a site would add its own.
+    /// Extra routes behind the session middleware, as a site adds its pages.
     pub fn routes(mut self, routes: Router) -> Self {
         self.routes = Some(routes);
+        self
+    }
+
+    /// Extra routes without sessions.
+    pub fn public_routes(mut self, routes: Router) -> Self {
+        self.public_routes = Some(routes);
+        self
+    }
+
+    /// Another instance of an existing app's deployment: same database, master key and clock.
+    pub fn sharing(self, other: &TestApp) -> Self {
+        let mut builder = self.var("KUNCI__DATA__DATABASE_URL", &other.database_url);
+        builder.master = Some(other.master.clone());
+        builder.clock = Some(other.clock.clone());
+        builder
+    }
+
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
         self
     }
 
@@ -104,29 +137,63 @@ impl TestAppBuilder {
     pub async fn spawn(self) -> Option<TestApp> {
         kunci::install_crypto_provider();
         let root = tempfile::tempdir().expect("tempdir");
-        let database = TestDatabase::new(self.backend, root.path()).await?;
-        let mut variables = vec![
-            (
-                "KUNCI__ENVIRONMENT__BIND".to_owned(),
-                "127.0.0.1:0".to_owned(),
-            ),
-            ("KUNCI__DATA__DATABASE_URL".to_owned(), database.url.clone()),
-        ];
+        let mut variables = vec![(
+            "KUNCI__ENVIRONMENT__BIND".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        )];
+        if !self
+            .variables
+            .iter()
+            .any(|(n, _)| n == "KUNCI__DATA__DATABASE_URL")
+        {
+            let database = TestDatabase::new(self.backend, root.path()).await?;
+            variables.push(("KUNCI__DATA__DATABASE_URL".to_owned(), database.url));
+        }
+        if self.environment.is_deployed() {
+            variables.push((
+                "KUNCI__ENVIRONMENT__PUBLIC_URL".to_owned(),
+                "https://kunci.test".to_owned(),
+            ));
+        }
         variables.extend(self.variables);
+        let database_url = variables
+            .iter()
+            .rev()
+            .find(|(n, _)| n == "KUNCI__DATA__DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         let input = LoadInput {
             root: root.path().to_path_buf(),
-            environment: Environment::Test,
+            environment: self.environment,
             variables,
             encrypted: None,
         };
         let loaded = config::load(&input).expect("test configuration is valid");
-        let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
-        let mut app = Application::build(&loaded, Arc::new(clock.clone()))
+        if self.environment.is_deployed() {
+            kunci::startup::open_database(&loaded)
+                .await
+                .expect("database")
+                .migrate()
+                .await
+                .expect("migrate");
+        }
+        let clock = self
+            .clock
+            .unwrap_or_else(|| ManualClock::new(datetime!(2026-11-23 09:00 UTC)));
+        let master = self
+            .master
+            .unwrap_or_else(|| MasterKey::generate().expect("random"));
+        let mut app = Application::build(&loaded, master.clone(), Arc::new(clock.clone()))
             .await
             .expect("app builds");
         if let Some(routes) = self.routes {
             app = app.merge(routes);
         }
+        if let Some(routes) = self.public_routes {
+            app = app.merge_public(routes);
+        }
+        let keys = app.keys().clone();
+        let sessions = app.sessions().clone();
         let address = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
@@ -136,6 +203,10 @@ impl TestAppBuilder {
             address,
             client: super::client(),
             clock,
+            keys,
+            master,
+            sessions,
+            database_url,
             _root: root,
             stop: Some(stop),
             task: Some(task),

@@ -1,12 +1,16 @@
 //! Shared test set-up: a running application on port 0 with a database of its own, and the
 //! `kunci` binary run as a user runs it.
 
-mod app;
+pub mod app;
 mod binary;
+pub mod browser;
+mod proxy;
 
 pub use app::TestApp;
 pub use binary::{Kunci, mode};
+pub use browser::Browser;
 pub use kunci_store::testing::{TestBackend, service_url};
+pub use proxy::TcpProxy;
 
 /// An HTTP client for tests (the TLS provider installed first, redirects not followed).
 pub fn client() -> reqwest::Client {

@@ -1,0 +1,107 @@
+//! Background loops: the key ring reload and schedule, verification counters, session purge.
+//! Each runs on its own interval until [`Jobs::stop`], which also flushes what is held in
+//! memory.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kunci_domain::clock::Clock;
+use kunci_domain::keys::KeyRingService;
+use kunci_domain::session::SessionStore;
+use tokio::task::JoinHandle;
+
+/// The running loops.
+#[derive(Debug)]
+pub struct Jobs {
+    keys: Arc<KeyRingService>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Jobs {
+    pub fn start(
+        keys: Arc<KeyRingService>,
+        sessions: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        key_reload: Duration,
+    ) -> Self {
+        let mut tasks = Vec::new();
+        let reload = keys.clone();
+        tasks.push(every(key_reload, "reload signing keys", move || {
+            let keys = reload.clone();
+            async move { keys.reload().await.map(drop).map_err(|e| e.to_string()) }
+        }));
+        let schedule = keys.clone();
+        tasks.push(every(
+            Duration::from_secs(60),
+            "signing-key schedule",
+            move || {
+                let keys = schedule.clone();
+                async move {
+                    let done = keys.run_schedule().await.map_err(|e| e.to_string())?;
+                    for action in done {
+                        tracing::info!(%action, "signing-key schedule");
+                    }
+                    Ok(())
+                }
+            },
+        ));
+        let counters = keys.clone();
+        tasks.push(every(
+            Duration::from_secs(10),
+            "flush key verification counters",
+            move || {
+                let keys = counters.clone();
+                async move { keys.flush_verifications().await.map_err(|e| e.to_string()) }
+            },
+        ));
+        if !sessions.capabilities().expires_by_itself {
+            tasks.push(every(
+                Duration::from_secs(300),
+                "purge expired sessions",
+                move || {
+                    let (sessions, clock) = (sessions.clone(), clock.clone());
+                    async move {
+                        let purged = sessions
+                            .purge_expired(clock.now_unix())
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if purged > 0 {
+                            tracing::debug!(purged, "purged expired sessions");
+                        }
+                        Ok(())
+                    }
+                },
+            ));
+        }
+        Self { keys, tasks }
+    }
+
+    /// Stops every loop and flushes the verification counters.
+    pub async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(err) = self.keys.flush_verifications().await {
+            tracing::warn!(error = %err, "could not flush key verification counters at shutdown");
+        }
+    }
+}
+
+fn every<F, Fut>(interval: Duration, name: &'static str, mut job: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            if let Err(err) = job().await {
+                tracing::warn!(job = name, error = %err, "background job failed; will retry");
+            }
+        }
+    })
+}

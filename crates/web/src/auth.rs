@@ -1,0 +1,318 @@
+//! The page middleware: every page and API call is judged by the server session and the
+//! signed token (SPEC §4).
+//!
+//! 1. The token is verified against the key ring and compared with the server session.
+//! 2. A session that is still valid gets a fresh token, silently, when the token is missing,
+//!    expired, signed by a key that is no longer active, or disagrees with the session: the
+//!    session is the source of truth.
+//! 3. A browser asking for a page with neither gets a browser id, a `basic` session, a token
+//!    and `kunci_boot`, and one redirect to the same URL with `_mk=1`.
+//! 4. A request that already carries `_mk=1` and still has no session refused our cookies: it
+//!    goes to `/forbidden`, never into a second redirect.
+//! 5. API requests (`/api/…`, or asking for JSON) never redirect: 401 problem+json.
+//!
+//! A token that still verifies but whose session is gone tells a logged-in user whose session
+//! ended (idle or absolute timeout, logout elsewhere): pages go to `/login?next=…`, API calls
+//! get 401 `session_expired`.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kunci_crypto::keyring::Kid;
+use kunci_crypto::token::{self, AuthClaims, Verified};
+use kunci_crypto::{csrf, keyring::KeyRing};
+use kunci_domain::session::{Lookup, Scope, SessionId, SessionRecord};
+
+use crate::cookies::{Name, RequestCookies};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Who is making the request, for handlers and scope checks.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    pub session_id: SessionId,
+    pub session: SessionRecord,
+    /// The key that verified (or just signed) this request's token: what the audit log records.
+    pub kid: Kid,
+    /// The session's CSRF token, for forms.
+    pub csrf_token: String,
+}
+
+impl AuthContext {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.session.has(scope)
+    }
+}
+
+/// What the client expects, which decides redirect or 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A browser navigating: not under `/api/`, `Accept` includes `text/html`.
+    Page,
+    /// Everything else: `/api/…`, JSON, scripts.
+    Api,
+}
+
+impl RequestKind {
+    pub fn of(request: &Request) -> Self {
+        let api_path = request.uri().path().starts_with("/api/");
+        let accept = request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !api_path && accept.contains("text/html") {
+            Self::Page
+        } else {
+            Self::Api
+        }
+    }
+}
+
+pub(crate) async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let kind = RequestKind::of(&request);
+    let cookies = RequestCookies::from_headers(request.headers(), &state.settings().cookies);
+    let ring = state.keys().ring();
+    let verified = cookies
+        .auth
+        .as_deref()
+        .and_then(|t| token::verify(&ring, t).ok());
+    let session = match cookies.session.as_deref().and_then(SessionId::parse) {
+        Some(id) => match state.sessions().find(&id).await {
+            Ok(Lookup::Live(record)) => Some((id, record)),
+            Ok(Lookup::Missing) => None,
+            Err(err) => {
+                // Fail closed: an unreadable session is neither "logged out" nor "let in".
+                tracing::error!(error = %err, "session store unavailable");
+                return ApiError::StoreUnavailable.into_response();
+            }
+        },
+        None => None,
+    };
+    let Some((id, record)) = session else {
+        let (uri, method) = (request.uri().clone(), request.method().clone());
+        return without_session(&state, &uri, &method, kind, &cookies, verified.as_ref()).await;
+    };
+
+    let now = state.clock().now_unix();
+    let current = verified.filter(|v| v.claims.exp > now && mirrors(&v.claims, &id, &record));
+    if let Some(v) = &current {
+        state.keys().record_verification(&v.kid);
+    }
+    let refreshed = match &current {
+        Some(v) if v.key_active => None,
+        _ => match issue(&state, &ring, &id, &record) {
+            Ok(issued) => Some(issued),
+            Err(response) => return *response,
+        },
+    };
+    let kid = match (&refreshed, &current) {
+        (Some((_, kid)), _) | (None, Some(Verified { kid, .. })) => kid.clone(),
+        (None, None) => unreachable_kid(),
+    };
+    let Ok(csrf_token) = csrf::issue(&ring, &record.csrf) else {
+        return ApiError::Internal("no active cookie key".into()).into_response();
+    };
+    request.extensions_mut().insert(AuthContext {
+        session_id: id,
+        session: record,
+        kid,
+        csrf_token: csrf_token.clone(),
+    });
+    let mut response = next.run(request).await;
+    if let Some((token, _)) = refreshed {
+        let cookies = &state.settings().cookies;
+        let headers = response.headers_mut();
+        headers.append(header::SET_COOKIE, cookies.set(Name::Auth, &token));
+        headers.append(header::SET_COOKIE, cookies.set(Name::Csrf, &csrf_token));
+    }
+    response
+}
+
+/// A kid for the impossible case where neither a current nor a refreshed token exists.
+fn unreachable_kid() -> Kid {
+    Kid::parse("none").unwrap_or_else(|| unreachable!("\"none\" is a valid kid"))
+}
+
+/// Whether the token says what the session says.
+fn mirrors(claims: &AuthClaims, id: &SessionId, record: &SessionRecord) -> bool {
+    claims.uid == record.uid
+        && claims.session == id.tag()
+        && claims.sub == record.sub.clone().unwrap_or_default()
+        && claims
+            .scope
+            .iter()
+            .map(String::as_str)
+            .eq(record.scopes.iter().map(|s| s.as_str()))
+}
+
+/// A fresh token for the session, signed with the active key.
+fn issue(
+    state: &AppState,
+    ring: &KeyRing,
+    id: &SessionId,
+    record: &SessionRecord,
+) -> Result<(String, Kid), Box<Response>> {
+    let now = state.clock().now_unix();
+    let claims = AuthClaims {
+        uid: record.uid.clone(),
+        session: id.tag(),
+        sub: record.sub.clone().unwrap_or_default(),
+        iat: now,
+        exp: now + state.settings().token_lifetime_secs,
+        scope: record
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    };
+    let token = token::sign(ring, &claims)
+        .map_err(|err| Box::new(ApiError::Internal(Box::new(err)).into_response()))?;
+    let kid = token::verify(ring, &token)
+        .map(|v| v.kid)
+        .map_err(|err| Box::new(ApiError::Internal(Box::new(err)).into_response()))?;
+    Ok((token, kid))
+}
+
+async fn without_session(
+    state: &AppState,
+    uri: &Uri,
+    method: &Method,
+    kind: RequestKind,
+    cookies: &RequestCookies,
+    verified: Option<&Verified>,
+) -> Response {
+    let settings = &state.settings().cookies;
+    let was_logged_in = verified.is_some_and(|v| !v.claims.sub.is_empty());
+    let navigating = matches!(*method, Method::GET | Method::HEAD);
+    let mut response = match kind {
+        RequestKind::Api => if was_logged_in {
+            ApiError::SessionExpired
+        } else {
+            ApiError::Unauthenticated
+        }
+        .into_response(),
+        RequestKind::Page if was_logged_in => see_other(&login_url(uri)),
+        RequestKind::Page if has_mk(uri) || !navigating => see_other("/forbidden"),
+        RequestKind::Page => return bootstrap(state, uri, cookies).await,
+    };
+    if cookies.session.is_some() || cookies.auth.is_some() {
+        let headers = response.headers_mut();
+        headers.append(header::SET_COOKIE, settings.clear(Name::Session));
+        headers.append(header::SET_COOKIE, settings.clear(Name::Auth));
+    }
+    response
+}
+
+/// Step 3: a new browser gets its cookies and one redirect.
+async fn bootstrap(state: &AppState, uri: &Uri, cookies: &RequestCookies) -> Response {
+    let uid = cookies
+        .uid
+        .as_deref()
+        .and_then(|u| uuid::Uuid::parse_str(u).ok())
+        .filter(|u| u.get_version_num() == 4 && u.hyphenated().to_string().len() == 36)
+        .unwrap_or_else(uuid::Uuid::new_v4)
+        .hyphenated()
+        .to_string();
+    let (id, record) = match state.sessions().start(&uid).await {
+        Ok(started) => started,
+        Err(err) => {
+            tracing::error!(error = %err, "session store unavailable");
+            return ApiError::StoreUnavailable.into_response();
+        }
+    };
+    let ring = state.keys().ring();
+    let (token, _) = match issue(state, &ring, &id, &record) {
+        Ok(issued) => issued,
+        Err(response) => return *response,
+    };
+    let Ok(csrf_token) = csrf::issue(&ring, &record.csrf) else {
+        return ApiError::Internal("no active cookie key".into()).into_response();
+    };
+    let settings = &state.settings().cookies;
+    let mut response = see_other(&with_mk(uri));
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, settings.set(Name::Uid, &uid));
+    headers.append(header::SET_COOKIE, settings.set(Name::Session, id.expose()));
+    headers.append(header::SET_COOKIE, settings.set(Name::Auth, &token));
+    headers.append(header::SET_COOKIE, settings.set(Name::Boot, "1"));
+    headers.append(header::SET_COOKIE, settings.set(Name::Csrf, &csrf_token));
+    response
+}
+
+/// A 303 to a local path. `location` is always built from the request's own path and query
+/// (or a fixed path), never from a header, so it cannot point elsewhere.
+pub(crate) fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+fn has_mk(uri: &Uri) -> bool {
+    uri.query()
+        .is_some_and(|q| q.split('&').any(|p| p == "_mk=1"))
+}
+
+fn with_mk(uri: &Uri) -> String {
+    match uri.query() {
+        Some(q) if !q.is_empty() => format!("{}?{q}&_mk=1", uri.path()),
+        _ => format!("{}?_mk=1", uri.path()),
+    }
+}
+
+/// The path and query without kunci's `_mk`.
+fn local_target(uri: &Uri) -> String {
+    let query: Vec<&str> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty() && *p != "_mk=1")
+        .collect();
+    if query.is_empty() {
+        uri.path().to_owned()
+    } else {
+        format!("{}?{}", uri.path(), query.join("&"))
+    }
+}
+
+/// `/login?next=<the page asked for>`.
+pub(crate) fn login_url(uri: &Uri) -> String {
+    format!("/login?next={}", percent_encode(&local_target(uri)))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters and `/`.
+pub(crate) fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mk_is_added_once_and_removed_from_next() {
+        let uri: Uri = "/reports?year=2026".parse().unwrap();
+        assert_eq!(with_mk(&uri), "/reports?year=2026&_mk=1");
+        assert!(has_mk(&with_mk(&uri).parse().unwrap()));
+        assert!(!has_mk(&"/x?a_mk=1".parse().unwrap()));
+        assert_eq!(
+            login_url(&"/reports?year=2026&_mk=1".parse().unwrap()),
+            "/login?next=/reports%3Fyear%3D2026"
+        );
+        assert_eq!(login_url(&"/?_mk=1".parse().unwrap()), "/login?next=/");
+    }
+}

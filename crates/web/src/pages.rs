@@ -1,0 +1,241 @@
+//! Server-rendered pages: typed context structs into auto-escaped templates (minijinja escapes
+//! every `.html` template). HTML is never assembled with `format!`.
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::Environment;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthContext;
+use crate::error::ApiError;
+use crate::headers::CspNonce;
+use crate::state::AppState;
+
+/// The compiled templates, embedded in the binary.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("home.html", include_str!("templates/home.html")),
+            ("forbidden.html", include_str!("templates/forbidden.html")),
+            ("login.html", include_str!("templates/login.html")),
+        ] {
+            // The templates are part of the binary and covered by tests; a syntax error is a
+            // bug caught before release.
+            if let Err(err) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %err, "template does not compile");
+            }
+        }
+        Self { env }
+    }
+
+    /// Renders `name` with `context` as an HTML response.
+    pub fn render<C: Serialize>(&self, name: &str, context: &C) -> Response {
+        match self
+            .env
+            .get_template(name)
+            .and_then(|t| t.render(minijinja::value::Serde(context)))
+        {
+            Ok(html) => Html(html).into_response(),
+            Err(err) => ApiError::Internal(Box::new(err)).into_response(),
+        }
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Serialize)]
+struct HomePage<'a> {
+    csp_nonce: &'a str,
+    who: &'a str,
+    sub: &'a str,
+    scopes: Vec<&'static str>,
+    expires_at: i64,
+}
+
+/// `GET /`: a minimal home page showing the session.
+pub(crate) async fn home(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(auth): Extension<AuthContext>,
+) -> Response {
+    let sub = auth.session.sub.as_deref().unwrap_or_default();
+    state.templates().render(
+        "home.html",
+        &HomePage {
+            csp_nonce: &nonce.0,
+            who: sub,
+            sub,
+            scopes: auth.session.scopes.iter().map(|s| s.as_str()).collect(),
+            expires_at: auth.session.expires_at,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct PlainPage<'a> {
+    csp_nonce: &'a str,
+    who: &'a str,
+}
+
+/// `GET /forbidden`: where scope failures and refused cookies land. Needs no session, so it
+/// can never be part of a redirect loop.
+pub(crate) async fn forbidden(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+) -> Response {
+    let mut response = state.templates().render(
+        "forbidden.html",
+        &PlainPage {
+            csp_nonce: &nonce.0,
+            who: "",
+        },
+    );
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LoginPage<'a> {
+    csp_nonce: &'a str,
+    who: &'a str,
+    csrf_token: &'a str,
+    next: &'a str,
+    expired: bool,
+}
+
+/// `GET /login`: the sign-in form. `next` is kept only if it is a local path.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(auth): Extension<AuthContext>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let next = query
+        .next
+        .as_deref()
+        .filter(|n| is_local_path(n))
+        .unwrap_or("/");
+    state.templates().render(
+        "login.html",
+        &LoginPage {
+            csp_nonce: &nonce.0,
+            who: auth.session.sub.as_deref().unwrap_or_default(),
+            csrf_token: &auth.csrf_token,
+            next,
+            expired: query.next.is_some(),
+        },
+    )
+}
+
+/// A path on this site: starts with one `/`, not `//` or `/\` (which browsers treat as another
+/// host), no scheme, no control characters.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.chars().any(|c| c.is_control())
+        && path.len() <= 2048
+}
+
+/// `GET /static/…`: the two files kunci ships, with an ETag so browsers revalidate cheaply.
+pub(crate) async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let (body, content_type): (&'static str, &'static str) = match name.as_str() {
+        "kunci.js" => (
+            include_str!("../static/kunci.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "kunci.css" => (
+            include_str!("../static/kunci.css"),
+            "text/css; charset=utf-8",
+        ),
+        _ => return ApiError::NotFound.into_response(),
+    };
+    let etag = etag(body);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
+            (header::ETAG, etag),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn etag(body: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(body.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_accepted_as_next() {
+        for ok in ["/", "/reports?y=1", "/a/b#c"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/\nx",
+            "evil",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_template_compiles_and_escapes() {
+        let templates = Templates::new();
+        for name in ["base.html", "home.html", "forbidden.html", "login.html"] {
+            assert!(templates.env.get_template(name).is_ok(), "{name}");
+        }
+        let page = LoginPage {
+            csp_nonce: "n",
+            who: "",
+            csrf_token: "t",
+            next: "/\"><script>x</script>",
+            expired: false,
+        };
+        let html = templates
+            .env
+            .get_template("login.html")
+            .unwrap()
+            .render(minijinja::value::Serde(&page))
+            .unwrap();
+        assert!(!html.contains("<script>x</script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"));
+    }
+}

@@ -1,0 +1,19 @@
+//! `GET /api/v1/session`: the caller's session, and the way a page keeps it fresh (any call
+//! refreshes the token cookie; an ended session answers 401 `session_expired`).
+
+use axum::Extension;
+use axum::Json;
+use serde_json::{Value, json};
+
+use crate::auth::AuthContext;
+
+pub(crate) async fn session(Extension(auth): Extension<AuthContext>) -> Json<Value> {
+    let s = &auth.session;
+    Json(json!({
+        "uid": s.uid,
+        "sub": s.sub,
+        "scopes": s.scopes,
+        "idle_expires_at": s.expires_at,
+        "absolute_expires_at": s.absolute_expires_at,
+    }))
+}

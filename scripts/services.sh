@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the services kunci's tests use are installed and running on loopback:
-# PostgreSQL and Redis. Safe to run again; starts only what is down, installs only what is
+# PostgreSQL, Redis and memcached. Safe to run again; starts only what is down, installs only what is
 # missing (Debian packages). Prints the variables the tests read, for `eval "$(…)"`.
 set -euo pipefail
 
@@ -50,5 +50,16 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 fi
 
+# memcached
+if ! command -v memcached >/dev/null 2>&1; then
+  apt_install memcached
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/11211) 2>/dev/null; then
+  log "starting memcached"
+  memcached -d -u "$(id -un)" -l 127.0.0.1 -p 11211 -m 64 -P /tmp/kunci-memcached.pid >&2
+  wait_for memcached bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211'
+fi
+
 echo "export KUNCI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
 echo "export KUNCI_TEST_REDIS_URL=redis://127.0.0.1:6379"
+echo "export KUNCI_TEST_MEMCACHED_URL=memcache://127.0.0.1:11211"

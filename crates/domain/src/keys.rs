@@ -65,6 +65,13 @@ pub trait SigningKeyStore: Send + Sync + std::fmt::Debug {
     async fn add_verifications(&self, counts: &[(Kid, u64)]) -> Result<(), StoreError>;
 }
 
+/// Tells the other instances that the ring changed, so they reload at once instead of at
+/// their next periodic reload.
+#[async_trait]
+pub trait RingChanged: Send + Sync + std::fmt::Debug {
+    async fn announce(&self) -> Result<(), StoreError>;
+}
+
 /// How long keys live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyPolicy {
@@ -112,6 +119,7 @@ pub struct KeyRingService {
     ring: ArcSwap<KeyRing>,
     keys: ArcSwap<Vec<StoredKey>>,
     counters: ArcSwap<HashMap<Kid, Arc<AtomicU64>>>,
+    announcer: Option<Arc<dyn RingChanged>>,
 }
 
 fn context(kid: &Kid) -> Vec<u8> {
@@ -134,6 +142,7 @@ impl KeyRingService {
             ring: ArcSwap::from_pointee(KeyRing::default()),
             keys: ArcSwap::from_pointee(Vec::new()),
             counters: ArcSwap::from_pointee(HashMap::new()),
+            announcer: None,
         };
         let existing = service.store.list().await?;
         for purpose in KeyPurpose::ALL {
@@ -158,6 +167,22 @@ impl KeyRingService {
 
     fn now(&self) -> i64 {
         self.clock.now().unix_timestamp()
+    }
+
+    /// Announces every change of this instance's making through `announcer`.
+    #[must_use]
+    pub fn with_announcer(mut self, announcer: Arc<dyn RingChanged>) -> Self {
+        self.announcer = Some(announcer);
+        self
+    }
+
+    async fn announce(&self) {
+        if let Some(announcer) = &self.announcer {
+            // The periodic reload still carries the change if the announcement is lost.
+            if let Err(err) = announcer.announce().await {
+                tracing::warn!(error = %err, "could not announce a key-ring change");
+            }
+        }
     }
 
     fn new_stored_key(&self, purpose: KeyPurpose) -> Result<StoredKey, KeyError> {
@@ -255,6 +280,7 @@ impl KeyRingService {
         result?;
         tracing::info!(kid = %new.kid, ?expected, purpose = purpose.as_str(), "rotated the signing key");
         self.reload().await?;
+        self.announce().await;
         Ok(new.kid)
     }
 
@@ -271,6 +297,7 @@ impl KeyRingService {
             return Err(KeyError::NotVerify(kid.clone()));
         }
         self.reload().await?;
+        self.announce().await;
         Ok(())
     }
 

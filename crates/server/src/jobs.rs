@@ -9,6 +9,7 @@ use std::time::Duration;
 use kunci_domain::clock::Clock;
 use kunci_domain::keys::KeyRingService;
 use kunci_domain::session::SessionStore;
+use kunci_store::RedisServer;
 use tokio::task::JoinHandle;
 
 /// The running loops.
@@ -24,8 +25,25 @@ impl Jobs {
         sessions: Arc<dyn SessionStore>,
         clock: Arc<dyn Clock>,
         key_reload: Duration,
+        redis: Option<RedisServer>,
     ) -> Self {
         let mut tasks = Vec::new();
+        if let Some(server) = redis {
+            // Other instances announce rotations here: reload at once.
+            let listener = keys.clone();
+            tasks.push(tokio::spawn(async move {
+                server
+                    .listen_for_ring_changes(|| {
+                        let keys = listener.clone();
+                        async move {
+                            if let Err(err) = keys.reload().await {
+                                tracing::warn!(error = %err, "reload after a key-ring announcement failed");
+                            }
+                        }
+                    })
+                    .await;
+            }));
+        }
         let reload = keys.clone();
         tasks.push(every(key_reload, "reload signing keys", move || {
             let keys = reload.clone();

@@ -79,16 +79,20 @@ impl Application {
         let security = &config.security;
         let absolute_secs = security.session_absolute_hours * 3600;
         let token_secs = security.auth_token_minutes * 60;
-        let keys = Arc::new(
-            KeyRingService::start(
-                Arc::new(database.clone()),
-                master,
-                clock.clone(),
-                key_policy(config),
-            )
-            .await
-            .context("cannot load the signing keys")?,
-        );
+        let mut ring = KeyRingService::start(
+            Arc::new(database.clone()),
+            master,
+            clock.clone(),
+            key_policy(config),
+        )
+        .await
+        .context("cannot load the signing keys")?;
+        if let Some(server) = &redis {
+            // Other instances hear of this one's rotations at once (Jobs listens for theirs).
+            ring =
+                ring.with_announcer(Arc::new(kunci_store::redis::RedisRingChanged::new(server)?));
+        }
+        let keys = Arc::new(ring);
         let sessions = Sessions::new(
             store.clone(),
             clock.clone(),
@@ -120,6 +124,7 @@ impl Application {
             store,
             clock,
             Duration::from_secs(security.key_reload_secs),
+            redis,
         );
 
         let bind = config.environment.bind;
@@ -220,6 +225,15 @@ fn session_store(
             let server =
                 redis.context("`data.session_store = \"redis\"` needs `data.redis_url`")?;
             Arc::new(kunci_store::redis::RedisSessions::new(server)?)
+        }
+        SessionStoreKind::Memcached => {
+            let url = config
+                .data
+                .memcached_url
+                .as_deref()
+                .context("`memcached` needs `data.memcached_url`")?;
+            let server = kunci_store::memcached::Memcached::new(url, &config.data.redis_prefix)?;
+            Arc::new(kunci_store::memcached::MemcachedSessions::new(server))
         }
         SessionStoreKind::Memory => Arc::new(kunci_store::memory::MemorySessions::new()),
         SessionStoreKind::Filesystem => {

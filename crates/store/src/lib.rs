@@ -9,6 +9,7 @@
 
 pub mod filesystem;
 pub mod fs;
+pub mod memcached;
 pub mod memory;
 pub mod null;
 pub mod redis;

@@ -134,3 +134,11 @@ pub async fn test_redis() -> Option<crate::RedisServer> {
     let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
     Some(crate::RedisServer::new(&url, &prefix).expect("KUNCI_TEST_REDIS_URL"))
 }
+
+/// A memcached server for one test, with a key prefix of its own. `None` when
+/// `KUNCI_TEST_MEMCACHED_URL` is unset (and not in CI).
+pub fn test_memcached() -> Option<crate::memcached::Memcached> {
+    let url = service_url("KUNCI_TEST_MEMCACHED_URL")?;
+    let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
+    Some(crate::memcached::Memcached::new(&url, &prefix).expect("KUNCI_TEST_MEMCACHED_URL"))
+}

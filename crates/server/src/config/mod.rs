@@ -128,6 +128,7 @@ pub struct DataConfig {
     #[serde(default, deserialize_with = "optional_secret")]
     pub redis_url: Option<SecretString>,
     pub redis_prefix: String,
+    pub memcached_url: Option<String>,
 }
 
 /// `data.session_store`
@@ -136,6 +137,7 @@ pub struct DataConfig {
 pub enum SessionStoreKind {
     Sql,
     Redis,
+    Memcached,
     Memory,
     Filesystem,
     Null,
@@ -194,6 +196,10 @@ fn cross_checks(layers: &mut Layers, environment: Environment) {
         match store.value.as_str() {
             Some("redis") if value(layers, "data.redis_url").is_none() => {
                 let problem = "`redis` needs `data.redis_url`".to_owned();
+                layers.push_error(&origin, Some("data.session_store"), problem);
+            }
+            Some("memcached") if value(layers, "data.memcached_url").is_none() => {
+                let problem = "`memcached` needs `data.memcached_url`".to_owned();
                 layers.push_error(&origin, Some("data.session_store"), problem);
             }
             Some("null") if environment.is_deployed() => {

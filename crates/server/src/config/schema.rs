@@ -131,11 +131,12 @@ pub static KEYS: &[Key] = &[
     .doc("Size of the database connection pool (SQLite uses at most 8)."),
     Key::new(
         "data.session_store",
-        Kind::Enum(&["sql", "redis", "memory", "filesystem", "null"]),
+        Kind::Enum(&["sql", "redis", "memcached", "memory", "filesystem", "null"]),
         Some("\"sql\""),
     )
     .doc(
         "Where sessions live: `sql` (the database above), `redis` (needs `data.redis_url`), \
+         `memcached` (needs `data.memcached_url`; may evict sessions under memory pressure), \
          `memory` (one instance, lost on restart), `filesystem` (one machine, `data.session_dir`), \
          `null` (keeps nothing; development and test only).",
     ),
@@ -151,8 +152,11 @@ pub static KEYS: &[Key] = &[
             "`redis://[:PASSWORD@]HOST[:PORT][/DB]`. Set it when several instances share state; \
          `/readyz` then checks it too.",
         ),
-    Key::new("data.redis_prefix", Kind::Prefix, Some("\"kunci:\""))
-        .doc("Prefix of every Redis key kunci writes, so several deployments can share a server."),
+    Key::new("data.memcached_url", Kind::MemcachedUrl, None)
+        .doc("`memcache://HOST:PORT`, for the `memcached` session store."),
+    Key::new("data.redis_prefix", Kind::Prefix, Some("\"kunci:\"")).doc(
+        "Prefix of every Redis and memcached key kunci writes, so deployments can share a server.",
+    ),
     // [security]
     Key::new("security.master_key_command", Kind::Command, None).doc(
         "A command whose standard output is the master key (the hook for a secret manager, e.g. \
@@ -298,6 +302,7 @@ pub enum Kind {
     RedisUrl,
     Command,
     Prefix,
+    MemcachedUrl,
     List(Item),
 }
 
@@ -321,6 +326,7 @@ impl Kind {
             Self::RedisUrl => "a redis:// or rediss:// URL".to_owned(),
             Self::Command => "a shell command".to_owned(),
             Self::Prefix => "up to 64 letters, digits and `:_-.`".to_owned(),
+            Self::MemcachedUrl => "a memcache://HOST:PORT URL".to_owned(),
             Self::List(Item::Cidr) => {
                 "a list of networks such as [\"10.0.0.0/8\", \"::1/128\"]".to_owned()
             }
@@ -354,6 +360,9 @@ impl Kind {
                 ["sqlite:", "postgres://", "postgresql://"]
                     .iter()
                     .any(|p| s.starts_with(p))
+            }
+            (Self::MemcachedUrl, toml::Value::String(s)) => {
+                kunci_store::memcached::Memcached::new(s, "").is_ok()
             }
             (Self::Prefix, toml::Value::String(s)) => {
                 s.len() <= 64

@@ -280,3 +280,96 @@ fn json_logs_go_to_stderr_and_to_a_private_rolling_file() {
         "query strings are never logged"
     );
 }
+
+#[test]
+fn several_instances_on_an_unshared_session_store_are_refused() {
+    for (store, extra) in [
+        ("memory", None),
+        ("filesystem", None),
+        ("sql", None),
+        (
+            "redis",
+            Some(("KUNCI__DATA__REDIS_URL", "redis://127.0.0.1:1/0")),
+        ),
+    ] {
+        let mut kunci = Kunci::new()
+            .var("KUNCI__ENVIRONMENT__INSTANCES", "3")
+            .var("KUNCI__DATA__SESSION_STORE", store);
+        if let Some((name, value)) = extra {
+            kunci = kunci.var(name, value);
+        }
+        if store == "redis" {
+            // Shared: accepted. It starts; Redis being down shows on /readyz, not here.
+            drop(kunci.serve(&[]));
+            continue;
+        }
+        let outcome = kunci.run(&["serve"]);
+        assert_eq!(outcome.code(), Some(1), "{store}: {}", outcome.all());
+        assert!(
+            outcome.stderr().contains("`environment.instances` is 3"),
+            "{store}: {}",
+            outcome.stderr()
+        );
+    }
+}
+
+#[test]
+fn the_null_session_store_is_refused_in_production() {
+    let outcome = Kunci::new()
+        .var("KUNCI__ENVIRONMENT__PUBLIC_URL", "https://example.com")
+        .var("KUNCI__DATA__SESSION_STORE", "null")
+        .run(&["--env", "production", "config", "check"]);
+    assert_eq!(outcome.code(), Some(3));
+    assert!(
+        outcome
+            .stderr()
+            .contains("`null` keeps no sessions and is refused in production"),
+        "{}",
+        outcome.stderr()
+    );
+}
+
+#[test]
+fn keys_can_be_listed_rotated_and_retired_from_the_command_line() {
+    let kunci = Kunci::new();
+    kunci.run(&["db", "migrate"]).success();
+    let list = kunci.run(&["keys", "list"]);
+    let text = list.success().stdout();
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" active ")).count(),
+        2,
+        "{text}"
+    );
+    let rotate = kunci.run(&["keys", "rotate", "--purpose", "cookie"]);
+    assert!(
+        rotate.success().stdout().contains("cookie: ck_"),
+        "{}",
+        rotate.stdout()
+    );
+    let text = kunci.run(&["keys", "list"]).stdout();
+    let state_is = |line: &str, state: &str| line.split_whitespace().nth(2) == Some(state);
+    let verify: Vec<&str> = text.lines().filter(|l| state_is(l, "verify")).collect();
+    assert_eq!(verify.len(), 1, "{text}");
+    let kid = verify[0].split_whitespace().next().unwrap().to_owned();
+    let active = text
+        .lines()
+        .find(|l| state_is(l, "active") && l.contains("cookie"))
+        .unwrap();
+    let active_kid = active.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(
+        kunci.run(&["keys", "retire", &active_kid]).code(),
+        Some(1),
+        "an active key cannot be retired"
+    );
+    assert!(
+        kunci
+            .run(&["keys", "retire", &kid])
+            .success()
+            .stdout()
+            .contains("retired")
+    );
+    assert!(kunci.run(&["keys", "list"]).stdout().contains(" retired "));
+    let bad = kunci.run(&["keys", "retire", "../../etc/passwd"]);
+    assert_eq!(bad.code(), Some(1));
+    assert!(bad.stderr().contains("not a key id"), "{}", bad.stderr());
+}

@@ -6,6 +6,7 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use kunci_crypto::keyring::KeyPurpose;
+use kunci_domain::clock::Clock as _;
 use kunci_domain::environment::Environment;
 use kunci_domain::session::{Scope, SessionId};
 use time::Duration;
@@ -518,5 +519,94 @@ async fn two_instances_share_sessions_and_see_a_rotation_within_two_seconds() {
     assert!(
         seen,
         "instance two still signs with the old key after 2 seconds"
+    );
+}
+
+#[tokio::test]
+async fn with_redis_a_rotation_is_announced_and_picked_up_before_the_periodic_reload() {
+    let Some(redis) = service_url("KUNCI_TEST_REDIS_URL") else {
+        return;
+    };
+    let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
+    let shared = |builder: crate::helpers::app::TestAppBuilder| {
+        builder
+            .var("KUNCI__DATA__REDIS_URL", &redis)
+            .var("KUNCI__DATA__REDIS_PREFIX", &prefix)
+            .var("KUNCI__SECURITY__KEY_RELOAD_SECS", "60")
+    };
+    let one = shared(TestApp::builder()).spawn().await.unwrap();
+    let two = shared(TestApp::builder().sharing(&one))
+        .spawn()
+        .await
+        .unwrap();
+    // Wait (bounded) until both instances listen on the channel.
+    let client = redis::Client::open(redis.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{prefix}keyring");
+    let mut listening = 0;
+    for _ in 0..100 {
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        listening = counts.first().map_or(0, |(_, n)| *n);
+        if listening >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        listening, 2,
+        "both instances subscribe to key-ring announcements"
+    );
+
+    let rotated = one.keys.rotate(KeyPurpose::Jwt).await.unwrap();
+    let mut seen = false;
+    for _ in 0..40 {
+        if two
+            .keys
+            .ring()
+            .active(KeyPurpose::Jwt)
+            .is_some_and(|k| k.kid == rotated)
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        seen,
+        "instance two did not hear of the rotation within 2 seconds"
+    );
+}
+
+#[tokio::test]
+async fn sessions_work_on_memcached_too() {
+    let Some(url) = service_url("KUNCI_TEST_MEMCACHED_URL") else {
+        return;
+    };
+    let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
+    let app = TestApp::builder()
+        .var("KUNCI__DATA__SESSION_STORE", "memcached")
+        .var("KUNCI__DATA__MEMCACHED_URL", &url)
+        .var("KUNCI__DATA__REDIS_PREFIX", &prefix)
+        .spawn()
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&app.url(""));
+    assert_eq!(browser.arrive("/").await.status, 200);
+    log_in(&app, &mut browser, vec![Scope::Basic, Scope::User]).await;
+    let me = browser.api("/api/v1/session").await;
+    assert_eq!((me.status, me.json()["sub"].as_str()), (200, Some("alice")));
+    assert_eq!(
+        app.sessions
+            .store()
+            .list_by_account("alice", app.clock.now_unix())
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

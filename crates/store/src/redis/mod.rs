@@ -2,6 +2,7 @@
 //! instances. Every key kunci writes starts with a configurable prefix (`data.redis_prefix`),
 //! so several deployments or tests can share one server.
 
+mod announce;
 mod sessions;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use kunci_domain::store::StoreError;
 use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+pub use announce::RedisRingChanged;
 pub use sessions::RedisSessions;
 
 /// A Redis server kunci is configured to use.

@@ -93,6 +93,16 @@ macro_rules! session_stores {
                 }
             )*
         }
+        mod memcached {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(server) = kunci_store::testing::test_memcached() else { return };
+                    let store = kunci_store::memcached::MemcachedSessions::new(server);
+                    super::$test(Box::new(store)).await;
+                }
+            )*
+        }
         mod redis {
             $(
                 #[tokio::test]

@@ -33,6 +33,8 @@ pub enum Purpose {
     Digest,
     /// Keyed hashes of client IP addresses in the audit log.
     AuditIp,
+    /// The MACs that chain audit-log entries, so nobody without the master key can rewrite it.
+    AuditChain,
     /// Encrypting backups.
     Backup,
     /// Keyed hashes that detect duplicate secrets without storing them.
@@ -48,6 +50,7 @@ impl Purpose {
             Self::Seal => b"kunci/v1/seal",
             Self::Digest => b"kunci/v1/digest",
             Self::AuditIp => b"kunci/v1/audit-ip",
+            Self::AuditChain => b"kunci/v1/audit-chain",
             Self::Backup => b"kunci/v1/backup",
             Self::Duplicate => b"kunci/v1/duplicate",
             Self::Fingerprint => b"kunci/v1/fingerprint",

@@ -1,5 +1,6 @@
 //! One module per port; each ends with `backends!(…)` listing its tests.
 
+mod audit;
 mod migrations;
 mod sessions;
 mod signing_keys;

@@ -19,7 +19,9 @@ use async_trait::async_trait;
 use kunci_crypto::MasterKey;
 use kunci_crypto::keyring::{KeyPurpose, KeyRing, KeyState, Kid, Material, SigningKey};
 
+use crate::audit::{AuditError, AuditEvent, AuditLog, AuditedError};
 use crate::clock::Clock;
+use crate::notify::{EventKind, Notification, Notifier, Silent};
 use crate::store::StoreError;
 
 /// A key as stored: material sealed, times in Unix seconds.
@@ -107,6 +109,8 @@ pub enum KeyError {
     Ring(#[from] kunci_crypto::keyring::KeyRingError),
     #[error("sealing failed: {0}")]
     Seal(String),
+    #[error(transparent)]
+    Audit(AuditError),
 }
 
 /// The ring in force and the rules that change it. Cheap to share behind an `Arc`.
@@ -120,6 +124,8 @@ pub struct KeyRingService {
     keys: ArcSwap<Vec<StoredKey>>,
     counters: ArcSwap<HashMap<Kid, Arc<AtomicU64>>>,
     announcer: Option<Arc<dyn RingChanged>>,
+    audit: Option<AuditLog>,
+    notifier: Arc<dyn Notifier>,
 }
 
 fn context(kid: &Kid) -> Vec<u8> {
@@ -143,6 +149,8 @@ impl KeyRingService {
             keys: ArcSwap::from_pointee(Vec::new()),
             counters: ArcSwap::from_pointee(HashMap::new()),
             announcer: None,
+            audit: None,
+            notifier: Arc::new(Silent),
         };
         let existing = service.store.list().await?;
         for purpose in KeyPurpose::ALL {
@@ -174,6 +182,35 @@ impl KeyRingService {
     pub fn with_announcer(mut self, announcer: Arc<dyn RingChanged>) -> Self {
         self.announcer = Some(announcer);
         self
+    }
+
+    /// Records every rotation and retirement in `audit` before it happens; refused when the
+    /// entry cannot be written.
+    #[must_use]
+    pub fn with_audit(mut self, audit: AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Reports rotations as `signing_key_rotated`.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    async fn audited<T>(
+        &self,
+        event: AuditEvent,
+        action: impl Future<Output = Result<T, KeyError>>,
+    ) -> Result<T, KeyError> {
+        match &self.audit {
+            None => action.await,
+            Some(audit) => audit.around(event, action).await.map_err(|err| match err {
+                AuditedError::Audit(err) => KeyError::Audit(err),
+                AuditedError::Action(err) => err,
+            }),
+        }
     }
 
     async fn announce(&self) {
@@ -269,16 +306,37 @@ impl KeyRingService {
     }
 
     /// Makes a new active key for `purpose`; the old one keeps verifying. Returns the new kid.
+    /// The schedule's rotations: actor `system`.
     pub async fn rotate(&self, purpose: KeyPurpose) -> Result<Kid, KeyError> {
+        self.rotate_as("system", purpose).await
+    }
+
+    /// [`Self::rotate`] on behalf of `actor` (as the audit log names it).
+    pub async fn rotate_as(&self, actor: &str, purpose: KeyPurpose) -> Result<Kid, KeyError> {
         self.reload().await?;
         let new = self.new_stored_key(purpose)?;
         let expected = self.ring().active(purpose).map(|k| k.kid.clone());
-        let result = match &expected {
-            Some(expected) => self.store.rotate(purpose, expected, &new, self.now()).await,
-            None => self.store.insert_active(&new).await,
+        let target = match &expected {
+            Some(old) => format!("{} {old} -> {}", purpose.as_str(), new.kid),
+            None => format!("{} -> {}", purpose.as_str(), new.kid),
         };
-        result?;
+        let event = AuditEvent::new(actor, "signing_key.rotated", target);
+        self.audited(event, async {
+            match &expected {
+                Some(expected) => self.store.rotate(purpose, expected, &new, self.now()).await?,
+                None => self.store.insert_active(&new).await?,
+            }
+            Ok(())
+        })
+        .await?;
         tracing::info!(kid = %new.kid, ?expected, purpose = purpose.as_str(), "rotated the signing key");
+        let mut notice = Notification::new(EventKind::SigningKeyRotated, self.now(), new.kid.as_str())
+            .detail("purpose", purpose.as_str())
+            .detail("actor", actor);
+        if let Some(old) = &expected {
+            notice = notice.detail("previous", old.as_str());
+        }
+        self.notifier.notify(notice);
         self.reload().await?;
         self.announce().await;
         Ok(new.kid)
@@ -287,15 +345,29 @@ impl KeyRingService {
     /// Retires a `verify` key at once (before its window ends: what it signed stops verifying;
     /// browsers with a live session simply get a fresh token).
     pub async fn retire(&self, kid: &Kid) -> Result<(), KeyError> {
+        self.retire_as("system", kid).await
+    }
+
+    /// [`Self::retire`] on behalf of `actor`.
+    pub async fn retire_as(&self, actor: &str, kid: &Kid) -> Result<(), KeyError> {
         self.reload().await?;
         let keys = self.keys();
         let key = keys
             .iter()
             .find(|k| &k.kid == kid)
             .ok_or_else(|| KeyError::UnknownKey(kid.clone()))?;
-        if key.state != KeyState::Verify || !self.store.retire(kid, self.now()).await? {
+        if key.state != KeyState::Verify {
             return Err(KeyError::NotVerify(kid.clone()));
         }
+        let event = AuditEvent::new(actor, "signing_key.retired", kid.as_str());
+        self.audited(event, async {
+            if self.store.retire(kid, self.now()).await? {
+                Ok(())
+            } else {
+                Err(KeyError::NotVerify(kid.clone()))
+            }
+        })
+        .await?;
         self.reload().await?;
         self.announce().await;
         Ok(())
@@ -312,10 +384,13 @@ impl KeyRingService {
             match key.state {
                 KeyState::Verify => {
                     let since = key.verify_since.unwrap_or(key.created_at);
-                    if now - since >= self.policy.verify_secs(key.purpose)
-                        && self.store.retire(&key.kid, now).await?
-                    {
-                        done.push(format!("retired {}", key.kid));
+                    if now - since >= self.policy.verify_secs(key.purpose) {
+                        match self.retire(&key.kid).await {
+                            Ok(()) => done.push(format!("retired {}", key.kid)),
+                            // Another instance retired it first.
+                            Err(KeyError::NotVerify(_)) => {}
+                            Err(err) => return Err(err),
+                        }
                     }
                 }
                 KeyState::Active => {

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod environment;
 pub mod health;
 pub mod keys;
+pub mod notify;
 pub mod session;
 pub mod store;
 

@@ -1,1 +1,4 @@
-//! placeholder
+//! kunci's outbound traffic: delivery of notifications (webhook, e-mail) and, with the API-key
+//! pool, the transport to third-party APIs.
+
+pub mod notify;

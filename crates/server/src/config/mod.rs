@@ -31,7 +31,35 @@ pub struct Config {
     pub logger: LoggerConfig,
     pub environment: EnvironmentConfig,
     pub data: DataConfig,
+    pub notification: NotificationConfig,
     pub security: SecurityConfig,
+    pub audit: AuditConfig,
+}
+
+/// `[notification]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationConfig {
+    pub log_events: Vec<String>,
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub webhook_url: Option<SecretString>,
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub webhook_secret: Option<SecretString>,
+    pub webhook_events: Vec<String>,
+    pub webhook_timeout_secs: u64,
+    pub webhook_retries: u32,
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub smtp_url: Option<SecretString>,
+    pub smtp_from: Option<String>,
+    pub smtp_to: Vec<String>,
+    pub smtp_events: Vec<String>,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    pub retention_days: u32,
 }
 
 /// `[security]`
@@ -209,6 +237,7 @@ fn cross_checks(layers: &mut Layers, environment: Environment) {
             _ => {}
         }
     }
+    notification_checks(layers);
     if environment.is_deployed() {
         let public_url = layers.entries.get("environment.public_url").cloned();
         if let Some(entry) = public_url {
@@ -226,6 +255,68 @@ fn cross_checks(layers: &mut Layers, environment: Environment) {
             }
         }
     }
+}
+
+/// A channel's settings come together or not at all; plain SMTP stays on this machine.
+fn notification_checks(layers: &mut Layers) {
+    let get = |layers: &Layers, key: &str| layers.entries.get(key).cloned();
+    if let Some(url) = get(layers, "notification.webhook_url")
+        && get(layers, "notification.webhook_secret").is_none()
+    {
+        let problem = "a webhook needs `notification.webhook_secret` to sign its deliveries";
+        layers.push_error(
+            &url.source.to_string(),
+            Some("notification.webhook_url"),
+            problem.to_owned(),
+        );
+    }
+    let Some(smtp) = get(layers, "notification.smtp_url") else {
+        return;
+    };
+    let origin = smtp.source.to_string();
+    if get(layers, "notification.smtp_from").is_none() {
+        let problem = "e-mail needs `notification.smtp_from`".to_owned();
+        layers.push_error(&origin, Some("notification.smtp_url"), problem);
+    }
+    let no_recipients = get(layers, "notification.smtp_to")
+        .and_then(|e| e.value.as_array().map(Vec::is_empty))
+        .unwrap_or(true);
+    if no_recipients {
+        let problem = "e-mail needs at least one address in `notification.smtp_to`".to_owned();
+        layers.push_error(&origin, Some("notification.smtp_url"), problem);
+    }
+    if let Some(url) = smtp.value.as_str()
+        && !smtp_is_protected(url)
+    {
+        let problem = "plain `smtp://` (no TLS) is only allowed to a server on this machine: \
+                       use `smtps://` or add `?tls=required`"
+            .to_owned();
+        layers.push_error(&origin, Some("notification.smtp_url"), problem);
+    }
+}
+
+/// TLS, or a loopback server.
+fn smtp_is_protected(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("smtp://") else {
+        return true;
+    };
+    let (authority, query) = match rest.split_once('?') {
+        Some((authority, query)) => (authority, query),
+        None => (rest, ""),
+    };
+    if query.split('&').any(|p| p == "tls=required" || p == "tls=wrapper") {
+        return true;
+    }
+    let authority = authority.split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The merged layers as a JSON tree for serde.

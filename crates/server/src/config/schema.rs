@@ -21,8 +21,17 @@ pub static SECTIONS: &[Section] = &[
         doc: "Where data lives: the database, Redis.",
     },
     Section {
+        name: "notification",
+        doc: "Who hears of locked accounts, exhausted API keys, key rotations, failed backups: \
+              the log, a webhook, e-mail.",
+    },
+    Section {
         name: "security",
         doc: "Keys and secrets: where the master key comes from in deployed environments.",
+    },
+    Section {
+        name: "audit",
+        doc: "The audit log: how long client-IP hashes are kept.",
     },
 ];
 
@@ -157,6 +166,65 @@ pub static KEYS: &[Key] = &[
     Key::new("data.redis_prefix", Kind::Prefix, Some("\"kunci:\"")).doc(
         "Prefix of every Redis and memcached key kunci writes, so deployments can share a server.",
     ),
+    // [notification]
+    Key::new(
+        "notification.log_events",
+        Kind::List(Item::Event),
+        Some("[\"*\"]"),
+    )
+    .doc(
+        "Notification kinds written to the log (at warn level): names from `account_locked`, \
+         `api_keys_exhausted`, `api_keys_recovered`, `api_key_invalid`, `refresh_token_reuse`, \
+         `signing_key_rotated`, `backup_failed`, or `*` for all; `[]` for none.",
+    ),
+    Key::new("notification.webhook_url", Kind::HttpUrl, None)
+        .secret()
+        .doc(
+            "POST each notification as JSON to this URL (masked when shown: such URLs often \
+             hold a token). Signed with `webhook_secret` in `X-Kunci-Signature`.",
+        ),
+    Key::new(
+        "notification.webhook_secret",
+        Kind::Secret { min_len: 16 },
+        None,
+    )
+    .secret()
+    .doc("The HMAC-SHA256 key of the webhook signature (at least 16 characters); required with `webhook_url`."),
+    Key::new(
+        "notification.webhook_events",
+        Kind::List(Item::Event),
+        Some("[\"*\"]"),
+    )
+    .doc("Notification kinds sent to the webhook (as `log_events`)."),
+    Key::new(
+        "notification.webhook_timeout_secs",
+        Kind::Integer { min: 1, max: 60 },
+        Some("5"),
+    )
+    .doc("How long one webhook delivery attempt may take."),
+    Key::new(
+        "notification.webhook_retries",
+        Kind::Integer { min: 0, max: 10 },
+        Some("3"),
+    )
+    .doc("Further attempts after a failed delivery, 1 s, 2 s, 4 s … apart."),
+    Key::new("notification.smtp_url", Kind::SmtpUrl, None)
+        .secret()
+        .doc(
+            "Send notifications by e-mail through this server: `smtps://USER:PASSWORD@HOST:465` \
+             (TLS), `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS) or `smtp://HOST:25` \
+             (plain, loopback only).",
+        ),
+    Key::new("notification.smtp_from", Kind::Email, None)
+        .doc("The sender address of notification mails; required with `smtp_url`."),
+    Key::new("notification.smtp_to", Kind::List(Item::Email), Some("[]"))
+        .doc("The recipients of notification mails; at least one with `smtp_url`."),
+    Key::new(
+        "notification.smtp_events",
+        Kind::List(Item::Event),
+        Some("[\"*\"]"),
+    )
+    .doc("Notification kinds sent by e-mail (as `log_events`)."),
     // [security]
     Key::new("security.master_key_command", Kind::Command, None).doc(
         "A command whose standard output is the master key (the hook for a secret manager, e.g. \
@@ -207,6 +275,16 @@ pub static KEYS: &[Key] = &[
     .doc(
         "How often each instance re-reads the signing keys from the database, so a rotation \
          made elsewhere is seen within this time.",
+    ),
+    // [audit]
+    Key::new(
+        "audit.retention_days",
+        Kind::Integer { min: 1, max: 3_650 },
+        Some("30"),
+    )
+    .doc(
+        "Client-IP hashes in audit entries older than this are erased (the entries stay, and \
+         the chain still verifies).",
     ),
 ];
 
@@ -303,6 +381,12 @@ pub enum Kind {
     Command,
     Prefix,
     MemcachedUrl,
+    SmtpUrl,
+    Email,
+    /// A secret string of at least `min_len` characters.
+    Secret {
+        min_len: usize,
+    },
     List(Item),
 }
 
@@ -311,6 +395,9 @@ pub enum Kind {
 pub enum Item {
     Cidr,
     Origin,
+    /// A notification kind, or `*`.
+    Event,
+    Email,
 }
 
 impl Kind {
@@ -333,6 +420,15 @@ impl Kind {
             Self::List(Item::Origin) => {
                 "a list of origins such as [\"https://app.example.com\"]".to_owned()
             }
+            Self::List(Item::Event) => {
+                "a list of notification kinds such as [\"account_locked\"], or [\"*\"]".to_owned()
+            }
+            Self::List(Item::Email) => {
+                "a list of e-mail addresses such as [\"ops@example.com\"]".to_owned()
+            }
+            Self::SmtpUrl => "an smtp:// or smtps:// URL".to_owned(),
+            Self::Email => "an e-mail address such as kunci@example.com".to_owned(),
+            Self::Secret { min_len } => format!("a secret of at least {min_len} characters"),
         }
     }
 
@@ -369,6 +465,11 @@ impl Kind {
                     && s.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b":_-.".contains(&b))
             }
+            (Self::SmtpUrl, toml::Value::String(s)) => is_smtp_url(s),
+            (Self::Email, toml::Value::String(s)) => is_email(s),
+            (Self::Secret { min_len }, toml::Value::String(s)) => {
+                s.chars().count() >= min_len && !s.chars().any(char::is_control)
+            }
             (Self::RedisUrl, toml::Value::String(s)) => {
                 s.starts_with("redis://") || s.starts_with("rediss://")
             }
@@ -397,8 +498,34 @@ impl Item {
         match self {
             Self::Cidr => is_cidr(s),
             Self::Origin => is_origin(s),
+            Self::Event => s == "*" || kunci_domain::notify::EventKind::parse(s).is_some(),
+            Self::Email => is_email(s),
         }
     }
+}
+
+/// `local@domain`: one `@`, no spaces or control characters, a dotted or bracketed domain.
+/// Deliberately loose; the mail server has the last word.
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !local.contains('@')
+        && s.len() <= 254
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+}
+
+fn is_smtp_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("smtps://")
+        .or_else(|| s.strip_prefix("smtp://"));
+    rest.is_some_and(|r| {
+        let authority = r.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        !host.is_empty() && !r.chars().any(char::is_whitespace)
+    })
 }
 
 fn is_http_url(s: &str) -> bool {

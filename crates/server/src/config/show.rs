@@ -44,7 +44,7 @@ fn shown_value(entry: &Entry) -> String {
     match (&entry.value, masked) {
         (toml::Value::String(s), true) => {
             let shown = match entry.key.kind {
-                Kind::DatabaseUrl | Kind::RedisUrl => mask_url_password(s),
+                Kind::DatabaseUrl | Kind::RedisUrl | Kind::SmtpUrl => mask_url_password(s),
                 _ => mask(s),
             };
             toml::Value::String(shown).to_string()

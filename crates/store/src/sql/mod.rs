@@ -6,6 +6,7 @@
 
 mod audit;
 mod database;
+mod episodes;
 mod migrate;
 mod sessions;
 mod signing_keys;

@@ -17,6 +17,7 @@ pub mod mask;
 pub mod master_key;
 pub mod seal;
 pub mod secret;
+pub mod signed_request;
 pub mod token;
 
 pub use mask::{mask, mask_url_password};

@@ -6,6 +6,7 @@
 //! adapter there.
 
 pub mod audit;
+pub mod clients;
 pub mod clock;
 pub mod environment;
 pub mod health;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hmac::{KeyInit as _, Mac as _};
@@ -90,15 +90,15 @@ pub enum NotifyError {
 /// The [`Notifier`] the application uses.
 pub struct Dispatcher {
     log: EventFilter,
-    queue: Option<mpsc::Sender<Notification>>,
+    queue: Mutex<Option<mpsc::Sender<Notification>>>,
+    worker: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dispatcher")
             .field("log", &self.log)
-            .field("queued_channels", &self.queue.is_some())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -116,15 +116,29 @@ impl Dispatcher {
         if channels.is_empty() {
             return Ok(Self {
                 log: settings.log,
-                queue: None,
+                queue: Mutex::new(None),
+                worker: tokio::sync::Mutex::new(None),
             });
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(deliver_all(rx, channels, settings.backoff));
+        let worker = tokio::spawn(deliver_all(rx, channels, settings.backoff));
         Ok(Self {
             log: settings.log,
-            queue: Some(tx),
+            queue: Mutex::new(Some(tx)),
+            worker: tokio::sync::Mutex::new(Some(worker)),
         })
+    }
+
+    /// Stops taking notifications and waits, at most `within`, for the queued ones to be
+    /// delivered (retries included). For shutdown and for commands that exit right after.
+    pub async fn finish(&self, within: Duration) {
+        drop(self.queue.lock().map(|mut q| q.take()));
+        let Some(worker) = self.worker.lock().await.take() else {
+            return;
+        };
+        if tokio::time::timeout(within, worker).await.is_err() {
+            tracing::warn!("notifications still undelivered at shutdown were dropped");
+        }
     }
 }
 
@@ -139,7 +153,8 @@ impl Notifier for Dispatcher {
                 "{}", n.kind.title()
             );
         }
-        if let Some(queue) = &self.queue
+        let queue = self.queue.lock().ok().and_then(|q| q.clone());
+        if let Some(queue) = queue
             && let Err(err) = queue.try_send(n)
         {
             tracing::error!(kind = %err.into_inner().kind, "the notification queue is full; a notification was dropped");
@@ -163,6 +178,7 @@ async fn deliver_all(
     backoff: Duration,
 ) {
     let slots = Arc::new(Semaphore::new(PARALLEL));
+    let mut running = tokio::task::JoinSet::new();
     while let Some(n) = rx.recv().await {
         let n = Arc::new(n);
         for channel in channels.iter().filter(|c| c.wants(n.kind)) {
@@ -170,12 +186,16 @@ async fn deliver_all(
                 return;
             };
             let (channel, n) = (channel.clone(), n.clone());
-            tokio::spawn(async move {
+            running.spawn(async move {
                 deliver(channel.as_ref(), &n, backoff).await;
                 drop(slot);
             });
+            // Reap what has finished so the set stays small.
+            while running.try_join_next().is_some() {}
         }
     }
+    // The queue closed: finish what is in flight.
+    while running.join_next().await.is_some() {}
 }
 
 async fn deliver(channel: &dyn Channel, n: &Notification, backoff: Duration) {

@@ -3,6 +3,7 @@
 //! so several deployments or tests can share one server.
 
 mod announce;
+mod nonces;
 mod sessions;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use announce::RedisRingChanged;
+pub use nonces::RedisNonces;
 pub use sessions::RedisSessions;
 
 /// A Redis server kunci is configured to use.

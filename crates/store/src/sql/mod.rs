@@ -5,6 +5,7 @@
 //! migrations folder with the same version numbers (`migrations/<backend>/NNNN_name.{up,down}.sql`).
 
 mod audit;
+mod clients;
 mod database;
 mod episodes;
 mod migrate;

@@ -1,6 +1,7 @@
 //! One module per port; each ends with `backends!(…)` listing its tests.
 
 mod audit;
+mod clients;
 mod episodes;
 mod migrations;
 mod sessions;

@@ -1,0 +1,84 @@
+//! Service clients and request nonces in the SQL database.
+
+use async_trait::async_trait;
+use kunci_domain::clients::{Claim, ClientStore, NonceStore, StoredClient};
+use kunci_domain::store::StoreError;
+
+use super::{Database, store_error, with_pool};
+
+type Row = (String, String, i64, Option<i64>);
+
+fn decode(row: Row) -> StoredClient {
+    StoredClient {
+        name: row.0,
+        sealed: row.1,
+        created_at: row.2,
+        revoked_at: row.3,
+    }
+}
+
+#[async_trait]
+impl ClientStore for Database {
+    async fn insert(&self, client: &StoredClient) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO service_clients (name, sealed, created_at, revoked_at) VALUES ($1, $2, $3, NULL)")
+            .bind(&client.name).bind(&client.sealed).bind(client.created_at)
+            .execute(pool).await.map(drop))
+        .map_err(store_error)
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<StoredClient>, StoreError> {
+        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT name, sealed, created_at, revoked_at FROM service_clients WHERE name = $1")
+            .bind(name).fetch_optional(pool).await)
+        .map_err(store_error)?;
+        Ok(row.map(decode))
+    }
+
+    async fn list(&self) -> Result<Vec<StoredClient>, StoreError> {
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT name, sealed, created_at, revoked_at FROM service_clients ORDER BY name")
+            .fetch_all(pool).await)
+        .map_err(store_error)?;
+        Ok(rows.into_iter().map(decode).collect())
+    }
+
+    async fn revoke(&self, name: &str, now: i64) -> Result<bool, StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE service_clients SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now).bind(name).execute(pool).await.map(|r| r.rows_affected() == 1))
+        .map_err(store_error)
+    }
+}
+
+/// A new nonce, or one whose previous use has expired (the purge job has not run yet).
+const CLAIM: &str = "INSERT INTO request_nonces (key, expires_at) VALUES ($1, $2) \
+     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
+     WHERE request_nonces.expires_at <= $3";
+
+#[async_trait]
+impl NonceStore for Database {
+    /// The database is never flushed behind kunci's back, so it has no watermark.
+    async fn claim(
+        &self,
+        key: &str,
+        _timestamp: i64,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<Claim, StoreError> {
+        let fresh = with_pool!(self, pool => sqlx::query(CLAIM)
+            .bind(key).bind(now + ttl_secs).bind(now)
+            .execute(pool).await.map(|r| r.rows_affected() == 1))
+        .map_err(store_error)?;
+        Ok(if fresh { Claim::Fresh } else { Claim::Replayed })
+    }
+}
+
+impl Database {
+    /// Forgets nonces whose lifetime has passed.
+    pub async fn purge_nonces(&self, now: i64) -> Result<u64, StoreError> {
+        with_pool!(self, pool => sqlx::query("DELETE FROM request_nonces WHERE expires_at <= $1")
+            .bind(now).execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(store_error)
+    }
+}

@@ -81,7 +81,13 @@ mod tests {
 
     #[test]
     fn the_canonical_string_is_five_lines_without_a_trailing_newline() {
-        let c = canonical("POST", "/api/v1/service/ping?x=1", "1700000000", "bm9uY2Vub25jZW5vbmNl", b"{}");
+        let c = canonical(
+            "POST",
+            "/api/v1/service/ping?x=1",
+            "1700000000",
+            "bm9uY2Vub25jZW5vbmNl",
+            b"{}",
+        );
         assert_eq!(
             c,
             "POST\n/api/v1/service/ping?x=1\n1700000000\nbm9uY2Vub25jZW5vbmNl\n\
@@ -95,8 +101,16 @@ mod tests {
         let sig = sign(SECRET, &c);
         assert!(verify(SECRET, &c, &sig));
         assert!(!verify(b"kcs_other", &c, &sig));
-        assert!(!verify(SECRET, &canonical("POST", "/p", "1", "n", b"bodz"), &sig));
-        assert!(!verify(SECRET, &canonical("PUT", "/p", "1", "n", b"body"), &sig));
+        assert!(!verify(
+            SECRET,
+            &canonical("POST", "/p", "1", "n", b"bodz"),
+            &sig
+        ));
+        assert!(!verify(
+            SECRET,
+            &canonical("PUT", "/p", "1", "n", b"body"),
+            &sig
+        ));
         assert!(!verify(SECRET, &c, &format!("{sig}=")));
         assert!(!verify(SECRET, &c, ""));
     }

@@ -152,7 +152,10 @@ impl AuditEntry {
     /// The keyed hash of the client IP, without its salt: equal for equal addresses, so
     /// entries from one client can be correlated within the retention period.
     pub fn ip_hash(&self) -> Option<&str> {
-        self.ip.as_deref().and_then(|ip| ip.split_once('.')).map(|(_, hash)| hash)
+        self.ip
+            .as_deref()
+            .and_then(|ip| ip.split_once('.'))
+            .map(|(_, hash)| hash)
     }
 }
 
@@ -178,10 +181,12 @@ fn field(buf: &mut Vec<u8>, value: &[u8]) {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Lowercase hex SHA-256 of the stored IP text.
@@ -202,7 +207,10 @@ impl Chain {
             field(&mut buf, value.as_bytes());
         }
         field(&mut buf, d.kid.as_deref().unwrap_or_default().as_bytes());
-        field(&mut buf, d.ip_commit.as_deref().unwrap_or_default().as_bytes());
+        field(
+            &mut buf,
+            d.ip_commit.as_deref().unwrap_or_default().as_bytes(),
+        );
         hex(&self.master.keyed_digest(Purpose::AuditChain, &buf))
     }
 
@@ -296,7 +304,10 @@ impl fmt::Display for ChainProblem {
             Self::IpEdited { seq } => write!(f, "the IP hash of entry {seq} was edited"),
             Self::Missing { from, to } if from == to => write!(f, "entry {from} was deleted"),
             Self::Missing { from, to } => write!(f, "entries {from} to {to} were deleted"),
-            Self::OutOfPlace { seq, after: Some(prev) } => write!(
+            Self::OutOfPlace {
+                seq,
+                after: Some(prev),
+            } => write!(
                 f,
                 "entry {seq} does not follow entry {prev}: an entry was deleted, inserted or \
                  moved between them"
@@ -363,10 +374,9 @@ impl<'a> Verifier<'a> {
             Some((seq, mac)) => (seq + 1, mac.as_str()),
             None => (1, GENESIS),
         };
-        let ip_matches = e
-            .ip
-            .as_deref()
-            .is_none_or(|ip| e.ip_commit.as_deref() == Some(ip_commit(ip).as_str()));
+        let ip_matches =
+            e.ip.as_deref()
+                .is_none_or(|ip| e.ip_commit.as_deref() == Some(ip_commit(ip).as_str()));
         self.problem = if !self.chain.entry_is_authentic(e) {
             Some(ChainProblem::Edited { seq: e.seq })
         } else if !ip_matches {
@@ -600,7 +610,11 @@ mod tests {
         (entries, head)
     }
 
-    fn check(chain: &Chain, entries: &[AuditEntry], head: &AuditHead) -> Result<ChainReport, ChainProblem> {
+    fn check(
+        chain: &Chain,
+        entries: &[AuditEntry],
+        head: &AuditHead,
+    ) -> Result<ChainReport, ChainProblem> {
         let mut v = Verifier::new(chain);
         for e in entries {
             v.push(e);
@@ -622,11 +636,17 @@ mod tests {
 
         let mut edited = entries.clone();
         edited[2].target = "other".into();
-        assert_eq!(check(&chain, &edited, &head), Err(ChainProblem::Edited { seq: 3 }));
+        assert_eq!(
+            check(&chain, &edited, &head),
+            Err(ChainProblem::Edited { seq: 3 })
+        );
 
         let mut deleted = entries.clone();
         deleted.remove(3);
-        assert_eq!(check(&chain, &deleted, &head), Err(ChainProblem::Missing { from: 4, to: 4 }));
+        assert_eq!(
+            check(&chain, &deleted, &head),
+            Err(ChainProblem::Missing { from: 4, to: 4 })
+        );
 
         let mut swapped = entries.clone();
         swapped.swap(1, 2);
@@ -634,7 +654,10 @@ mod tests {
         swapped[2].seq = 3;
         assert_eq!(
             check(&chain, &swapped, &head),
-            Err(ChainProblem::OutOfPlace { seq: 2, after: Some(1) })
+            Err(ChainProblem::OutOfPlace {
+                seq: 2,
+                after: Some(1)
+            })
         );
 
         let mut truncated = entries.clone();
@@ -648,11 +671,21 @@ mod tests {
         let mut forged = entries.clone();
         let prev = forged.last().unwrap().mac.clone();
         forged.push(other.link(7, &prev, draft(7)));
-        assert_eq!(check(&chain, &forged, &head), Err(ChainProblem::Edited { seq: 7 }));
+        assert_eq!(
+            check(&chain, &forged, &head),
+            Err(ChainProblem::Edited { seq: 7 })
+        );
 
         let rolled_back = chain.head(5, &entries[4].mac);
-        let forged_head = AuditHead { seq: 5, mac: entries[4].mac.clone(), seal: head.seal.clone() };
-        assert_eq!(check(&chain, &entries[..5], &forged_head), Err(ChainProblem::HeadEdited));
+        let forged_head = AuditHead {
+            seq: 5,
+            mac: entries[4].mac.clone(),
+            seal: head.seal.clone(),
+        };
+        assert_eq!(
+            check(&chain, &entries[..5], &forged_head),
+            Err(ChainProblem::HeadEdited)
+        );
         // A head the attacker saved earlier is authentic; only a copy kept elsewhere catches it.
         assert!(check(&chain, &entries[..5], &rolled_back).is_ok());
     }
@@ -674,15 +707,24 @@ mod tests {
 
         let mut edited = entry;
         edited.ip = Some(chain.hash_ip("198.51.100.1".parse().unwrap()).unwrap());
-        assert_eq!(check(&chain, &[edited], &head), Err(ChainProblem::IpEdited { seq: 1 }));
+        assert_eq!(
+            check(&chain, &[edited], &head),
+            Err(ChainProblem::IpEdited { seq: 1 })
+        );
     }
 
     #[test]
     fn ip_hashes_correlate_one_address_but_never_show_it() {
         let chain = chain();
         let a = "203.0.113.9".parse().unwrap();
-        let one = AuditEntry { ip: Some(chain.hash_ip(a).unwrap()), ..chain.link(1, GENESIS, draft(1)) };
-        let two = AuditEntry { ip: Some(chain.hash_ip(a).unwrap()), ..chain.link(1, GENESIS, draft(1)) };
+        let one = AuditEntry {
+            ip: Some(chain.hash_ip(a).unwrap()),
+            ..chain.link(1, GENESIS, draft(1))
+        };
+        let two = AuditEntry {
+            ip: Some(chain.hash_ip(a).unwrap()),
+            ..chain.link(1, GENESIS, draft(1))
+        };
         assert_ne!(one.ip, two.ip, "salted as stored");
         assert_eq!(one.ip_hash(), two.ip_hash(), "one address, one hash");
         assert!(!one.ip.unwrap().contains("203.0.113"));
@@ -693,10 +735,17 @@ mod tests {
 
     #[test]
     fn action_names_are_dotted_lowercase_words() {
-        for good in ["a.b", "admin.api_key.created", "signing_key.rotated", "x1.y2"] {
+        for good in [
+            "a.b",
+            "admin.api_key.created",
+            "signing_key.rotated",
+            "x1.y2",
+        ] {
             assert!(is_action_name(good), "{good}");
         }
-        for bad in ["", "a", "a.", ".a", "A.b", "a..b", "a.b c", "a.b\n", "1a.b", "a-b.c"] {
+        for bad in [
+            "", "a", "a.", ".a", "A.b", "a..b", "a.b c", "a.b\n", "1a.b", "a-b.c",
+        ] {
             assert!(!is_action_name(bad), "{bad:?}");
         }
     }

@@ -323,16 +323,21 @@ impl KeyRingService {
         let event = AuditEvent::new(actor, "signing_key.rotated", target);
         self.audited(event, async {
             match &expected {
-                Some(expected) => self.store.rotate(purpose, expected, &new, self.now()).await?,
+                Some(expected) => {
+                    self.store
+                        .rotate(purpose, expected, &new, self.now())
+                        .await?
+                }
                 None => self.store.insert_active(&new).await?,
             }
             Ok(())
         })
         .await?;
         tracing::info!(kid = %new.kid, ?expected, purpose = purpose.as_str(), "rotated the signing key");
-        let mut notice = Notification::new(EventKind::SigningKeyRotated, self.now(), new.kid.as_str())
-            .detail("purpose", purpose.as_str())
-            .detail("actor", actor);
+        let mut notice =
+            Notification::new(EventKind::SigningKeyRotated, self.now(), new.kid.as_str())
+                .detail("purpose", purpose.as_str())
+                .detail("actor", actor);
         if let Some(old) = &expected {
             notice = notice.detail("previous", old.as_str());
         }

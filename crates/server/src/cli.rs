@@ -64,6 +64,37 @@ pub enum Command {
     /// The signing-key pool (cookie and JWT keys).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The audit log: verify its chain, export it.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Service clients that sign their requests (X-Kunci-Signature).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the whole chain; name the first edited, inserted, moved or deleted entry (exit 1).
+    Verify,
+    /// Print entries as JSON lines, oldest first.
+    Export {
+        /// Only entries from this time on: `2026-11-01` (UTC) or `2026-11-01T12:00:00Z`.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create a client and print its secret, once: it cannot be shown again.
+    Add {
+        /// Lowercase letters, digits, `-` and `_`.
+        name: String,
+    },
+    /// List clients with their state.
+    List,
+    /// Revoke a client: its requests are refused from now on (the name stays taken).
+    Revoke { name: String },
 }
 
 #[derive(Debug, Subcommand)]

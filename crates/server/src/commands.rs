@@ -7,11 +7,16 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use kunci_crypto::keyring::{KeyPurpose, Kid};
 use kunci_crypto::{MasterKey, SecretString};
+use kunci_domain::audit::AuditLog;
+use kunci_domain::clients::ServiceClients;
 use kunci_domain::clock::SystemClock;
 use kunci_domain::environment::Environment;
 use kunci_domain::keys::KeyRingService;
 
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand, EnvCommand, KeyCommand, KeysCommand};
+use crate::cli::{
+    AuditCommand, Cli, ClientCommand, Command, ConfigCommand, DbCommand, EnvCommand, KeyCommand,
+    KeysCommand,
+};
 use crate::config::{self, EncryptedLayer, LoadInput, Loaded};
 use crate::secrets::envfiles::{self, EnvPaths};
 use crate::secrets::keychain::{self, Create, KeyInputs, KeySource};
@@ -88,6 +93,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Key(KeyCommand::Generate { out }) => generate_key(out.as_deref()),
         Command::Env(command) => env(&input, &process, command).await,
         Command::Keys(command) => keys(&input, &process, command).await,
+        Command::Audit(command) => audit(&input, &process, command).await,
+        Command::Client(command) => client(&input, &process, command).await,
     }
 }
 
@@ -366,61 +373,230 @@ async fn env(input: &LoadInput, process: &ProcessEnv, command: EnvCommand) -> an
     Ok(())
 }
 
-async fn keys(input: &LoadInput, process: &ProcessEnv, command: KeysCommand) -> anyhow::Result<()> {
-    let (loaded, key) = load(input, process, Need::Always).await?;
-    let (master, _) = key.context("no master key")?;
-    let database = startup::open_database(&loaded).await?;
-    if !database.pending_migrations().await?.is_empty() {
-        database.close().await;
-        bail!(
-            "the database has pending migrations; run `kunci --env {} db migrate` first",
-            input.environment
-        );
+/// What commands that read or change kunci's data work with: the configuration, the master
+/// key, the migrated database, the audit log and the notification channels.
+struct Workbench {
+    loaded: Loaded,
+    master: MasterKey,
+    database: kunci_store::Database,
+    audit: AuditLog,
+    notifier: Arc<kunci_upstream::notify::Dispatcher>,
+    clock: Arc<dyn kunci_domain::clock::Clock>,
+}
+
+impl Workbench {
+    async fn open(input: &LoadInput, process: &ProcessEnv) -> anyhow::Result<Self> {
+        let (loaded, key) = load(input, process, Need::Always).await?;
+        let (master, _) = key.context("no master key")?;
+        let database = startup::open_database(&loaded).await?;
+        if !database.pending_migrations().await?.is_empty() {
+            database.close().await;
+            bail!(
+                "the database has pending migrations; run `kunci --env {} db migrate` first",
+                input.environment
+            );
+        }
+        let clock: Arc<dyn kunci_domain::clock::Clock> = Arc::new(SystemClock);
+        let audit = AuditLog::new(Arc::new(database.clone()), master.clone(), clock.clone());
+        let notifier = startup::notifier(&loaded.config, clock.clone())?;
+        Ok(Self {
+            loaded,
+            master,
+            database,
+            audit,
+            notifier,
+            clock,
+        })
     }
-    let policy = startup::key_policy(&loaded.config);
-    let service = KeyRingService::start(
-        Arc::new(database.clone()),
-        master,
-        Arc::new(SystemClock),
-        policy,
-    )
-    .await;
-    let result = match service {
-        Err(err) => Err(anyhow::Error::new(err)),
-        Ok(service) => match command {
-            KeysCommand::List => Ok(render_keys(&service.keys())),
-            KeysCommand::Rotate { purpose } => {
-                let purposes = match purpose {
-                    Some(p) => vec![p.into()],
-                    None => KeyPurpose::ALL.to_vec(),
-                };
-                let mut lines = Vec::new();
-                for purpose in purposes {
-                    match service.rotate(purpose).await {
-                        Ok(kid) => lines.push(format!(
+
+    /// Lets queued notifications go out, then closes the database.
+    async fn close(self) {
+        self.notifier.finish(Duration::from_secs(15)).await;
+        self.database.close().await;
+    }
+
+    /// Runs `work`, closes, and returns what `work` returned.
+    async fn run<T>(self, work: impl AsyncFnOnce(&Self) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let result = work(&self).await;
+        self.close().await;
+        result
+    }
+}
+
+/// The actor the audit log names for commands.
+const CLI: &str = "cli";
+
+async fn keys(input: &LoadInput, process: &ProcessEnv, command: KeysCommand) -> anyhow::Result<()> {
+    let bench = Workbench::open(input, process).await?;
+    let text = bench
+        .run(async |b: &Workbench| {
+            let service = KeyRingService::start(
+                Arc::new(b.database.clone()),
+                b.master.clone(),
+                b.clock.clone(),
+                startup::key_policy(&b.loaded.config),
+            )
+            .await?
+            .with_audit(b.audit.clone())
+            .with_notifier(b.notifier.clone());
+            match command {
+                KeysCommand::List => Ok(render_keys(&service.keys())),
+                KeysCommand::Rotate { purpose } => {
+                    let purposes = match purpose {
+                        Some(p) => vec![p.into()],
+                        None => KeyPurpose::ALL.to_vec(),
+                    };
+                    let mut lines = Vec::new();
+                    for purpose in purposes {
+                        let kid = service.rotate_as(CLI, purpose).await?;
+                        lines.push(format!(
                             "{}: {kid} is now active; the previous key keeps verifying",
                             purpose.as_str()
-                        )),
-                        Err(err) => return Err(anyhow::Error::new(err)),
+                        ));
+                    }
+                    Ok(lines.join("\n"))
+                }
+                KeysCommand::Retire { kid } => {
+                    let Some(kid) = Kid::parse(&kid) else {
+                        bail!(
+                            "`{}` is not a key id",
+                            kid.chars().take(40).collect::<String>()
+                        );
+                    };
+                    service.retire_as(CLI, &kid).await?;
+                    Ok(format!("{kid} is retired: it verifies nothing any more"))
+                }
+            }
+        })
+        .await?;
+    output::result(&text);
+    Ok(())
+}
+
+async fn audit(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    command: AuditCommand,
+) -> anyhow::Result<()> {
+    let bench = Workbench::open(input, process).await?;
+    bench
+        .run(async |b: &Workbench| match command {
+            AuditCommand::Verify => {
+                let report = b.audit.verify().await?;
+                output::result(&format!(
+                    "the audit chain is intact: {} entries; head {} {}\n\
+                     (keep the head elsewhere too: it also catches a rollback of the whole database)",
+                    report.entries, report.head_seq, report.head_mac
+                ));
+                Ok(())
+            }
+            AuditCommand::Export { since } => {
+                let since = since.as_deref().map(parse_since).transpose()?;
+                let mut after = 0;
+                loop {
+                    let page = b.audit.page(after, 1000).await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.seq;
+                    for entry in page.iter().filter(|e| since.is_none_or(|t| e.at >= t)) {
+                        if !output::line(&export_line(entry).to_string()) {
+                            return Ok(());
+                        }
                     }
                 }
-                Ok(lines.join("\n"))
+                Ok(())
             }
-            KeysCommand::Retire { kid } => match Kid::parse(&kid) {
-                None => Err(anyhow::anyhow!(
-                    "`{}` is not a key id",
-                    kid.chars().take(40).collect::<String>()
-                )),
-                Some(kid) => service
-                    .retire(&kid)
-                    .await
-                    .map(|()| format!("{kid} is retired: it verifies nothing any more"))
-                    .map_err(anyhow::Error::new),
-            },
-        },
-    };
-    database.close().await;
-    output::result(&result?);
+        })
+        .await
+}
+
+/// `--since`: a date (UTC midnight) or an RFC 3339 time.
+fn parse_since(text: &str) -> anyhow::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "`--since` takes a date (2026-11-01) or a time (2026-11-01T12:00:00Z), not `{}`",
+                text.chars().take(40).collect::<String>()
+            )
+        })
+}
+
+fn export_line(e: &kunci_domain::audit::AuditEntry) -> serde_json::Value {
+    use time::format_description::well_known::Rfc3339;
+    let at = time::OffsetDateTime::from_unix_timestamp(e.at)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok());
+    serde_json::json!({
+        "seq": e.seq,
+        "at": at,
+        "actor": e.actor,
+        "action": e.action,
+        "target": e.target,
+        "outcome": e.outcome,
+        "kid": e.kid,
+        "ip_hash": e.ip_hash(),
+        "prev": e.prev,
+        "mac": e.mac,
+    })
+}
+
+async fn client(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    command: ClientCommand,
+) -> anyhow::Result<()> {
+    let bench = Workbench::open(input, process).await?;
+    let text = bench
+        .run(async |b: &Workbench| {
+            // Managing clients needs no nonce store: the database stands in for it.
+            let clients = ServiceClients::new(
+                Arc::new(b.database.clone()),
+                Arc::new(b.database.clone()),
+                b.master.clone(),
+                b.clock.clone(),
+                b.audit.clone(),
+            );
+            match command {
+                ClientCommand::Add { name } => {
+                    let secret = clients.add(CLI, &name).await?;
+                    output::note(&format!(
+                        "created the service client `{name}`. Its secret is printed below, once: \
+                         store it in the client's secret manager now; kunci cannot show it again."
+                    ));
+                    Ok(secret.expose().to_owned())
+                }
+                ClientCommand::List => {
+                    let date = |t: i64| {
+                        time::OffsetDateTime::from_unix_timestamp(t)
+                            .map(|t| t.date().to_string())
+                            .unwrap_or_default()
+                    };
+                    let mut text = format!("{:<32} {:<10} {:<10}", "name", "created", "revoked");
+                    for c in clients.list().await? {
+                        let revoked = c.revoked_at.map_or_else(|| "-".to_owned(), date);
+                        text.push_str(&format!(
+                            "\n{:<32} {:<10} {revoked:<10}",
+                            c.name,
+                            date(c.created_at)
+                        ));
+                    }
+                    Ok(text)
+                }
+                ClientCommand::Revoke { name } => {
+                    clients.revoke(CLI, &name).await?;
+                    Ok(format!(
+                        "`{name}` is revoked: its requests are refused from now on"
+                    ))
+                }
+            }
+        })
+        .await?;
+    output::result(&text);
     Ok(())
 }
 

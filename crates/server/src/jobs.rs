@@ -1,33 +1,56 @@
-//! Background loops: the key ring reload and schedule, verification counters, session purge.
-//! Each runs on its own interval until [`Jobs::stop`], which also flushes what is held in
-//! memory.
+//! Background loops: the key ring reload and schedule, verification counters, the purges of
+//! expired sessions, used nonces and old audit IP hashes. Each runs on its own interval until
+//! [`Jobs::stop`], which also flushes what is held in memory (counters, notifications).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::Clock;
 use kunci_domain::keys::KeyRingService;
 use kunci_domain::session::SessionStore;
-use kunci_store::RedisServer;
+use kunci_store::{Database, RedisServer};
+use kunci_upstream::notify::Dispatcher;
 use tokio::task::JoinHandle;
+
+/// What the loops work on.
+#[derive(Debug)]
+pub struct JobDeps {
+    pub keys: Arc<KeyRingService>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub clock: Arc<dyn Clock>,
+    pub key_reload: Duration,
+    pub redis: Option<RedisServer>,
+    pub database: Database,
+    pub audit: AuditLog,
+    pub audit_retention_days: u32,
+    pub notifier: Arc<Dispatcher>,
+}
 
 /// The running loops.
 #[derive(Debug)]
 pub struct Jobs {
     keys: Arc<KeyRingService>,
+    notifier: Arc<Dispatcher>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Jobs {
-    pub fn start(
-        keys: Arc<KeyRingService>,
-        sessions: Arc<dyn SessionStore>,
-        clock: Arc<dyn Clock>,
-        key_reload: Duration,
-        redis: Option<RedisServer>,
-    ) -> Self {
+    pub fn start(deps: JobDeps) -> Self {
+        let JobDeps {
+            keys,
+            sessions,
+            clock,
+            key_reload,
+            redis,
+            database,
+            audit,
+            audit_retention_days,
+            notifier,
+        } = deps;
         let mut tasks = Vec::new();
+        let nonce_clock = clock.clone();
         if let Some(server) = redis {
             // Other instances announce rotations here: reload at once.
             let listener = keys.clone();
@@ -92,10 +115,46 @@ impl Jobs {
                 },
             ));
         }
-        Self { keys, tasks }
+        tasks.push(every(
+            Duration::from_secs(60),
+            "purge used nonces",
+            move || {
+                let (database, clock) = (database.clone(), nonce_clock.clone());
+                async move {
+                    database
+                        .purge_nonces(clock.now_unix())
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                }
+            },
+        ));
+        tasks.push(every(
+            Duration::from_secs(3600),
+            "purge old audit IP hashes",
+            move || {
+                let audit = audit.clone();
+                async move {
+                    let purged = audit
+                        .purge_ips(audit_retention_days)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if purged > 0 {
+                        tracing::info!(purged, "erased audit IP hashes past their retention");
+                    }
+                    Ok(())
+                }
+            },
+        ));
+        Self {
+            keys,
+            notifier,
+            tasks,
+        }
     }
 
-    /// Stops every loop and flushes the verification counters.
+    /// Stops every loop, flushes the verification counters and gives queued notifications a
+    /// few seconds to go out.
     pub async fn stop(self) {
         for task in &self.tasks {
             task.abort();
@@ -103,6 +162,7 @@ impl Jobs {
         if let Err(err) = self.keys.flush_verifications().await {
             tracing::warn!(error = %err, "could not flush key verification counters at shutdown");
         }
+        self.notifier.finish(Duration::from_secs(5)).await;
     }
 }
 

@@ -15,6 +15,13 @@ pub fn result(text: &str) {
     }
 }
 
+/// Writes one line of a long result (an export) to standard output. False when the reader has
+/// gone away (`| head`): the caller stops producing.
+pub fn line(text: &str) -> bool {
+    use std::io::Write as _;
+    writeln!(std::io::stdout().lock(), "{text}").is_ok()
+}
+
 /// Writes a message for the person at the terminal to standard error.
 pub fn note(text: &str) {
     eprintln!("{text}");

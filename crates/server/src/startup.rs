@@ -9,16 +9,21 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use axum::Router;
 use kunci_crypto::MasterKey;
+use kunci_domain::audit::AuditLog;
+use kunci_domain::clients::{NonceStore, ServiceClients};
 use kunci_domain::clock::Clock;
 use kunci_domain::health::Probe;
 use kunci_domain::keys::{KeyPolicy, KeyRingService};
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
+use kunci_upstream::notify::{
+    DispatchSettings, Dispatcher, EventFilter, SmtpSettings, WebhookSettings,
+};
 use kunci_web::{AppState, CookieSettings, Services, SiteRoutes, WebSettings};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Loaded, SessionStoreKind};
-use crate::jobs::Jobs;
+use crate::jobs::{JobDeps, Jobs};
 use crate::secrets::permissions;
 
 /// A built application, bound to its port, not yet serving.
@@ -75,18 +80,24 @@ impl Application {
         };
         let store = session_store(loaded, &database, redis.as_ref())?;
 
+        // [notification]
+        let notifier = notifier(config, clock.clone())?;
+
         // [security]
         let security = &config.security;
         let absolute_secs = security.session_absolute_hours * 3600;
         let token_secs = security.auth_token_minutes * 60;
+        let audit = AuditLog::new(Arc::new(database.clone()), master.clone(), clock.clone());
         let mut ring = KeyRingService::start(
             Arc::new(database.clone()),
-            master,
+            master.clone(),
             clock.clone(),
             key_policy(config),
         )
         .await
-        .context("cannot load the signing keys")?;
+        .context("cannot load the signing keys")?
+        .with_audit(audit.clone())
+        .with_notifier(notifier.clone());
         if let Some(server) = &redis {
             // Other instances hear of this one's rotations at once (Jobs listens for theirs).
             ring =
@@ -112,20 +123,40 @@ impl Application {
             },
             token_lifetime_secs: token_secs,
         };
+        // Nonces of signed requests: in Redis when there is one (shared, fast), else the
+        // database (shared by every instance on PostgreSQL).
+        let nonces: Arc<dyn NonceStore> = match &redis {
+            Some(server) => Arc::new(kunci_store::redis::RedisNonces::new(server)?),
+            None => Arc::new(database.clone()),
+        };
+        let clients = ServiceClients::new(
+            Arc::new(database.clone()),
+            nonces,
+            master,
+            clock.clone(),
+            audit.clone(),
+        );
         let services = Services {
             clock: clock.clone(),
             probes,
             sessions,
             keys: keys.clone(),
+            clients,
+            audit: audit.clone(),
+            notifier: notifier.clone(),
         };
         let state = AppState::new(settings, services);
-        let jobs = Jobs::start(
-            keys.clone(),
-            store,
+        let jobs = Jobs::start(JobDeps {
+            keys: keys.clone(),
+            sessions: store,
             clock,
-            Duration::from_secs(security.key_reload_secs),
+            key_reload: Duration::from_secs(security.key_reload_secs),
             redis,
-        );
+            database: database.clone(),
+            audit,
+            audit_retention_days: config.audit.retention_days,
+            notifier,
+        });
 
         let bind = config.environment.bind;
         let listener = TcpListener::bind(bind)
@@ -164,6 +195,15 @@ impl Application {
         self.state.sessions()
     }
 
+    /// Service clients (what `kunci client` manages and signed requests name).
+    pub fn clients(&self) -> &ServiceClients {
+        self.state.clients()
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        self.state.audit()
+    }
+
     /// What the operator should hear about this start (migrations applied, …).
     pub fn first_run_notes(&self) -> impl Iterator<Item = &str> {
         self.notes.iter().map(String::as_str)
@@ -196,6 +236,43 @@ impl Application {
         self.database.close().await;
         served.context("the server stopped with an error")
     }
+}
+
+/// The notification channels of `[notification]`. Needs a Tokio runtime (it starts the
+/// delivery task).
+pub fn notifier(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Dispatcher>> {
+    let n = &config.notification;
+    let timeout = Duration::from_secs(n.webhook_timeout_secs);
+    let webhook = match (&n.webhook_url, &n.webhook_secret) {
+        (Some(url), Some(secret)) => Some(WebhookSettings {
+            url: url.clone(),
+            secret: secret.clone(),
+            events: EventFilter::from_names(&n.webhook_events),
+            timeout,
+            retries: n.webhook_retries,
+        }),
+        _ => None,
+    };
+    let smtp = match (&n.smtp_url, &n.smtp_from) {
+        (Some(url), Some(from)) => Some(SmtpSettings {
+            url: url.clone(),
+            from: from.clone(),
+            to: n.smtp_to.clone(),
+            events: EventFilter::from_names(&n.smtp_events),
+            timeout: Duration::from_secs(30),
+            retries: n.webhook_retries,
+        }),
+        _ => None,
+    };
+    let settings = DispatchSettings {
+        log: EventFilter::from_names(&n.log_events),
+        webhook,
+        smtp,
+        backoff: Duration::from_secs(1),
+    };
+    Ok(Arc::new(
+        Dispatcher::start(settings, clock).context("`[notification]`")?,
+    ))
 }
 
 /// How long keys live, from `[security]`.

@@ -203,7 +203,11 @@ async fn deliver(channel: &dyn Channel, n: &Notification, backoff: Duration) {
     for attempt in 0..=channel.retries() {
         match channel.send(n).await {
             Ok(()) => {
-                tracing::debug!(channel = channel.name(), kind = n.kind.as_str(), "notification delivered");
+                tracing::debug!(
+                    channel = channel.name(),
+                    kind = n.kind.as_str(),
+                    "notification delivered"
+                );
                 return;
             }
             Err(err) if attempt < channel.retries() => {
@@ -222,7 +226,10 @@ async fn deliver(channel: &dyn Channel, n: &Notification, backoff: Duration) {
 pub fn payload(n: &Notification, id: &str) -> serde_json::Value {
     let at = time::OffsetDateTime::from_unix_timestamp(n.at)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
     serde_json::json!({
         "id": id,
         "kind": n.kind.as_str(),
@@ -348,12 +355,18 @@ impl Email {
         let transport =
             lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(settings.url.expose())
                 // lettre's message may quote the URL: say only what kind of problem it is.
-                .map_err(|_| NotifyError::Smtp("`notification.smtp_url` cannot be used".to_owned()))?
+                .map_err(|_| {
+                    NotifyError::Smtp("`notification.smtp_url` cannot be used".to_owned())
+                })?
                 .timeout(Some(settings.timeout))
                 .build();
         Ok(Self {
             from: address(&settings.from)?,
-            to: settings.to.iter().map(|a| address(a)).collect::<Result<_, _>>()?,
+            to: settings
+                .to
+                .iter()
+                .map(|a| address(a))
+                .collect::<Result<_, _>>()?,
             settings,
             transport,
         })
@@ -362,10 +375,18 @@ impl Email {
 
 /// The plain-text body of a notification mail.
 fn mail_body(n: &Notification) -> String {
-    let mut body = format!("{}\n\nkind: {}\nsubject: {}\n", n.kind.title(), n.kind, n.subject);
+    let mut body = format!(
+        "{}\n\nkind: {}\nsubject: {}\n",
+        n.kind.title(),
+        n.kind,
+        n.subject
+    );
     if let Some(at) = time::OffsetDateTime::from_unix_timestamp(n.at)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
     {
         body.push_str(&format!("at: {at}\n"));
     }
@@ -401,19 +422,15 @@ impl Channel for Email {
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(mail_body(n))
             .map_err(|e| format!("the mail cannot be built: {e}"))?;
-        self.transport
-            .send(message)
-            .await
-            .map(drop)
-            .map_err(|e| {
-                if e.is_permanent() {
-                    "the mail server refused the message".to_owned()
-                } else if e.is_transient() {
-                    "the mail server asked to try again later".to_owned()
-                } else {
-                    "the mail server could not be reached".to_owned()
-                }
-            })
+        self.transport.send(message).await.map(drop).map_err(|e| {
+            if e.is_permanent() {
+                "the mail server refused the message".to_owned()
+            } else if e.is_transient() {
+                "the mail server asked to try again later".to_owned()
+            } else {
+                "the mail server could not be reached".to_owned()
+            }
+        })
     }
 }
 
@@ -438,7 +455,10 @@ mod tests {
         assert!(one.contains(&format!("kid={}", webhook_kid(secret))));
         assert_ne!(one, webhook_signature(secret, 1_700_000_001, b"{}"));
         assert_ne!(one, webhook_signature(secret, 1_700_000_000, b"{ }"));
-        assert_ne!(one, webhook_signature("another-secret-entirely", 1_700_000_000, b"{}"));
+        assert_ne!(
+            one,
+            webhook_signature("another-secret-entirely", 1_700_000_000, b"{}")
+        );
         assert!(!one.contains(secret));
     }
 }

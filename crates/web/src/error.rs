@@ -30,6 +30,14 @@ pub enum ApiError {
     InsufficientScope,
     /// A shared store (sessions, nonces) cannot be reached: fail closed.
     StoreUnavailable,
+    /// A signed service request whose signature does not verify (or names no active client).
+    BadSignature,
+    /// A signed service request outside the ±300 s window.
+    StaleTimestamp,
+    /// A signed service request whose nonce was used before.
+    ReplayedNonce,
+    /// The body is larger than the route accepts.
+    PayloadTooLarge,
     /// Anything unexpected. The cause is logged, never sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -40,7 +48,12 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotReady { .. } | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Unauthenticated | Self::SessionExpired => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated
+            | Self::SessionExpired
+            | Self::BadSignature
+            | Self::StaleTimestamp
+            | Self::ReplayedNonce => StatusCode::UNAUTHORIZED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -56,6 +69,10 @@ impl ApiError {
             Self::SessionExpired => "session_expired",
             Self::InsufficientScope => "insufficient_scope",
             Self::StoreUnavailable => "store_unavailable",
+            Self::BadSignature => "bad_signature",
+            Self::StaleTimestamp => "stale_timestamp",
+            Self::ReplayedNonce => "replayed_nonce",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -71,6 +88,12 @@ impl ApiError {
             Self::StoreUnavailable => {
                 "A store this request needs is unavailable; try again shortly."
             }
+            Self::BadSignature => "The request signature does not verify.",
+            Self::StaleTimestamp => {
+                "The request timestamp is more than 300 seconds from the server's clock."
+            }
+            Self::ReplayedNonce => "This nonce was used before; sign every request anew.",
+            Self::PayloadTooLarge => "The request body is too large.",
             Self::Internal(_) => "Something went wrong on our side.",
         }
     }
@@ -93,6 +116,12 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let code = self.code();
         let title = self.title();
+        let challenge = match self {
+            Self::BadSignature | Self::StaleTimestamp | Self::ReplayedNonce => {
+                "KunciSignature realm=\"kunci\""
+            }
+            _ => "Cookie realm=\"kunci\"",
+        };
         let extensions = match self {
             Self::Internal(cause) => {
                 tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
@@ -117,7 +146,7 @@ impl IntoResponse for ApiError {
             StatusCode::UNAUTHORIZED => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Cookie realm=\"kunci\""),
+                    HeaderValue::from_static(challenge),
                 );
             }
             StatusCode::SERVICE_UNAVAILABLE => {

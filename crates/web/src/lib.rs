@@ -21,6 +21,7 @@ pub mod pages;
 mod router;
 mod scope;
 mod serve;
+pub mod service;
 mod session_api;
 mod state;
 

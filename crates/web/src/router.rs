@@ -3,12 +3,12 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
-use crate::{auth, headers, health, jwks, observe, pages, session_api};
+use crate::{auth, headers, health, jwks, observe, pages, service, session_api};
 
 /// The largest request body any route accepts unless it sets its own limit.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -26,7 +26,8 @@ pub struct SiteRoutes {
 /// Builds the application.
 ///
 /// - public routes: health, readiness, `/forbidden`, static files, the JWKS;
-/// - app routes, behind the session middleware: pages and the session API, and the site's own.
+/// - app routes, behind the session middleware: pages and the session API, and the site's own;
+/// - service routes, behind signature verification: `/api/v1/service/…`, no cookies.
 ///
 /// Around everything, outermost first: request span, security headers (with the CSP nonce),
 /// panic catcher, body limit.
@@ -49,8 +50,16 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             state.clone(),
             auth::authenticate,
         ));
+    let service = Router::new()
+        .route("/api/v1/service/ping", post(service::ping))
+        .with_state(state.clone())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            service::verify_signed,
+        ));
     public
         .merge(app)
+        .merge(service)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

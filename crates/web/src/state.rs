@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
+use kunci_domain::audit::AuditLog;
+use kunci_domain::clients::ServiceClients;
 use kunci_domain::clock::Clock;
 use kunci_domain::environment::Environment;
 use kunci_domain::health::Probe;
 use kunci_domain::keys::KeyRingService;
+use kunci_domain::notify::Notifier;
 use kunci_domain::session::Sessions;
 
 use crate::cookies::CookieSettings;
@@ -29,6 +32,9 @@ pub struct Services {
     pub probes: Vec<Arc<dyn Probe>>,
     pub sessions: Sessions,
     pub keys: Arc<KeyRingService>,
+    pub clients: ServiceClients,
+    pub audit: AuditLog,
+    pub notifier: Arc<dyn Notifier>,
 }
 
 /// Shared state. Clone it freely: it is one `Arc`.
@@ -74,6 +80,18 @@ impl AppState {
 
     pub fn keys(&self) -> &KeyRingService {
         &self.inner.services.keys
+    }
+
+    pub fn clients(&self) -> &ServiceClients {
+        &self.inner.services.clients
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.services.audit
+    }
+
+    pub fn notifier(&self) -> &dyn Notifier {
+        self.inner.services.notifier.as_ref()
     }
 
     pub(crate) fn templates(&self) -> &Templates {

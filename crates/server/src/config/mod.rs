@@ -304,7 +304,10 @@ fn smtp_is_protected(url: &str) -> bool {
         Some((authority, query)) => (authority, query),
         None => (rest, ""),
     };
-    if query.split('&').any(|p| p == "tls=required" || p == "tls=wrapper") {
+    if query
+        .split('&')
+        .any(|p| p == "tls=required" || p == "tls=wrapper")
+    {
         return true;
     }
     let authority = authority.split('/').next().unwrap_or_default();

@@ -371,7 +371,10 @@ pub fn is_table(path: &[String]) -> bool {
 /// What a value must be.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    Integer { min: i64, max: i64 },
+    Integer {
+        min: i64,
+        max: i64,
+    },
     Enum(&'static [&'static str]),
     SocketAddr,
     HttpUrl,
@@ -514,7 +517,9 @@ fn is_email(s: &str) -> bool {
         && !domain.is_empty()
         && !local.contains('@')
         && s.len() <= 254
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
 }
 
 fn is_smtp_url(s: &str) -> bool {

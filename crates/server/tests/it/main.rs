@@ -11,5 +11,6 @@ mod config;
 mod health;
 mod helpers;
 mod secrets;
+mod service;
 mod sessions;
 mod shutdown;

@@ -68,7 +68,10 @@ impl NonceStore for RedisNonces {
             0 => Ok(Claim::Fresh),
             1 => Ok(Claim::Replayed),
             2 => Ok(Claim::BeforeWatermark),
-            other => Err(StoreError::corrupt("redis", format!("unexpected answer {other}"))),
+            other => Err(StoreError::corrupt(
+                "redis",
+                format!("unexpected answer {other}"),
+            )),
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct TestApp {
     pub master: MasterKey,
     /// The session service, to play a login before the login flows exist in a test.
     pub sessions: kunci_domain::session::Sessions,
+    /// Service clients, to create one without the CLI.
+    pub clients: kunci_domain::clients::ServiceClients,
+    pub audit: kunci_domain::audit::AuditLog,
     /// The database URL, for a second instance of the same deployment.
     pub database_url: String,
     /// The project folder; removed when the app is dropped.
@@ -194,6 +197,7 @@ impl TestAppBuilder {
         }
         let keys = app.keys().clone();
         let sessions = app.sessions().clone();
+        let (clients, audit) = (app.clients().clone(), app.audit().clone());
         let address = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
@@ -206,6 +210,8 @@ impl TestAppBuilder {
             keys,
             master,
             sessions,
+            clients,
+            audit,
             database_url,
             _root: root,
             stop: Some(stop),

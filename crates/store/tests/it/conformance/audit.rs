@@ -24,8 +24,14 @@ fn clock() -> ManualClock {
 async fn exec(db: &Database, sql: &str) -> Result<u64, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
     match db {
-        Database::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|r| r.rows_affected()),
-        Database::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|r| r.rows_affected()),
+        Database::Sqlite(pool) => sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        Database::Postgres(pool) => sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
     }
 }
 
@@ -37,7 +43,9 @@ async fn drop_guards(db: &Database) {
             exec(db, "DROP TRIGGER audit_log_no_update").await.unwrap();
         }
         Database::Postgres(_) => {
-            exec(db, "DROP TRIGGER audit_log_append_only ON audit_log").await.unwrap();
+            exec(db, "DROP TRIGGER audit_log_append_only ON audit_log")
+                .await
+                .unwrap();
         }
     }
 }
@@ -64,13 +72,21 @@ async fn entries_form_one_verifiable_chain(db: Database) {
     db.migrate().await.unwrap();
     let clock = clock();
     let log = log(&db, &clock);
-    assert_eq!(log.verify().await.unwrap().entries, 0, "an empty log verifies");
+    assert_eq!(
+        log.verify().await.unwrap().entries,
+        0,
+        "an empty log verifies"
+    );
     write(&log, 3).await;
     let entry = log
         .record(
-            AuditEvent::new("user:alice", "admin.api_key.created", "google_cse:AIza…RYSU")
-                .outcome(Outcome::Denied)
-                .kid("ck_abc"),
+            AuditEvent::new(
+                "user:alice",
+                "admin.api_key.created",
+                "google_cse:AIza…RYSU",
+            )
+            .outcome(Outcome::Denied)
+            .kid("ck_abc"),
         )
         .await
         .unwrap();
@@ -91,9 +107,13 @@ async fn concurrent_writers_form_one_chain(db: Database) {
         .map(|i| {
             let log = log.clone();
             tokio::spawn(async move {
-                log.record(AuditEvent::new("system", "test.concurrent", format!("w{i}")))
-                    .await
-                    .unwrap()
+                log.record(AuditEvent::new(
+                    "system",
+                    "test.concurrent",
+                    format!("w{i}"),
+                ))
+                .await
+                .unwrap()
             })
         })
         .collect();
@@ -107,11 +127,28 @@ async fn the_database_refuses_edits_and_deletes(db: Database) {
     db.migrate().await.unwrap();
     let log = log(&db, &clock());
     write(&log, 2).await;
-    assert!(exec(&db, "DELETE FROM audit_log WHERE seq = 1").await.is_err());
-    assert!(exec(&db, "UPDATE audit_log SET target = 'x' WHERE seq = 1").await.is_err());
-    assert!(exec(&db, "UPDATE audit_log SET ip = 'x.y' WHERE seq = 1").await.is_err());
+    assert!(
+        exec(&db, "DELETE FROM audit_log WHERE seq = 1")
+            .await
+            .is_err()
+    );
+    assert!(
+        exec(&db, "UPDATE audit_log SET target = 'x' WHERE seq = 1")
+            .await
+            .is_err()
+    );
+    assert!(
+        exec(&db, "UPDATE audit_log SET ip = 'x.y' WHERE seq = 1")
+            .await
+            .is_err()
+    );
     // The retention purge is the one change allowed.
-    assert_eq!(exec(&db, "UPDATE audit_log SET ip = NULL WHERE seq = 1").await.unwrap(), 1);
+    assert_eq!(
+        exec(&db, "UPDATE audit_log SET ip = NULL WHERE seq = 1")
+            .await
+            .unwrap(),
+        1
+    );
     log.verify().await.unwrap();
 }
 
@@ -120,7 +157,9 @@ async fn an_edited_entry_is_named(db: Database) {
     let log = log(&db, &clock());
     write(&log, 5).await;
     drop_guards(&db).await;
-    exec(&db, "UPDATE audit_log SET outcome = 'denied' WHERE seq = 3").await.unwrap();
+    exec(&db, "UPDATE audit_log SET outcome = 'denied' WHERE seq = 3")
+        .await
+        .unwrap();
     assert_eq!(problem(log.verify().await), ChainProblem::Edited { seq: 3 });
 }
 
@@ -129,13 +168,23 @@ async fn a_deleted_entry_is_named(db: Database) {
     let log = log(&db, &clock());
     write(&log, 5).await;
     drop_guards(&db).await;
-    exec(&db, "DELETE FROM audit_log WHERE seq = 2").await.unwrap();
-    assert_eq!(problem(log.verify().await), ChainProblem::Missing { from: 2, to: 2 });
-    // Renumbering to hide the gap does not help.
-    exec(&db, "UPDATE audit_log SET seq = seq - 1 WHERE seq > 2").await.unwrap();
+    exec(&db, "DELETE FROM audit_log WHERE seq = 2")
+        .await
+        .unwrap();
     assert_eq!(
         problem(log.verify().await),
-        ChainProblem::OutOfPlace { seq: 2, after: Some(1) }
+        ChainProblem::Missing { from: 2, to: 2 }
+    );
+    // Renumbering to hide the gap does not help.
+    exec(&db, "UPDATE audit_log SET seq = seq - 1 WHERE seq > 2")
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(log.verify().await),
+        ChainProblem::OutOfPlace {
+            seq: 2,
+            after: Some(1)
+        }
     );
 }
 
@@ -144,8 +193,13 @@ async fn deleting_the_newest_entries_is_caught_by_the_head(db: Database) {
     let log = log(&db, &clock());
     write(&log, 5).await;
     drop_guards(&db).await;
-    exec(&db, "DELETE FROM audit_log WHERE seq >= 4").await.unwrap();
-    assert_eq!(problem(log.verify().await), ChainProblem::Truncated { last: 3, head: 5 });
+    exec(&db, "DELETE FROM audit_log WHERE seq >= 4")
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(log.verify().await),
+        ChainProblem::Truncated { last: 3, head: 5 }
+    );
 }
 
 async fn an_inserted_entry_is_named(db: Database) {
@@ -168,12 +222,21 @@ async fn reordered_entries_are_named(db: Database) {
     let log = log(&db, &clock());
     write(&log, 5).await;
     drop_guards(&db).await;
-    exec(&db, "UPDATE audit_log SET seq = 100 WHERE seq = 2").await.unwrap();
-    exec(&db, "UPDATE audit_log SET seq = 2 WHERE seq = 3").await.unwrap();
-    exec(&db, "UPDATE audit_log SET seq = 3 WHERE seq = 100").await.unwrap();
+    exec(&db, "UPDATE audit_log SET seq = 100 WHERE seq = 2")
+        .await
+        .unwrap();
+    exec(&db, "UPDATE audit_log SET seq = 2 WHERE seq = 3")
+        .await
+        .unwrap();
+    exec(&db, "UPDATE audit_log SET seq = 3 WHERE seq = 100")
+        .await
+        .unwrap();
     assert_eq!(
         problem(log.verify().await),
-        ChainProblem::OutOfPlace { seq: 2, after: Some(1) }
+        ChainProblem::OutOfPlace {
+            seq: 2,
+            after: Some(1)
+        }
     );
 }
 
@@ -187,7 +250,10 @@ async fn purging_old_ip_hashes_keeps_the_chain_verifiable(db: Database) {
     assert_eq!(log.purge_ips(30).await.unwrap(), 2);
     let page = log.page(0, 10).await.unwrap();
     assert!(page[0].ip.is_none() && page[1].ip.is_none());
-    assert!(page[0].ip_commit.is_some(), "the commitment stays for the chain");
+    assert!(
+        page[0].ip_commit.is_some(),
+        "the commitment stays for the chain"
+    );
     assert!(page[2].ip_hash().is_some(), "recent entries keep theirs");
     assert_eq!(log.verify().await.unwrap().entries, 3);
     for entry in &page {

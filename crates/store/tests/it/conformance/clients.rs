@@ -17,24 +17,55 @@ async fn clients_are_added_listed_and_revoked_for_good(db: Database) {
     db.migrate().await.unwrap();
     db.insert(&client("billing")).await.unwrap();
     db.insert(&client("audit-export")).await.unwrap();
-    assert!(matches!(db.insert(&client("billing")).await, Err(StoreError::Conflict)));
-    let names: Vec<String> = db.list().await.unwrap().into_iter().map(|c| c.name).collect();
+    assert!(matches!(
+        db.insert(&client("billing")).await,
+        Err(StoreError::Conflict)
+    ));
+    let names: Vec<String> = db
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     assert_eq!(names, ["audit-export", "billing"]);
     assert!(db.revoke("billing", 20).await.unwrap());
     assert!(!db.revoke("billing", 30).await.unwrap(), "revoked once");
     assert!(!db.revoke("nobody", 30).await.unwrap());
-    assert_eq!(db.get("billing").await.unwrap().unwrap().revoked_at, Some(20));
-    assert!(matches!(db.insert(&client("billing")).await, Err(StoreError::Conflict)), "names are never reused");
+    assert_eq!(
+        db.get("billing").await.unwrap().unwrap().revoked_at,
+        Some(20)
+    );
+    assert!(
+        matches!(
+            db.insert(&client("billing")).await,
+            Err(StoreError::Conflict)
+        ),
+        "names are never reused"
+    );
     assert!(db.get("nobody").await.unwrap().is_none());
 }
 
 /// The nonce rules every store keeps.
 pub async fn nonces_are_single_use_until_they_expire(store: &dyn NonceStore) {
     let now = 1_800_000_000;
-    assert_eq!(store.claim("c:n1", now, now, 660).await.unwrap(), Claim::Fresh);
-    assert_eq!(store.claim("c:n1", now, now + 1, 660).await.unwrap(), Claim::Replayed);
-    assert_eq!(store.claim("c:n2", now, now + 1, 660).await.unwrap(), Claim::Fresh);
-    assert_eq!(store.claim("d:n1", now, now + 1, 660).await.unwrap(), Claim::Fresh, "per client");
+    assert_eq!(
+        store.claim("c:n1", now, now, 660).await.unwrap(),
+        Claim::Fresh
+    );
+    assert_eq!(
+        store.claim("c:n1", now, now + 1, 660).await.unwrap(),
+        Claim::Replayed
+    );
+    assert_eq!(
+        store.claim("c:n2", now, now + 1, 660).await.unwrap(),
+        Claim::Fresh
+    );
+    assert_eq!(
+        store.claim("d:n1", now, now + 1, 660).await.unwrap(),
+        Claim::Fresh,
+        "per client"
+    );
 }
 
 pub async fn concurrent_claims_let_one_through(store: std::sync::Arc<dyn NonceStore>) {
@@ -58,7 +89,10 @@ async fn sql_nonces(db: Database) {
     concurrent_claims_let_one_through(std::sync::Arc::new(db.clone())).await;
     // Expired: usable again (and purged by the job).
     let later = 1_800_000_000 + 661;
-    assert_eq!(db.claim("c:n2", later, later, 660).await.unwrap(), Claim::Fresh);
+    assert_eq!(
+        db.claim("c:n2", later, later, 660).await.unwrap(),
+        Claim::Fresh
+    );
     assert!(db.purge_nonces(later + 661).await.unwrap() >= 1);
 }
 
@@ -70,7 +104,9 @@ mod redis {
 
     #[tokio::test]
     async fn redis_nonces() {
-        let Some(server) = kunci_store::testing::test_redis().await else { return };
+        let Some(server) = kunci_store::testing::test_redis().await else {
+            return;
+        };
         let store = RedisNonces::new(&server).unwrap();
         super::nonces_are_single_use_until_they_expire(&store).await;
         super::concurrent_claims_let_one_through(std::sync::Arc::new(store)).await;
@@ -78,7 +114,9 @@ mod redis {
 
     #[tokio::test]
     async fn after_a_flush_requests_signed_before_it_are_refused() {
-        let Some(server) = kunci_store::testing::test_redis().await else { return };
+        let Some(server) = kunci_store::testing::test_redis().await else {
+            return;
+        };
         let store = RedisNonces::new(&server).unwrap();
         let t0 = 1_800_000_000;
         assert_eq!(store.claim("c:a", t0, t0, 660).await.unwrap(), Claim::Fresh);
@@ -89,11 +127,29 @@ mod redis {
             .query_async(&mut conn)
             .await
             .unwrap();
-        assert!(keys.len() >= 2, "the nonce and the watermark were stored: {keys:?}");
-        let _: i64 = ::redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+        assert!(
+            keys.len() >= 2,
+            "the nonce and the watermark were stored: {keys:?}"
+        );
+        let _: i64 = ::redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         let t1 = t0 + 100;
-        assert_eq!(store.claim("c:a", t0, t1, 660).await.unwrap(), Claim::BeforeWatermark, "the replay");
-        assert_eq!(store.claim("c:b", t1 - 1, t1 + 1, 660).await.unwrap(), Claim::BeforeWatermark);
-        assert_eq!(store.claim("c:c", t1, t1 + 1, 660).await.unwrap(), Claim::Fresh, "signed after it");
+        assert_eq!(
+            store.claim("c:a", t0, t1, 660).await.unwrap(),
+            Claim::BeforeWatermark,
+            "the replay"
+        );
+        assert_eq!(
+            store.claim("c:b", t1 - 1, t1 + 1, 660).await.unwrap(),
+            Claim::BeforeWatermark
+        );
+        assert_eq!(
+            store.claim("c:c", t1, t1 + 1, 660).await.unwrap(),
+            Claim::Fresh,
+            "signed after it"
+        );
     }
 }

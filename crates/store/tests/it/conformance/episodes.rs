@@ -5,13 +5,34 @@ use kunci_store::Database;
 
 async fn an_episode_changes_once_each_way(db: Database) {
     db.migrate().await.unwrap();
-    assert!(!db.transition("pool:google", false, 1).await.unwrap(), "no end without a start");
-    assert!(db.transition("pool:google", true, 2).await.unwrap(), "starts");
-    assert!(!db.transition("pool:google", true, 3).await.unwrap(), "already open");
-    assert!(db.transition("pool:other", true, 3).await.unwrap(), "episodes are independent");
-    assert!(db.transition("pool:google", false, 4).await.unwrap(), "ends");
-    assert!(!db.transition("pool:google", false, 5).await.unwrap(), "already ended");
-    assert!(db.transition("pool:google", true, 6).await.unwrap(), "a new episode");
+    assert!(
+        !db.transition("pool:google", false, 1).await.unwrap(),
+        "no end without a start"
+    );
+    assert!(
+        db.transition("pool:google", true, 2).await.unwrap(),
+        "starts"
+    );
+    assert!(
+        !db.transition("pool:google", true, 3).await.unwrap(),
+        "already open"
+    );
+    assert!(
+        db.transition("pool:other", true, 3).await.unwrap(),
+        "episodes are independent"
+    );
+    assert!(
+        db.transition("pool:google", false, 4).await.unwrap(),
+        "ends"
+    );
+    assert!(
+        !db.transition("pool:google", false, 5).await.unwrap(),
+        "already ended"
+    );
+    assert!(
+        db.transition("pool:google", true, 6).await.unwrap(),
+        "a new episode"
+    );
 }
 
 async fn concurrent_callers_see_one_change(db: Database) {
@@ -29,4 +50,7 @@ async fn concurrent_callers_see_one_change(db: Database) {
     assert_eq!(changed, 1);
 }
 
-crate::backends!(an_episode_changes_once_each_way, concurrent_callers_see_one_change);
+crate::backends!(
+    an_episode_changes_once_each_way,
+    concurrent_callers_see_one_change
+);

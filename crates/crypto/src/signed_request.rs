@@ -136,7 +136,7 @@ mod tests {
         fn every_single_byte_change_of_a_signature_is_rejected(pos in 0usize..43, byte in any::<u8>()) {
             let c = canonical("GET", "/", "1", "n", b"");
             let sig = sign(SECRET, &c);
-            let mut bytes = sig.clone().into_bytes();
+            let mut bytes = sig.into_bytes();
             prop_assume!(bytes[pos] != byte);
             bytes[pos] = byte;
             let changed = String::from_utf8_lossy(&bytes).into_owned();

@@ -680,7 +680,7 @@ mod tests {
         let forged_head = AuditHead {
             seq: 5,
             mac: entries[4].mac.clone(),
-            seal: head.seal.clone(),
+            seal: head.seal,
         };
         assert_eq!(
             check(&chain, &entries[..5], &forged_head),

@@ -322,15 +322,15 @@ impl KeyRingService {
         };
         let event = AuditEvent::new(actor, "signing_key.rotated", target);
         self.audited(event, async {
-            match &expected {
+            let stored = match &expected {
                 Some(expected) => {
                     self.store
                         .rotate(purpose, expected, &new, self.now())
-                        .await?
+                        .await
                 }
-                None => self.store.insert_active(&new).await?,
-            }
-            Ok(())
+                None => self.store.insert_active(&new).await,
+            };
+            Ok(stored?)
         })
         .await?;
         tracing::info!(kid = %new.kid, ?expected, purpose = purpose.as_str(), "rotated the signing key");

@@ -6,10 +6,12 @@
     reason = "a failing test should stop at the step that failed"
 )]
 
+mod audit;
 mod cli;
 mod config;
 mod health;
 mod helpers;
+mod notifications;
 mod secrets;
 mod service;
 mod sessions;

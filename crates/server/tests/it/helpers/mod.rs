@@ -5,6 +5,7 @@ pub mod app;
 mod binary;
 pub mod browser;
 mod proxy;
+pub mod sinks;
 
 pub use app::TestApp;
 pub use binary::{Kunci, mode};

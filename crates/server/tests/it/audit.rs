@@ -1,0 +1,207 @@
+//! The audit log and service clients from the command line: what gets recorded, `audit verify`
+//! naming a tampered entry, `audit export`, and actions refused when they cannot be audited.
+
+use crate::helpers::Kunci;
+
+/// Runs SQL on the project's SQLite database, as someone with access to the file could.
+fn tamper(kunci: &Kunci, statements: &[&str]) {
+    let path = kunci.path("instance/kunci.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", path.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        for statement in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    });
+}
+
+fn ready() -> Kunci {
+    let kunci = Kunci::new();
+    kunci.run(&["db", "migrate"]).success();
+    kunci
+}
+
+#[test]
+fn a_client_secret_is_shown_once_and_never_listed() {
+    let kunci = ready();
+    let added = kunci.run(&["client", "add", "billing"]);
+    let secret = added.success().stdout().trim().to_owned();
+    assert!(secret.starts_with("kcs_") && secret.len() == 47, "{secret}");
+    assert!(
+        added.stderr().contains("cannot show it again"),
+        "{}",
+        added.stderr()
+    );
+    let again = kunci.run(&["client", "add", "billing"]);
+    assert_eq!(again.code(), Some(1));
+    assert!(
+        again.stderr().contains("exists already"),
+        "{}",
+        again.stderr()
+    );
+    let bad = kunci.run(&["client", "add", "Bad Name"]);
+    assert_eq!(bad.code(), Some(1));
+    assert!(
+        bad.stderr().contains("is not a client name"),
+        "{}",
+        bad.stderr()
+    );
+
+    let list = kunci.run(&["client", "list"]);
+    let text = list.success().stdout();
+    assert!(text.contains("billing"), "{text}");
+    assert!(!text.contains(&secret), "{text}");
+    kunci.run(&["client", "revoke", "billing"]).success();
+    let text = kunci.run(&["client", "list"]).stdout();
+    let line = text.lines().find(|l| l.starts_with("billing")).unwrap();
+    assert_ne!(
+        line.split_whitespace().nth(2),
+        Some("-"),
+        "revoked shows a date: {line}"
+    );
+    let twice = kunci.run(&["client", "revoke", "billing"]);
+    assert_eq!(twice.code(), Some(1));
+    assert!(
+        twice.stderr().contains("no active client"),
+        "{}",
+        twice.stderr()
+    );
+}
+
+#[test]
+fn actions_are_recorded_and_exported_without_secrets() {
+    let kunci = ready();
+    let secret = kunci.run(&["client", "add", "billing"]).stdout();
+    let secret = secret.trim();
+    kunci.run(&["keys", "rotate", "--purpose", "jwt"]).success();
+    kunci.run(&["client", "revoke", "billing"]).success();
+
+    let verify = kunci.run(&["audit", "verify"]);
+    assert!(
+        verify.success().stdout().contains("intact: 3 entries"),
+        "{}",
+        verify.stdout()
+    );
+    let export = kunci.run(&["audit", "export"]).success().stdout();
+    let entries: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "service_client.created",
+            "signing_key.rotated",
+            "service_client.revoked"
+        ]
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["actor"] == "cli" && e["outcome"] == "allowed")
+    );
+    assert!(!export.contains(secret), "no secret in the audit log");
+    assert!(
+        entries[1]["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("jwt jk_")
+    );
+
+    let none = kunci.run(&["audit", "export", "--since", "2999-01-01"]);
+    assert_eq!(none.success().stdout(), "");
+    let bad = kunci.run(&["audit", "export", "--since", "yesterday"]);
+    assert_eq!(bad.code(), Some(1));
+    assert!(
+        bad.stderr().contains("`--since` takes a date"),
+        "{}",
+        bad.stderr()
+    );
+}
+
+#[test]
+fn audit_verify_names_the_edited_entry() {
+    let kunci = ready();
+    for name in ["one", "two", "three"] {
+        kunci.run(&["client", "add", name]).success();
+    }
+    kunci.run(&["audit", "verify"]).success();
+    tamper(
+        &kunci,
+        &[
+            "DROP TRIGGER audit_log_no_update",
+            "UPDATE audit_log SET target = 'someone-else' WHERE seq = 2",
+        ],
+    );
+    let verify = kunci.run(&["audit", "verify"]);
+    assert_eq!(verify.code(), Some(1), "{}", verify.all());
+    assert!(
+        verify.stderr().contains("entry 2 was edited or forged"),
+        "{}",
+        verify.stderr()
+    );
+}
+
+#[test]
+fn audit_verify_names_a_deleted_entry() {
+    let kunci = ready();
+    for name in ["one", "two", "three"] {
+        kunci.run(&["client", "add", name]).success();
+    }
+    tamper(
+        &kunci,
+        &[
+            "DROP TRIGGER audit_log_no_delete",
+            "DELETE FROM audit_log WHERE seq = 2",
+        ],
+    );
+    let verify = kunci.run(&["audit", "verify"]);
+    assert_eq!(verify.code(), Some(1));
+    assert!(
+        verify.stderr().contains("entry 2 was deleted"),
+        "{}",
+        verify.stderr()
+    );
+}
+
+#[test]
+fn an_action_that_cannot_be_audited_is_not_performed() {
+    let kunci = ready();
+    let before = kunci.run(&["keys", "list"]).success().stdout();
+    tamper(
+        &kunci,
+        &["CREATE TRIGGER audit_log_full BEFORE INSERT ON audit_log \
+           BEGIN SELECT RAISE(ABORT, 'disk full'); END"],
+    );
+    let rotate = kunci.run(&["keys", "rotate", "--purpose", "cookie"]);
+    assert_eq!(rotate.code(), Some(1));
+    assert!(
+        rotate.stderr().contains("the audit log cannot be written"),
+        "{}",
+        rotate.stderr()
+    );
+    assert_eq!(
+        kunci.run(&["keys", "list"]).stdout(),
+        before,
+        "no key was rotated"
+    );
+    let add = kunci.run(&["client", "add", "billing"]);
+    assert_eq!(add.code(), Some(1));
+    assert!(
+        add.stdout().is_empty(),
+        "no secret printed for a client never created"
+    );
+    assert!(!kunci.run(&["client", "list"]).stdout().contains("billing"));
+}

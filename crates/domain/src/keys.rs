@@ -323,11 +323,7 @@ impl KeyRingService {
         let event = AuditEvent::new(actor, "signing_key.rotated", target);
         self.audited(event, async {
             let stored = match &expected {
-                Some(expected) => {
-                    self.store
-                        .rotate(purpose, expected, &new, self.now())
-                        .await
-                }
+                Some(expected) => self.store.rotate(purpose, expected, &new, self.now()).await,
                 None => self.store.insert_active(&new).await,
             };
             Ok(stored?)

@@ -95,6 +95,27 @@ mod tests {
         );
     }
 
+    /// The worked example of docs/signed-requests.md, computed independently (Python's hmac).
+    #[test]
+    fn the_documented_example_holds() {
+        let c = canonical(
+            "POST",
+            "/api/v1/service/ping?source=docs",
+            "1795428000",
+            "q2h8dYw0cZ3Tn6Jm1Rf5Vg",
+            br#"{"hello":"world"}"#,
+        );
+        assert_eq!(
+            c,
+            "POST\n/api/v1/service/ping?source=docs\n1795428000\nq2h8dYw0cZ3Tn6Jm1Rf5Vg\n\
+             93a23971a914e5eacbf0a8d25154cda309c3c1c72fbb9914d47c60f3cb681588"
+        );
+        assert_eq!(
+            sign(b"kcs_5pY0rTq3ZbN8wX1cV7mK2hJ4gF6dS9aL0eR3tU8iO1p", &c),
+            "Do4V0cPqIIApjoKo7IA8NJGrDHaGxl2Cr-zJJtfHt_w"
+        );
+    }
+
     #[test]
     fn a_signature_verifies_and_any_change_breaks_it() {
         let c = canonical("POST", "/p", "1", "n", b"body");

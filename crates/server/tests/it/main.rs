@@ -9,6 +9,7 @@
 mod audit;
 mod cli;
 mod config;
+mod examples;
 mod health;
 mod helpers;
 mod notifications;

@@ -1,0 +1,81 @@
+//! The signed-request clients in `examples/signed-request/` against the running application:
+//! the shell one (openssl + curl) and the Rust one, each written without kunci's code.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use kunci_domain::clock::Clock as _;
+
+use crate::helpers::TestApp;
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/signed-request")
+}
+
+/// Runs `command` off the async runtime and returns its exit status and standard output.
+async fn output(mut command: Command) -> (bool, String) {
+    let out = tokio::task::spawn_blocking(move || command.output().expect("run the example"))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() || !stdout.is_empty(), "{stderr}");
+    (out.status.success(), stdout)
+}
+
+#[tokio::test]
+async fn the_shell_client_signs_requests_kunci_accepts() {
+    let app = TestApp::spawn().await;
+    let secret = app.clients.add("test", "billing").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, "{\"amount\": 42, \"note\": \"100% sure\"}").unwrap();
+    let mut command = Command::new("bash");
+    command
+        .arg(examples().join("sign.sh"))
+        .arg("POST")
+        .arg(app.url("/api/v1/service/ping?account=7&x=%41"))
+        .arg(&body)
+        .env("KUNCI_CLIENT", "billing")
+        .env("KUNCI_SECRET", secret.expose())
+        .env("KUNCI_TIMESTAMP", app.clock.now_unix().to_string());
+    let (ok, stdout) = output(command).await;
+    assert!(ok, "{stdout}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["client"], "billing", "{stdout}");
+    assert_eq!(answer["bytes"], 35);
+}
+
+#[tokio::test]
+async fn the_rust_client_signs_requests_kunci_accepts() {
+    // Built by `cargo test` (examples are part of the test build), next to the test binary.
+    let binary = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples/signed_request");
+    if !binary.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the example was not built: run `cargo test --workspace`"
+        );
+        eprintln!(
+            "skipped: the signed_request example is not built (cargo test --workspace builds it)"
+        );
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let secret = app.clients.add("test", "reports").await.unwrap();
+    let mut command = Command::new(binary);
+    command
+        .args(["POST", "/api/v1/service/ping?from=rust", "{\"n\":1}"])
+        .env("KUNCI_URL", app.url(""))
+        .env("KUNCI_CLIENT", "reports")
+        .env("KUNCI_SECRET", secret.expose())
+        .env("KUNCI_TIMESTAMP", app.clock.now_unix().to_string());
+    let (ok, stdout) = output(command).await;
+    assert!(ok, "{stdout}");
+    assert!(stdout.starts_with("200 "), "{stdout}");
+    assert!(stdout.contains("\"client\":\"reports\""), "{stdout}");
+}

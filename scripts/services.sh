@@ -22,6 +22,15 @@ wait_for() { # description, command...
   log "$what did not come up"; return 1
 }
 
+# Tools the tests drive: the shell example client signs with openssl and sends with curl.
+missing=()
+for tool in curl openssl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  apt_install "${missing[@]}"
+fi
+
 # PostgreSQL
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
   apt_install postgresql

@@ -10,7 +10,9 @@
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
-    reason = "an example program"
+    clippy::disallowed_methods,
+    clippy::expect_used,
+    reason = "a stand-alone client program, not kunci: it reads its environment and clock directly"
 )]
 
 use std::process::ExitCode;

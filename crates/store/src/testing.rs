@@ -24,21 +24,32 @@ pub fn service_url(variable: &str) -> Option<String> {
     match std::env::var(variable) {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
             assert!(
-                !ci,
+                !in_ci(),
                 "{variable} is not set, but CI=true: the service must be available"
             );
-            #[expect(
-                clippy::print_stderr,
-                reason = "the skip must be visible in test output"
-            )]
-            {
-                eprintln!("skipped: {variable} is not set");
-            }
+            skip(&format!("{variable} is not set"));
             None
         }
     }
+}
+
+/// Whether the tests run in CI (`CI=true`), where nothing may be skipped.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "CI announces itself in the environment"
+)]
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Says, visibly in the test output, that a test did not run and why.
+#[expect(
+    clippy::print_stderr,
+    reason = "the skip must be visible in test output"
+)]
+pub fn skip(why: &str) {
+    eprintln!("skipped: {why}");
 }
 
 /// Which backend a test runs against.

@@ -115,23 +115,9 @@ pub fn is_action_name(action: &str) -> bool {
     parts >= 2 && action.len() <= 64
 }
 
-/// An entry before the store places it in the chain.
+/// What an entry says, before and after the store places it in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub outcome: String,
-    pub kid: Option<String>,
-    pub ip: Option<String>,
-    pub ip_commit: Option<String>,
-}
-
-/// A stored entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub seq: i64,
     pub at: i64,
     pub actor: String,
     pub action: String,
@@ -142,6 +128,13 @@ pub struct AuditEntry {
     pub ip: Option<String>,
     /// Lowercase hex SHA-256 of `ip` as written; kept after the purge.
     pub ip_commit: Option<String>,
+}
+
+/// A stored entry: its record, placed in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub record: Draft,
     /// The MAC of the entry before (hex), [`GENESIS`] for the first.
     pub prev: String,
     /// This entry's MAC (hex).
@@ -152,7 +145,8 @@ impl AuditEntry {
     /// The keyed hash of the client IP, without its salt: equal for equal addresses, so
     /// entries from one client can be correlated within the retention period.
     pub fn ip_hash(&self) -> Option<&str> {
-        self.ip
+        self.record
+            .ip
             .as_deref()
             .and_then(|ip| ip.split_once('.'))
             .map(|(_, hash)| hash)
@@ -219,14 +213,7 @@ impl Chain {
         let mac = self.mac_of(prev, &draft);
         AuditEntry {
             seq,
-            at: draft.at,
-            actor: draft.actor,
-            action: draft.action,
-            target: draft.target,
-            outcome: draft.outcome,
-            kid: draft.kid,
-            ip: draft.ip,
-            ip_commit: draft.ip_commit,
+            record: draft,
             prev: prev.to_owned(),
             mac,
         }
@@ -245,17 +232,7 @@ impl Chain {
     }
 
     fn entry_is_authentic(&self, e: &AuditEntry) -> bool {
-        let draft = Draft {
-            at: e.at,
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            target: e.target.clone(),
-            outcome: e.outcome.clone(),
-            kid: e.kid.clone(),
-            ip: None,
-            ip_commit: e.ip_commit.clone(),
-        };
-        self.mac_of(&e.prev, &draft) == e.mac
+        self.mac_of(&e.prev, &e.record) == e.mac
     }
 
     /// A keyed hash of `ip` under a fresh salt.
@@ -374,9 +351,11 @@ impl<'a> Verifier<'a> {
             Some((seq, mac)) => (seq + 1, mac.as_str()),
             None => (1, GENESIS),
         };
-        let ip_matches =
-            e.ip.as_deref()
-                .is_none_or(|ip| e.ip_commit.as_deref() == Some(ip_commit(ip).as_str()));
+        let record = &e.record;
+        let ip_matches = record
+            .ip
+            .as_deref()
+            .is_none_or(|ip| record.ip_commit.as_deref() == Some(ip_commit(ip).as_str()));
         self.problem = if !self.chain.entry_is_authentic(e) {
             Some(ChainProblem::Edited { seq: e.seq })
         } else if !ip_matches {
@@ -635,7 +614,7 @@ mod tests {
         let (entries, head) = build(&chain, 6);
 
         let mut edited = entries.clone();
-        edited[2].target = "other".into();
+        edited[2].record.target = "other".into();
         assert_eq!(
             check(&chain, &edited, &head),
             Err(ChainProblem::Edited { seq: 3 })
@@ -702,11 +681,11 @@ mod tests {
         assert!(check(&chain, std::slice::from_ref(&entry), &head).is_ok());
 
         let mut purged = entry.clone();
-        purged.ip = None;
+        purged.record.ip = None;
         assert!(check(&chain, &[purged], &head).is_ok());
 
         let mut edited = entry;
-        edited.ip = Some(chain.hash_ip("198.51.100.1".parse().unwrap()).unwrap());
+        edited.record.ip = Some(chain.hash_ip("198.51.100.1".parse().unwrap()).unwrap());
         assert_eq!(
             check(&chain, &[edited], &head),
             Err(ChainProblem::IpEdited { seq: 1 })
@@ -717,17 +696,15 @@ mod tests {
     fn ip_hashes_correlate_one_address_but_never_show_it() {
         let chain = chain();
         let a = "203.0.113.9".parse().unwrap();
-        let one = AuditEntry {
-            ip: Some(chain.hash_ip(a).unwrap()),
-            ..chain.link(1, GENESIS, draft(1))
+        let with_ip = || {
+            let mut d = draft(1);
+            d.ip = Some(chain.hash_ip(a).unwrap());
+            chain.link(1, GENESIS, d)
         };
-        let two = AuditEntry {
-            ip: Some(chain.hash_ip(a).unwrap()),
-            ..chain.link(1, GENESIS, draft(1))
-        };
-        assert_ne!(one.ip, two.ip, "salted as stored");
+        let (one, two) = (with_ip(), with_ip());
+        assert_ne!(one.record.ip, two.record.ip, "salted as stored");
         assert_eq!(one.ip_hash(), two.ip_hash(), "one address, one hash");
-        assert!(!one.ip.unwrap().contains("203.0.113"));
+        assert!(!one.record.ip.unwrap().contains("203.0.113"));
         let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
         let three = chain.hash_ip(mapped).unwrap();
         assert_eq!(three.split_once('.').unwrap().1, two.ip_hash().unwrap());

@@ -497,7 +497,7 @@ async fn audit(
                     let page = b.audit.page(after, 1000).await?;
                     let Some(last) = page.last() else { break };
                     after = last.seq;
-                    for entry in page.iter().filter(|e| since.is_none_or(|t| e.at >= t)) {
+                    for entry in page.iter().filter(|e| since.is_none_or(|t| e.record.at >= t)) {
                         if !output::line(&export_line(entry).to_string()) {
                             return Ok(());
                         }
@@ -528,17 +528,17 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
 
 fn export_line(e: &kunci_domain::audit::AuditEntry) -> serde_json::Value {
     use time::format_description::well_known::Rfc3339;
-    let at = time::OffsetDateTime::from_unix_timestamp(e.at)
+    let at = time::OffsetDateTime::from_unix_timestamp(e.record.at)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok());
     serde_json::json!({
         "seq": e.seq,
         "at": at,
-        "actor": e.actor,
-        "action": e.action,
-        "target": e.target,
-        "outcome": e.outcome,
-        "kid": e.kid,
+        "actor": e.record.actor,
+        "action": e.record.action,
+        "target": e.record.target,
+        "outcome": e.record.outcome,
+        "kid": e.record.kid,
         "ip_hash": e.ip_hash(),
         "prev": e.prev,
         "mac": e.mac,

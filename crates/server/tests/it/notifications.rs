@@ -72,10 +72,14 @@ async fn a_rotation_reaches_the_webhook_signed() {
     let audited = app.audit.page(0, 10).await.unwrap();
     let last = audited.last().unwrap();
     assert_eq!(
-        (last.action.as_str(), last.actor.as_str()),
+        (last.record.action.as_str(), last.record.actor.as_str()),
         ("signing_key.rotated", "system")
     );
-    assert!(last.target.ends_with(kid.as_str()), "{}", last.target);
+    assert!(
+        last.record.target.ends_with(kid.as_str()),
+        "{}",
+        last.record.target
+    );
 }
 
 #[tokio::test]

@@ -23,14 +23,16 @@ type Row = (
 fn decode(r: Row) -> AuditEntry {
     AuditEntry {
         seq: r.0,
-        at: r.1,
-        actor: r.2,
-        action: r.3,
-        target: r.4,
-        outcome: r.5,
-        kid: r.6,
-        ip: r.7,
-        ip_commit: r.8,
+        record: Draft {
+            at: r.1,
+            actor: r.2,
+            action: r.3,
+            target: r.4,
+            outcome: r.5,
+            kid: r.6,
+            ip: r.7,
+            ip_commit: r.8,
+        },
         prev: r.9,
         mac: r.10,
     }
@@ -52,16 +54,17 @@ impl AuditStore for Database {
                     .map_err(store_error)?
                     .ok_or_else(|| StoreError::corrupt("sql", "the audit head row is missing"))?;
                 let entry = chain.link(seq + 1, &mac, draft);
+                let record = &entry.record;
                 sqlx::query(INSERT)
                     .bind(entry.seq)
-                    .bind(entry.at)
-                    .bind(&entry.actor)
-                    .bind(&entry.action)
-                    .bind(&entry.target)
-                    .bind(&entry.outcome)
-                    .bind(&entry.kid)
-                    .bind(&entry.ip)
-                    .bind(&entry.ip_commit)
+                    .bind(record.at)
+                    .bind(&record.actor)
+                    .bind(&record.action)
+                    .bind(&record.target)
+                    .bind(&record.outcome)
+                    .bind(&record.kid)
+                    .bind(&record.ip)
+                    .bind(&record.ip_commit)
                     .bind(&entry.prev)
                     .bind(&entry.mac)
                     .execute(&mut *tx)

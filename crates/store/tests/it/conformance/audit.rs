@@ -68,6 +68,15 @@ fn problem(result: Result<kunci_domain::audit::ChainReport, AuditError>) -> Chai
     }
 }
 
+/// A log of `n` entries whose database guards someone has dropped.
+async fn written_and_unguarded(db: &Database, n: usize) -> AuditLog {
+    db.migrate().await.unwrap();
+    let log = log(db, &clock());
+    write(&log, n).await;
+    drop_guards(db).await;
+    log
+}
+
 async fn entries_form_one_verifiable_chain(db: Database) {
     db.migrate().await.unwrap();
     let clock = clock();
@@ -90,13 +99,13 @@ async fn entries_form_one_verifiable_chain(db: Database) {
         )
         .await
         .unwrap();
-    assert_eq!((entry.seq, entry.outcome.as_str()), (4, "denied"));
+    assert_eq!((entry.seq, entry.record.outcome.as_str()), (4, "denied"));
     let report = log.verify().await.unwrap();
     assert_eq!((report.entries, report.head_seq), (4, 4));
     assert_eq!(report.head_mac, entry.mac);
     let page = log.page(0, 10).await.unwrap();
     assert_eq!(page.len(), 4);
-    assert_eq!(page[3].kid.as_deref(), Some("ck_abc"));
+    assert_eq!(page[3].record.kid.as_deref(), Some("ck_abc"));
 }
 
 async fn concurrent_writers_form_one_chain(db: Database) {
@@ -153,10 +162,7 @@ async fn the_database_refuses_edits_and_deletes(db: Database) {
 }
 
 async fn an_edited_entry_is_named(db: Database) {
-    db.migrate().await.unwrap();
-    let log = log(&db, &clock());
-    write(&log, 5).await;
-    drop_guards(&db).await;
+    let log = written_and_unguarded(&db, 5).await;
     exec(&db, "UPDATE audit_log SET outcome = 'denied' WHERE seq = 3")
         .await
         .unwrap();
@@ -164,10 +170,7 @@ async fn an_edited_entry_is_named(db: Database) {
 }
 
 async fn a_deleted_entry_is_named(db: Database) {
-    db.migrate().await.unwrap();
-    let log = log(&db, &clock());
-    write(&log, 5).await;
-    drop_guards(&db).await;
+    let log = written_and_unguarded(&db, 5).await;
     exec(&db, "DELETE FROM audit_log WHERE seq = 2")
         .await
         .unwrap();
@@ -189,10 +192,7 @@ async fn a_deleted_entry_is_named(db: Database) {
 }
 
 async fn deleting_the_newest_entries_is_caught_by_the_head(db: Database) {
-    db.migrate().await.unwrap();
-    let log = log(&db, &clock());
-    write(&log, 5).await;
-    drop_guards(&db).await;
+    let log = written_and_unguarded(&db, 5).await;
     exec(&db, "DELETE FROM audit_log WHERE seq >= 4")
         .await
         .unwrap();
@@ -218,10 +218,7 @@ async fn an_inserted_entry_is_named(db: Database) {
 }
 
 async fn reordered_entries_are_named(db: Database) {
-    db.migrate().await.unwrap();
-    let log = log(&db, &clock());
-    write(&log, 5).await;
-    drop_guards(&db).await;
+    let log = written_and_unguarded(&db, 5).await;
     exec(&db, "UPDATE audit_log SET seq = 100 WHERE seq = 2")
         .await
         .unwrap();
@@ -249,9 +246,9 @@ async fn purging_old_ip_hashes_keeps_the_chain_verifiable(db: Database) {
     write(&log, 1).await;
     assert_eq!(log.purge_ips(30).await.unwrap(), 2);
     let page = log.page(0, 10).await.unwrap();
-    assert!(page[0].ip.is_none() && page[1].ip.is_none());
+    assert!(page[0].record.ip.is_none() && page[1].record.ip.is_none());
     assert!(
-        page[0].ip_commit.is_some(),
+        page[0].record.ip_commit.is_some(),
         "the commitment stays for the chain"
     );
     assert!(page[2].ip_hash().is_some(), "recent entries keep theirs");

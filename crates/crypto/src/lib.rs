@@ -15,6 +15,7 @@ pub mod envfile;
 pub mod keyring;
 pub mod mask;
 pub mod master_key;
+pub mod password;
 pub mod seal;
 pub mod secret;
 pub mod signed_request;

@@ -5,6 +5,7 @@
 //! sqlx, redis or reqwest. A rule that needs one of those is split into a port here and an
 //! adapter there.
 
+pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod clock;

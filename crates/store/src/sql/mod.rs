@@ -4,6 +4,7 @@
 //! the integration tests run every query against every backend. Each backend has its own
 //! migrations folder with the same version numbers (`migrations/<backend>/NNNN_name.{up,down}.sql`).
 
+mod accounts;
 mod audit;
 mod clients;
 mod database;

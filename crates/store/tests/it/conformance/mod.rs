@@ -1,5 +1,6 @@
 //! One module per port; each ends with `backends!(…)` listing its tests.
 
+mod accounts;
 mod audit;
 mod clients;
 mod episodes;

@@ -70,6 +70,36 @@ pub enum Command {
     /// Service clients that sign their requests (X-Kunci-Signature).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Accounts that log in.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password comes from standard input (one line) or, at a terminal,
+    /// from a prompt that does not echo.
+    Add {
+        name: String,
+        /// `admin` adds the admin scope.
+        #[arg(long, value_enum, default_value = "user")]
+        scope: ScopeArg,
+    },
+    /// List accounts.
+    List,
+    /// Refuse every login of an account (its password is kept).
+    Disable { name: String },
+    /// Allow a disabled account to log in again.
+    Enable { name: String },
+    /// Set an account's password (read as for `add`).
+    Passwd { name: String },
+}
+
+/// `--scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    User,
+    Admin,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use axum::Router;
 use kunci_crypto::MasterKey;
+use kunci_crypto::password::Cost;
+use kunci_domain::accounts::{Accounts, PasswordPool};
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::{NonceStore, ServiceClients};
 use kunci_domain::clock::Clock;
@@ -19,6 +21,7 @@ use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
 use kunci_upstream::notify::{
     DispatchSettings, Dispatcher, EventFilter, SmtpSettings, WebhookSettings,
 };
+use kunci_web::net::Cidr;
 use kunci_web::{AppState, CookieSettings, Services, SiteRoutes, WebSettings};
 use tokio::net::TcpListener;
 
@@ -122,6 +125,14 @@ impl Application {
                 session_max_age_secs: absolute_secs,
             },
             token_lifetime_secs: token_secs,
+            trusted_proxies: config
+                .environment
+                .trusted_proxies
+                .iter()
+                .filter_map(|c| Cidr::parse(c))
+                .collect(),
+            public_origin: origin_of(&config.environment.public_url),
+            cors_origins: config.environment.cors_origins.clone(),
         };
         // Nonces of signed requests: in Redis when there is one (shared, fast), else the
         // database (shared by every instance on PostgreSQL).
@@ -136,12 +147,14 @@ impl Application {
             clock.clone(),
             audit.clone(),
         );
+        let accounts = accounts(config, &database, audit.clone(), clock.clone()).await?;
         let services = Services {
             clock: clock.clone(),
             probes,
             sessions,
             keys: keys.clone(),
             clients,
+            accounts,
             audit: audit.clone(),
             notifier: notifier.clone(),
         };
@@ -202,6 +215,10 @@ impl Application {
 
     pub fn audit(&self) -> &AuditLog {
         self.state.audit()
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        self.state.accounts()
     }
 
     /// What the operator should hear about this start (migrations applied, …).
@@ -273,6 +290,27 @@ pub fn notifier(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Di
     Ok(Arc::new(
         Dispatcher::start(settings, clock).context("`[notification]`")?,
     ))
+}
+
+/// `scheme://host[:port]` of a URL (validated by the configuration already).
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{authority}")
+}
+
+/// Accounts over the database, hashing with OWASP's Argon2id parameters on a pool of
+/// `security.password_hash_parallel`.
+pub async fn accounts(
+    config: &Config,
+    database: &Database,
+    audit: AuditLog,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Accounts> {
+    let pool = PasswordPool::new(config.security.password_hash_parallel, Cost::OWASP);
+    Accounts::new(Arc::new(database.clone()), pool, audit, clock)
+        .await
+        .context("cannot prepare password hashing")
 }
 
 /// How long keys live, from `[security]`.

@@ -115,6 +115,12 @@ pub(crate) async fn authenticate(
         (Some((_, kid)), _) | (None, Some(Verified { kid, .. })) => kid.clone(),
         (None, None) => unreachable_kid(),
     };
+    if crate::csrf::is_unsafe(request.method()) {
+        request = match crate::csrf::check_token(request, &ring, &record.csrf).await {
+            Ok(request) => request,
+            Err(refused) => return refused,
+        };
+    }
     let Ok(csrf_token) = csrf::issue(&ring, &record.csrf) else {
         return ApiError::Internal("no active cookie key".into()).into_response();
     };
@@ -152,7 +158,7 @@ fn mirrors(claims: &AuthClaims, id: &SessionId, record: &SessionRecord) -> bool 
 }
 
 /// A fresh token for the session, signed with the active key.
-fn issue(
+pub(crate) fn issue(
     state: &AppState,
     ring: &KeyRing,
     id: &SessionId,
@@ -209,16 +215,21 @@ async fn without_session(
     response
 }
 
-/// Step 3: a new browser gets its cookies and one redirect.
-async fn bootstrap(state: &AppState, uri: &Uri, cookies: &RequestCookies) -> Response {
-    let uid = cookies
+/// The browser's id from `kunci_uid` when it is a well-formed UUID v4, else a new one.
+pub(crate) fn browser_id(cookies: &RequestCookies) -> String {
+    cookies
         .uid
         .as_deref()
         .and_then(|u| uuid::Uuid::parse_str(u).ok())
         .filter(|u| u.get_version_num() == 4 && u.hyphenated().to_string().len() == 36)
         .unwrap_or_else(uuid::Uuid::new_v4)
         .hyphenated()
-        .to_string();
+        .to_string()
+}
+
+/// Step 3: a new browser gets its cookies and one redirect.
+async fn bootstrap(state: &AppState, uri: &Uri, cookies: &RequestCookies) -> Response {
+    let uid = browser_id(cookies);
     let (id, record) = match state.sessions().start(&uid).await {
         Ok(started) => started,
         Err(err) => {

@@ -38,6 +38,15 @@ pub enum ApiError {
     ReplayedNonce,
     /// The body is larger than the route accepts.
     PayloadTooLarge,
+    /// A cookie-authenticated unsafe request without the session's CSRF token, or a
+    /// cross-site request.
+    CsrfFailed,
+    /// Wrong name, wrong password, disabled account: one answer.
+    InvalidCredentials,
+    /// A password over 256 bytes, refused before hashing.
+    PasswordTooLong,
+    /// A body that is not what the route takes.
+    InvalidRequest(&'static str),
     /// Anything unexpected. The cause is logged, never sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -54,6 +63,9 @@ impl ApiError {
             | Self::StaleTimestamp
             | Self::ReplayedNonce => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::CsrfFailed => StatusCode::FORBIDDEN,
+            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::PasswordTooLong | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,6 +85,10 @@ impl ApiError {
             Self::StaleTimestamp => "stale_timestamp",
             Self::ReplayedNonce => "replayed_nonce",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::CsrfFailed => "csrf_failed",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::PasswordTooLong => "password_too_long",
+            Self::InvalidRequest(_) => "invalid_request",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -94,6 +110,10 @@ impl ApiError {
             }
             Self::ReplayedNonce => "This nonce was used before; sign every request anew.",
             Self::PayloadTooLarge => "The request body is too large.",
+            Self::CsrfFailed => "The request lacks a valid CSRF token or comes from another site.",
+            Self::InvalidCredentials => "The username or password is wrong.",
+            Self::PasswordTooLong => "Passwords are at most 256 bytes.",
+            Self::InvalidRequest(_) => "The request body is not valid for this resource.",
             Self::Internal(_) => "Something went wrong on our side.",
         }
     }
@@ -129,6 +149,9 @@ impl IntoResponse for ApiError {
             }
             Self::NotReady { checks } => {
                 Map::from_iter([("checks".to_owned(), Value::Object(checks))])
+            }
+            Self::InvalidRequest(detail) => {
+                Map::from_iter([("detail".to_owned(), Value::from(detail))])
             }
             _ => Map::new(),
         };

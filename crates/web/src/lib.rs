@@ -12,10 +12,13 @@
 
 pub mod auth;
 pub mod cookies;
+mod csrf;
 pub mod error;
 mod headers;
 mod health;
 mod jwks;
+mod login;
+pub mod net;
 mod observe;
 pub mod pages;
 mod router;

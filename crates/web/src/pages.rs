@@ -62,6 +62,7 @@ struct HomePage<'a> {
     csp_nonce: &'a str,
     who: &'a str,
     sub: &'a str,
+    csrf_token: &'a str,
     scopes: Vec<&'static str>,
     expires_at: i64,
 }
@@ -77,8 +78,9 @@ pub(crate) async fn home(
         "home.html",
         &HomePage {
             csp_nonce: &nonce.0,
-            who: sub,
+            who: display_name(&auth),
             sub,
+            csrf_token: &auth.csrf_token,
             scopes: auth.session.scopes.iter().map(|s| s.as_str()).collect(),
             expires_at: auth.session.expires_at,
         },
@@ -120,6 +122,53 @@ struct LoginPage<'a> {
     csrf_token: &'a str,
     next: &'a str,
     expired: bool,
+    error: Option<&'static str>,
+}
+
+/// Why a sign-in failed, as the form says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoginError {
+    InvalidCredentials,
+    PasswordTooLong,
+}
+
+impl LoginError {
+    fn message(self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "The username or password is wrong.",
+            Self::PasswordTooLong => "Passwords are at most 256 bytes.",
+        }
+    }
+}
+
+/// The sign-in page.
+pub(crate) fn login_page(
+    state: &AppState,
+    nonce: &CspNonce,
+    auth: &AuthContext,
+    next: &str,
+    expired: bool,
+    error: Option<LoginError>,
+) -> Response {
+    state.templates().render(
+        "login.html",
+        &LoginPage {
+            csp_nonce: &nonce.0,
+            who: display_name(auth),
+            csrf_token: &auth.csrf_token,
+            next,
+            expired,
+            error: error.map(LoginError::message),
+        },
+    )
+}
+
+/// The account name of a logged-in session, for pages.
+fn display_name(auth: &AuthContext) -> &str {
+    auth.session
+        .data
+        .get(kunci_domain::session::USERNAME)
+        .map_or("", String::as_str)
 }
 
 /// `GET /login`: the sign-in form. `next` is kept only if it is a local path.
@@ -134,16 +183,7 @@ pub(crate) async fn login(
         .as_deref()
         .filter(|n| is_local_path(n))
         .unwrap_or("/");
-    state.templates().render(
-        "login.html",
-        &LoginPage {
-            csp_nonce: &nonce.0,
-            who: auth.session.sub.as_deref().unwrap_or_default(),
-            csrf_token: &auth.csrf_token,
-            next,
-            expired: query.next.is_some(),
-        },
-    )
+    login_page(&state, &nonce, &auth, next, query.next.is_some(), None)
 }
 
 /// A path on this site: starts with one `/`, not `//` or `/\` (which browsers treat as another
@@ -228,6 +268,7 @@ mod tests {
             csrf_token: "t",
             next: "/\"><script>x</script>",
             expired: false,
+            error: Some("<b>"),
         };
         let html = templates
             .env

@@ -8,7 +8,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
-use crate::{auth, headers, health, jwks, observe, pages, service, session_api};
+use crate::{auth, csrf, headers, health, jwks, login, observe, pages, service, session_api};
 
 /// The largest request body any route accepts unless it sets its own limit.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -38,12 +38,17 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/forbidden", get(pages::forbidden))
         .route("/static/{name}", get(pages::asset))
         .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route("/api/v1/auth/login_web", post(login::login_web))
         .with_state(state.clone())
         .merge(site.public);
     let app = Router::new()
         .route("/", get(pages::home))
-        .route("/login", get(pages::login))
+        .route("/login", get(pages::login).post(login::login_form))
+        .route("/logout", post(login::logout_form))
         .route("/api/v1/session", get(session_api::session))
+        .route("/api/v1/me", get(login::me))
+        .route("/api/v1/auth/logout", post(login::logout))
+        .route("/api/v1/auth/logout_all", post(login::logout_all))
         .with_state(state.clone())
         .merge(site.app)
         .route_layer(middleware::from_fn_with_state(
@@ -63,6 +68,10 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::refuse_cross_site,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
             state,

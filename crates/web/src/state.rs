@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use kunci_domain::accounts::Accounts;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::ServiceClients;
 use kunci_domain::clock::Clock;
@@ -12,6 +13,7 @@ use kunci_domain::notify::Notifier;
 use kunci_domain::session::Sessions;
 
 use crate::cookies::CookieSettings;
+use crate::net::Cidr;
 use crate::pages::Templates;
 
 /// What the web layer needs to know about the deployment.
@@ -23,6 +25,13 @@ pub struct WebSettings {
     pub cookies: CookieSettings,
     /// Lifetime of the `kunci_auth` token.
     pub token_lifetime_secs: i64,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `scheme://host[:port]` of `environment.public_url`: what same-origin requests carry in
+    /// `Origin`.
+    pub public_origin: String,
+    /// Origins allowed to call the API from a browser (`environment.cors_origins`).
+    pub cors_origins: Vec<String>,
 }
 
 /// Everything handlers use, built once in the composition root.
@@ -33,6 +42,7 @@ pub struct Services {
     pub sessions: Sessions,
     pub keys: Arc<KeyRingService>,
     pub clients: ServiceClients,
+    pub accounts: Accounts,
     pub audit: AuditLog,
     pub notifier: Arc<dyn Notifier>,
 }
@@ -80,6 +90,10 @@ impl AppState {
 
     pub fn keys(&self) -> &KeyRingService {
         &self.inner.services.keys
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.services.accounts
     }
 
     pub fn clients(&self) -> &ServiceClients {

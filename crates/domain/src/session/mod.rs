@@ -14,5 +14,5 @@ mod store;
 
 pub use id::SessionId;
 pub use record::{Scope, SessionRecord};
-pub use service::{Lookup, SessionPolicy, Sessions};
+pub use service::{Lookup, SessionPolicy, Sessions, USERNAME};
 pub use store::{Capabilities, SessionStore};

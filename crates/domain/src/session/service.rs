@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -6,6 +7,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::{Scope, SessionId, SessionRecord, SessionStore};
 use crate::clock::Clock;
 use crate::store::StoreError;
+
+/// The key of the account name in a logged-in session's data.
+pub const USERNAME: &str = "username";
 
 /// The timeouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +80,33 @@ impl Sessions {
             vec![Scope::Basic],
             now,
             now + self.policy.absolute_secs,
+            BTreeMap::new(),
+        )
+        .await
+    }
+
+    /// A logged-in session for `account`, replacing `old` (if any) with a new id: no session
+    /// fixation. The account's name is kept in the session's data for display.
+    pub async fn log_in(
+        &self,
+        old: Option<&SessionId>,
+        uid: &str,
+        account_id: &str,
+        username: &str,
+        scopes: Vec<Scope>,
+    ) -> Result<(SessionId, SessionRecord), StoreError> {
+        if let Some(old) = old {
+            self.store.delete(&old.storage_key()).await?;
+        }
+        let now = self.now();
+        let data = BTreeMap::from([(USERNAME.to_owned(), username.to_owned())]);
+        self.create(
+            uid,
+            Some(account_id.to_owned()),
+            scopes,
+            now,
+            now + self.policy.absolute_secs,
+            data,
         )
         .await
     }
@@ -87,6 +118,7 @@ impl Sessions {
         scopes: Vec<Scope>,
         now: i64,
         absolute: i64,
+        data: BTreeMap<String, String>,
     ) -> Result<(SessionId, SessionRecord), StoreError> {
         // A collision of 256-bit random ids does not happen; retrying covers a broken store
         // that says it did, without ever overwriting someone else's session.
@@ -104,7 +136,7 @@ impl Sessions {
                 last_seen: now,
                 absolute_expires_at: absolute,
                 expires_at: (now + self.policy.idle_secs).min(absolute),
-                data: Default::default(),
+                data: data.clone(),
             };
             match self.store.create(&record).await {
                 Ok(()) => return Ok((id, record)),
@@ -145,13 +177,25 @@ impl Sessions {
     ) -> Result<(SessionId, SessionRecord), StoreError> {
         self.store.delete(&old.storage_key()).await?;
         let now = self.now();
-        self.create(uid, sub, scopes, now, now + self.policy.absolute_secs)
-            .await
+        self.create(
+            uid,
+            sub,
+            scopes,
+            now,
+            now + self.policy.absolute_secs,
+            BTreeMap::new(),
+        )
+        .await
     }
 
     /// Ends a session.
     pub async fn destroy(&self, id: &SessionId) -> Result<(), StoreError> {
         self.store.delete(&id.storage_key()).await
+    }
+
+    /// Ends every session of an account ("log out everywhere"); returns how many.
+    pub async fn destroy_account(&self, sub: &str) -> Result<u64, StoreError> {
+        self.store.delete_by_account(sub).await
     }
 }
 

@@ -68,6 +68,7 @@ pub struct AuditConfig {
 pub struct SecurityConfig {
     pub master_key_command: Option<String>,
     pub master_key_command_timeout_secs: u64,
+    pub password_hash_parallel: usize,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub auth_token_minutes: i64,

@@ -238,6 +238,16 @@ pub static KEYS: &[Key] = &[
     )
     .doc("How long `master_key_command` may run."),
     Key::new(
+        "security.password_hash_parallel",
+        Kind::Integer { min: 1, max: 64 },
+        Some("2"),
+    )
+    .doc(
+        "At most this many passwords are hashed at once (each Argon2id hash takes 19 MiB and a \
+         core for tens of milliseconds); further logins wait their turn, so a login storm never \
+         starves the rest of the site.",
+    ),
+    Key::new(
         "security.session_idle_minutes",
         Kind::Integer {
             min: 1,

@@ -205,3 +205,67 @@ fn an_action_that_cannot_be_audited_is_not_performed() {
     );
     assert!(!kunci.run(&["client", "list"]).stdout().contains("billing"));
 }
+
+#[test]
+fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
+    let kunci = ready();
+    let added = kunci.run_with_input(
+        &["user", "add", "Alice", "--scope", "admin"],
+        "s3cret pass\n",
+    );
+    assert!(
+        added
+            .success()
+            .stdout()
+            .contains("created the account `alice` (user admin)"),
+        "{}",
+        added.stdout()
+    );
+    assert!(
+        !added.all().contains("s3cret"),
+        "the password is never echoed"
+    );
+    let again = kunci.run_with_input(&["user", "add", "alice"], "other\n");
+    assert_eq!(again.code(), Some(1));
+    assert!(
+        again.stderr().contains("exists already"),
+        "{}",
+        again.stderr()
+    );
+    let empty = kunci.run_with_input(&["user", "add", "bob"], "\n");
+    assert_eq!(empty.code(), Some(1));
+    assert!(
+        empty.stderr().contains("the password is empty"),
+        "{}",
+        empty.stderr()
+    );
+    let long = kunci.run_with_input(&["user", "add", "bob"], &format!("{}\n", "x".repeat(257)));
+    assert_eq!(long.code(), Some(1));
+    assert!(long.stderr().contains("256 bytes"), "{}", long.stderr());
+
+    kunci.run(&["user", "disable", "alice"]).success();
+    let list = kunci.run(&["user", "list"]).success().stdout();
+    let line = list.lines().find(|l| l.starts_with("alice")).unwrap();
+    assert!(
+        line.contains("user,admin") && line.contains("disabled"),
+        "{line}"
+    );
+    assert!(!list.contains("argon2"), "no hashes listed");
+    kunci.run(&["user", "enable", "alice"]).success();
+    kunci
+        .run_with_input(&["user", "passwd", "alice"], "new pass\n")
+        .success();
+    let missing = kunci.run_with_input(&["user", "passwd", "nobody"], "x\n");
+    assert_eq!(missing.code(), Some(1));
+
+    let export = kunci.run(&["audit", "export"]).success().stdout();
+    for action in [
+        "account.created",
+        "account.disabled",
+        "account.enabled",
+        "account.password_changed",
+    ] {
+        assert!(export.contains(action), "{action} audited: {export}");
+    }
+    assert!(!export.contains("s3cret") && !export.contains("new pass"));
+}

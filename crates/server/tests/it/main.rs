@@ -12,6 +12,7 @@ mod config;
 mod examples;
 mod health;
 mod helpers;
+mod login;
 mod notifications;
 mod secrets;
 mod service;

@@ -30,6 +30,8 @@ pub struct TestApp {
     /// Service clients, to create one without the CLI.
     pub clients: kunci_domain::clients::ServiceClients,
     pub audit: kunci_domain::audit::AuditLog,
+    /// Accounts, to create users without the CLI.
+    pub accounts: kunci_domain::accounts::Accounts,
     /// The database URL, for a second instance of the same deployment.
     pub database_url: String,
     /// The project folder; removed when the app is dropped.
@@ -198,6 +200,7 @@ impl TestAppBuilder {
         let keys = app.keys().clone();
         let sessions = app.sessions().clone();
         let (clients, audit) = (app.clients().clone(), app.audit().clone());
+        let accounts = app.accounts().clone();
         let address = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
@@ -212,6 +215,7 @@ impl TestAppBuilder {
             sessions,
             clients,
             audit,
+            accounts,
             database_url,
             _root: root,
             stop: Some(stop),

@@ -66,6 +66,22 @@ impl Kunci {
         Outcome(output)
     }
 
+    /// Runs a command to completion with `input` on its standard input.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Outcome {
+        use std::io::Write as _;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kunci");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+        drop(stdin);
+        Outcome(child.wait_with_output().expect("wait for kunci"))
+    }
+
     /// Starts `serve` on a free port and waits until it answers `/healthz`.
     pub fn serve(&self, args: &[&str]) -> ServeProcess {
         let mut all = args.to_vec();

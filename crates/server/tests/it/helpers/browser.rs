@@ -73,8 +73,62 @@ impl Browser {
     }
 
     pub async fn request(&mut self, method: reqwest::Method, path: &str, accept: &str) -> Page {
+        self.send(method, path, accept, &[], None).await
+    }
+
+    /// A JSON `POST` from a script of the page, with the CSRF header when `csrf` is set.
+    pub async fn post_json(&mut self, path: &str, body: &serde_json::Value, csrf: bool) -> Page {
+        let token = self.cookies.get("kunci_csrf").cloned().unwrap_or_default();
+        let headers: Vec<(&str, &str)> = if csrf {
+            vec![("x-csrf-token", token.as_str())]
+        } else {
+            Vec::new()
+        };
+        let body = serde_json::to_vec(body).unwrap();
+        self.send(
+            reqwest::Method::POST,
+            path,
+            "application/json",
+            &headers,
+            Some(("application/json", body)),
+        )
+        .await
+    }
+
+    /// A form submission (urlencoded).
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.send(
+            reqwest::Method::POST,
+            path,
+            "text/html",
+            &[],
+            Some(("application/x-www-form-urlencoded", body.into_bytes())),
+        )
+        .await
+    }
+
+    /// Any request, with extra headers and a body.
+    pub async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        accept: &str,
+        extra: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Page {
         let url = format!("{}{path}", self.base);
         let mut request = self.client.request(method, url).header(ACCEPT, accept);
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
         if !self.cookies.is_empty() {
             let header: Vec<String> = self
                 .cookies
@@ -128,4 +182,17 @@ impl Browser {
             _ => first,
         }
     }
+}
+
+/// Percent-encodes a form value.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@
 mod aead;
 pub mod csrf;
 pub mod envfile;
+pub mod jwt;
 pub mod keyring;
 pub mod mask;
 pub mod master_key;

@@ -13,6 +13,7 @@ pub mod environment;
 pub mod health;
 pub mod keys;
 pub mod notify;
+pub mod refresh;
 pub mod session;
 pub mod store;
 

@@ -10,6 +10,7 @@ mod clients;
 mod database;
 mod episodes;
 mod migrate;
+mod refresh;
 mod sessions;
 mod signing_keys;
 mod target;

@@ -5,5 +5,6 @@ mod audit;
 mod clients;
 mod episodes;
 mod migrations;
+mod refresh;
 mod sessions;
 mod signing_keys;

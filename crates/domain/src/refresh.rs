@@ -146,6 +146,15 @@ fn is_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Why no access token could be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MintError {
+    /// The account is gone or disabled: the grant is refused (and the family revoked).
+    Refused,
+    /// Something broke (no key, store down).
+    Failed(String),
+}
+
 /// What the access-token minter is told.
 #[derive(Debug, Clone, Copy)]
 pub struct Minting<'a> {
@@ -210,7 +219,7 @@ impl RefreshTokens {
         mint: F,
     ) -> Result<Pair, RefreshError>
     where
-        F: FnOnce(Minting<'_>) -> Result<(String, i64), String>,
+        F: AsyncFn(Minting<'_>) -> Result<(String, i64), MintError>,
     {
         if !is_client_id(client_id) {
             return Err(RefreshError::BadClientId);
@@ -230,7 +239,11 @@ impl RefreshTokens {
             account_id,
             family_id: &family.id,
         })
-        .map_err(RefreshError::Mint)?;
+        .await
+        .map_err(|e| match e {
+            MintError::Refused => RefreshError::InvalidGrant,
+            MintError::Failed(why) => RefreshError::Mint(why),
+        })?;
         let first = self.record(&token, &family.id, now, family.expires_at);
         self.store.create_family(&family, &first).await?;
         Ok(Pair {
@@ -248,7 +261,7 @@ impl RefreshTokens {
         mint: F,
     ) -> Result<Pair, RefreshError>
     where
-        F: Fn(Minting<'_>) -> Result<(String, i64), String>,
+        F: AsyncFn(Minting<'_>) -> Result<(String, i64), MintError>,
     {
         let token = token.expose();
         if !is_token(token) || !is_client_id(client_id) {
@@ -270,11 +283,20 @@ impl RefreshTokens {
             match record.used_at {
                 None => {
                     let next = random("krt_")?;
-                    let (access_token, expires_in) = mint(Minting {
+                    let minted = mint(Minting {
                         account_id: &family.account_id,
                         family_id: &family.id,
                     })
-                    .map_err(RefreshError::Mint)?;
+                    .await;
+                    let (access_token, expires_in) = match minted {
+                        Ok(minted) => minted,
+                        Err(MintError::Refused) => {
+                            // The account is gone or disabled: nothing of it lives on.
+                            self.store.revoke_family(&family.id, now).await?;
+                            return Err(RefreshError::InvalidGrant);
+                        }
+                        Err(MintError::Failed(why)) => return Err(RefreshError::Mint(why)),
+                    };
                     let pair = Pair {
                         access_token,
                         expires_in,

@@ -7,7 +7,7 @@ use kunci_crypto::{MasterKey, SecretString};
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::ManualClock;
 use kunci_domain::notify::{EventKind, Notification, Notifier};
-use kunci_domain::refresh::{Minting, Pair, RefreshError, RefreshPolicy, RefreshTokens};
+use kunci_domain::refresh::{MintError, Minting, Pair, RefreshError, RefreshPolicy, RefreshTokens};
 use kunci_store::Database;
 use time::Duration;
 use time::macros::datetime;
@@ -60,7 +60,7 @@ async fn fixture(db: &Database) -> Fixture {
 
 const APP: &str = "ios-app-0001";
 
-fn mint(m: Minting<'_>) -> Result<(String, i64), String> {
+async fn mint(m: Minting<'_>) -> Result<(String, i64), MintError> {
     Ok((
         format!("access-for-{}-{}", m.account_id, uuid::Uuid::new_v4()),
         900,
@@ -206,6 +206,27 @@ impl Fixture {
     }
 }
 
+async fn a_refused_account_ends_its_family(db: Database) {
+    let f = fixture(&db).await;
+    let first = f.tokens.open("acc-1", APP, mint).await.unwrap();
+    let refused = f
+        .tokens
+        .refresh(
+            &SecretString::new(first.refresh_token.clone()),
+            APP,
+            async |_: Minting<'_>| Err(MintError::Refused),
+        )
+        .await;
+    assert!(matches!(refused, Err(RefreshError::InvalidGrant)));
+    assert!(
+        matches!(
+            refresh(&f, &first, APP).await,
+            Err(RefreshError::InvalidGrant)
+        ),
+        "revoked"
+    );
+}
+
 async fn malformed_input_is_refused_without_a_lookup(db: Database) {
     let f = fixture(&db).await;
     assert!(matches!(
@@ -224,4 +245,5 @@ crate::backends!(
     the_grace_window_does_not_cover_older_tokens_or_other_clients,
     families_end_at_their_absolute_lifetime_and_on_revocation,
     malformed_input_is_refused_without_a_lookup,
+    a_refused_account_ends_its_family,
 );

@@ -5,7 +5,7 @@
 //!   `alg` `EdDSA` only (never `none`, never an HMAC algorithm keyed with a public key), a
 //!   `kid` of a `jwt` key in the ring (active or verify), `typ` `JWT` if present, and no other
 //!   header parameter (`jku`, `x5u`, `jwk`, `crit` … are refused, not ignored).
-//! - Claims: `sub`, `iat`, `exp`, `nbf`, `iss`, `aud`, `jti`, `scope` (space-separated) and
+//! - Claims: `sub`, `preferred_username`, `iat`, `exp`, `nbf`, `iss`, `aud`, `jti`, `scope` (space-separated) and
 //!   `sid` (the refresh-token family, so a bearer logout knows what to revoke). `exp`, `iss`,
 //!   `aud` are required and checked with at most [`SKEW_SECS`] of clock skew; `nbf` likewise.
 //! - Anything over [`MAX_TOKEN_BYTES`] is refused before decoding.
@@ -26,6 +26,8 @@ pub const MAX_TOKEN_BYTES: usize = 4096;
 #[serde(deny_unknown_fields)]
 pub struct Claims {
     pub sub: String,
+    /// The account name, for display (OpenID Connect's claim).
+    pub preferred_username: String,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -169,6 +171,7 @@ mod tests {
     fn claims() -> Claims {
         Claims {
             sub: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+            preferred_username: "alice".into(),
             iat: NOW,
             nbf: NOW,
             exp: NOW + 900,

@@ -155,6 +155,13 @@ pub enum MintError {
     Failed(String),
 }
 
+/// Makes the access token of a pair. Implemented by the web layer (it holds the key ring and
+/// knows the claims).
+#[async_trait]
+pub trait Minter: Send + Sync {
+    async fn mint(&self, minting: Minting<'_>) -> Result<(String, i64), MintError>;
+}
+
 /// What the access-token minter is told.
 #[derive(Debug, Clone, Copy)]
 pub struct Minting<'a> {
@@ -212,15 +219,12 @@ impl RefreshTokens {
     }
 
     /// A new family for a login: the first pair.
-    pub async fn open<F>(
+    pub async fn open(
         &self,
         account_id: &str,
         client_id: &str,
-        mint: F,
-    ) -> Result<Pair, RefreshError>
-    where
-        F: AsyncFn(Minting<'_>) -> Result<(String, i64), MintError>,
-    {
+        minter: &dyn Minter,
+    ) -> Result<Pair, RefreshError> {
         if !is_client_id(client_id) {
             return Err(RefreshError::BadClientId);
         }
@@ -235,15 +239,16 @@ impl RefreshTokens {
             revoked_at: None,
         };
         let token = random("krt_")?;
-        let (access_token, expires_in) = mint(Minting {
-            account_id,
-            family_id: &family.id,
-        })
-        .await
-        .map_err(|e| match e {
-            MintError::Refused => RefreshError::InvalidGrant,
-            MintError::Failed(why) => RefreshError::Mint(why),
-        })?;
+        let (access_token, expires_in) = minter
+            .mint(Minting {
+                account_id,
+                family_id: &family.id,
+            })
+            .await
+            .map_err(|e| match e {
+                MintError::Refused => RefreshError::InvalidGrant,
+                MintError::Failed(why) => RefreshError::Mint(why),
+            })?;
         let first = self.record(&token, &family.id, now, family.expires_at);
         self.store.create_family(&family, &first).await?;
         Ok(Pair {
@@ -254,15 +259,12 @@ impl RefreshTokens {
     }
 
     /// Exchanges a refresh token for a new pair.
-    pub async fn refresh<F>(
+    pub async fn refresh(
         &self,
         token: &SecretString,
         client_id: &str,
-        mint: F,
-    ) -> Result<Pair, RefreshError>
-    where
-        F: AsyncFn(Minting<'_>) -> Result<(String, i64), MintError>,
-    {
+        minter: &dyn Minter,
+    ) -> Result<Pair, RefreshError> {
         let token = token.expose();
         if !is_token(token) || !is_client_id(client_id) {
             return Err(RefreshError::InvalidGrant);
@@ -283,11 +285,12 @@ impl RefreshTokens {
             match record.used_at {
                 None => {
                     let next = random("krt_")?;
-                    let minted = mint(Minting {
-                        account_id: &family.account_id,
-                        family_id: &family.id,
-                    })
-                    .await;
+                    let minted = minter
+                        .mint(Minting {
+                            account_id: &family.account_id,
+                            family_id: &family.id,
+                        })
+                        .await;
                     let (access_token, expires_in) = match minted {
                         Ok(minted) => minted,
                         Err(MintError::Refused) => {

@@ -16,6 +16,7 @@ use kunci_domain::clients::{NonceStore, ServiceClients};
 use kunci_domain::clock::Clock;
 use kunci_domain::health::Probe;
 use kunci_domain::keys::{KeyPolicy, KeyRingService};
+use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
 use kunci_upstream::notify::{
@@ -132,6 +133,8 @@ impl Application {
                 .filter_map(|c| Cidr::parse(c))
                 .collect(),
             public_origin: origin_of(&config.environment.public_url),
+            jwt_issuer: origin_of(&config.environment.public_url),
+            jwt_audience: security.jwt_audience.clone(),
             cors_origins: config.environment.cors_origins.clone(),
         };
         // Nonces of signed requests: in Redis when there is one (shared, fast), else the
@@ -143,11 +146,23 @@ impl Application {
         let clients = ServiceClients::new(
             Arc::new(database.clone()),
             nonces,
-            master,
+            master.clone(),
             clock.clone(),
             audit.clone(),
         );
         let accounts = accounts(config, &database, audit.clone(), clock.clone()).await?;
+        let refresh = RefreshTokens::new(
+            Arc::new(database.clone()),
+            master.clone(),
+            clock.clone(),
+            audit.clone(),
+            notifier.clone(),
+            RefreshPolicy {
+                token_secs: security.refresh_token_days * 86_400,
+                family_secs: security.refresh_family_days * 86_400,
+                grace_secs: security.refresh_grace_secs,
+            },
+        );
         let services = Services {
             clock: clock.clone(),
             probes,
@@ -155,6 +170,7 @@ impl Application {
             keys: keys.clone(),
             clients,
             accounts,
+            refresh,
             audit: audit.clone(),
             notifier: notifier.clone(),
         };
@@ -322,8 +338,8 @@ pub fn key_policy(config: &Config) -> KeyPolicy {
         cookie_verify_secs: (security.session_absolute_hours * 3600)
             .max(security.auth_token_minutes * 60)
             + 60,
-        // Access tokens (15 minutes) plus the 60 s of accepted clock skew.
-        jwt_verify_secs: 15 * 60 + 60,
+        // Access tokens plus the 60 s of accepted clock skew.
+        jwt_verify_secs: security.auth_token_minutes * 60 + 60,
     }
 }
 

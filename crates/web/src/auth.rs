@@ -45,6 +45,91 @@ impl AuthContext {
     }
 }
 
+/// How a request authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// Browser cookies: a server session.
+    Cookie,
+    /// `Authorization: Bearer` with an access token of refresh-token family `family`.
+    Bearer { family: String, jti: String },
+}
+
+/// Who is calling, whatever the mechanism: what API handlers and scope checks look at.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The account id; `None` for an anonymous browser session.
+    pub sub: Option<String>,
+    pub username: Option<String>,
+    pub scopes: Vec<Scope>,
+    /// The key that verified the credential.
+    pub kid: Kid,
+    pub via: Via,
+}
+
+impl Principal {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, if that is the scheme.
+fn bearer_token(request: &Request) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A bearer request is judged by its token alone: its cookies never grant anything.
+async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next) -> Response {
+    let Some(token) = bearer_token(&request) else {
+        return ApiError::InvalidToken.into_response();
+    };
+    if RequestKind::of(&request) == RequestKind::Page {
+        // Pages are for browsers with cookies; tokens authenticate API calls.
+        return ApiError::Unauthenticated.into_response();
+    }
+    let settings = state.settings();
+    let verified = kunci_crypto::jwt::verify(
+        &state.keys().ring(),
+        token,
+        state.clock().now_unix(),
+        &settings.jwt_issuer,
+        &settings.jwt_audience,
+    );
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(kunci_crypto::jwt::JwtError::Expired) => {
+            return ApiError::TokenExpired.into_response();
+        }
+        Err(err) => {
+            tracing::info!(reason = %err, "bearer token refused");
+            return ApiError::InvalidToken.into_response();
+        }
+    };
+    state.keys().record_verification(&verified.kid);
+    let claims = verified.claims;
+    let scopes = claims
+        .scope
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    request.extensions_mut().insert(Principal {
+        sub: Some(claims.sub),
+        username: Some(claims.preferred_username),
+        scopes,
+        kid: verified.kid,
+        via: Via::Bearer {
+            family: claims.sid,
+            jti: claims.jti,
+        },
+    });
+    next.run(request).await
+}
+
 /// What the client expects, which decides redirect or 401.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
@@ -75,6 +160,9 @@ pub(crate) async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    if request.headers().contains_key(header::AUTHORIZATION) {
+        return authenticate_bearer(&state, request, next).await;
+    }
     let kind = RequestKind::of(&request);
     let cookies = RequestCookies::from_headers(request.headers(), &state.settings().cookies);
     let ring = state.keys().ring();
@@ -124,6 +212,13 @@ pub(crate) async fn authenticate(
     let Ok(csrf_token) = csrf::issue(&ring, &record.csrf) else {
         return ApiError::Internal("no active cookie key".into()).into_response();
     };
+    request.extensions_mut().insert(Principal {
+        sub: record.sub.clone(),
+        username: record.data.get(kunci_domain::session::USERNAME).cloned(),
+        scopes: record.scopes.clone(),
+        kid: kid.clone(),
+        via: Via::Cookie,
+    });
     request.extensions_mut().insert(AuthContext {
         session_id: id,
         session: record,

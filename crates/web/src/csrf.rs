@@ -184,6 +184,8 @@ mod tests {
             trusted_proxies: Vec::new(),
             public_origin: "https://kunci.test".into(),
             cors_origins: vec!["https://app.test".into()],
+            jwt_issuer: "https://kunci.test".into(),
+            jwt_audience: "kunci".into(),
         }
     }
 

@@ -47,6 +47,12 @@ pub enum ApiError {
     PasswordTooLong,
     /// A body that is not what the route takes.
     InvalidRequest(&'static str),
+    /// A bearer token past its `exp`: refresh and retry.
+    TokenExpired,
+    /// A bearer token that does not verify.
+    InvalidToken,
+    /// A refresh token that is unknown, expired, revoked or reused.
+    InvalidGrant,
     /// Anything unexpected. The cause is logged, never sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -64,7 +70,10 @@ impl ApiError {
             | Self::ReplayedNonce => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::CsrfFailed => StatusCode::FORBIDDEN,
-            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials
+            | Self::TokenExpired
+            | Self::InvalidToken
+            | Self::InvalidGrant => StatusCode::UNAUTHORIZED,
             Self::PasswordTooLong | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -89,6 +98,9 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::PasswordTooLong => "password_too_long",
             Self::InvalidRequest(_) => "invalid_request",
+            Self::TokenExpired => "token_expired",
+            Self::InvalidToken => "invalid_token",
+            Self::InvalidGrant => "invalid_grant",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -114,6 +126,9 @@ impl ApiError {
             Self::InvalidCredentials => "The username or password is wrong.",
             Self::PasswordTooLong => "Passwords are at most 256 bytes.",
             Self::InvalidRequest(_) => "The request body is not valid for this resource.",
+            Self::TokenExpired => "The access token has expired; refresh it and retry.",
+            Self::InvalidToken => "The access token is not valid.",
+            Self::InvalidGrant => "The refresh token is not valid; log in again.",
             Self::Internal(_) => "Something went wrong on our side.",
         }
     }
@@ -139,6 +154,9 @@ impl IntoResponse for ApiError {
         let challenge = match self {
             Self::BadSignature | Self::StaleTimestamp | Self::ReplayedNonce => {
                 "KunciSignature realm=\"kunci\""
+            }
+            Self::TokenExpired | Self::InvalidToken => {
+                "Bearer realm=\"kunci\", error=\"invalid_token\""
             }
             _ => "Cookie realm=\"kunci\"",
         };

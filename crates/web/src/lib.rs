@@ -28,7 +28,7 @@ pub mod service;
 mod session_api;
 mod state;
 
-pub use auth::AuthContext;
+pub use auth::{AuthContext, Principal, Via};
 pub use cookies::CookieSettings;
 pub use headers::CspNonce;
 pub use router::{SiteRoutes, router};

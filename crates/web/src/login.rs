@@ -12,13 +12,15 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kunci_crypto::SecretString;
 use kunci_crypto::csrf;
+use kunci_crypto::jwt::{self, Claims};
 use kunci_domain::accounts::{Account, AccountError};
 use kunci_domain::audit::Outcome;
-use kunci_domain::session::{SessionId, USERNAME};
+use kunci_domain::refresh::{MintError, Minter, Minting, Pair, RefreshError};
+use kunci_domain::session::SessionId;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{AuthContext, issue, see_other};
+use crate::auth::{AuthContext, Principal, Via, issue, see_other};
 use crate::cookies::{Name, RequestCookies};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
@@ -211,12 +213,28 @@ async fn end_session(state: &AppState, auth: &AuthContext) -> Result<(), ApiErro
         })
 }
 
-/// `POST /api/v1/auth/logout`: ends this session.
+/// `POST /api/v1/auth/logout`: ends this session (cookies) or this app's refresh-token family
+/// (bearer; the access token itself runs out within its lifetime).
 pub(crate) async fn logout(
     State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
+    Extension(who): Extension<Principal>,
+    auth: Option<Extension<AuthContext>>,
 ) -> Response {
-    match end_session(&state, &auth).await {
+    let ended =
+        match (&who.via, auth) {
+            (Via::Bearer { family, .. }, _) => state
+                .refresh()
+                .revoke(family)
+                .await
+                .map(drop)
+                .map_err(|err| {
+                    tracing::error!(error = %err, "refresh store unavailable at logout");
+                    ApiError::StoreUnavailable
+                }),
+            (Via::Cookie, Some(Extension(auth))) => end_session(&state, &auth).await,
+            (Via::Cookie, None) => Err(ApiError::Unauthenticated),
+        };
+    match ended {
         Ok(()) => with_cookies(Json(json!({ "ok": true })).into_response(), cleared(&state)),
         Err(err) => err.into_response(),
     }
@@ -233,37 +251,173 @@ pub(crate) async fn logout_form(
     }
 }
 
-/// `POST /api/v1/auth/logout_all`: ends every session of the account, this one included.
+/// `POST /api/v1/auth/logout_all`: ends every session and refresh-token family of the
+/// account, this one included ("this wasn't me").
 pub(crate) async fn logout_all(
     State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
+    Extension(who): Extension<Principal>,
 ) -> Response {
-    let Some(sub) = auth.session.sub.as_deref() else {
+    let Some(sub) = who.sub.as_deref() else {
         return ApiError::Unauthenticated.into_response();
     };
-    match state.sessions().destroy_account(sub).await {
-        Ok(ended) => with_cookies(
-            Json(json!({ "ok": true, "sessions_ended": ended })).into_response(),
+    let sessions = state.sessions().destroy_account(sub).await;
+    let families = state.refresh().revoke_account(sub).await;
+    match (sessions, families) {
+        (Ok(sessions), Ok(families)) => with_cookies(
+            Json(json!({ "ok": true, "sessions_ended": sessions, "apps_ended": families }))
+                .into_response(),
             cleared(&state),
         ),
-        Err(err) => {
-            tracing::error!(error = %err, "session store unavailable at logout_all");
+        (sessions, families) => {
+            tracing::error!(sessions = ?sessions.err(), families = ?families.err(), "logout_all incomplete");
             ApiError::StoreUnavailable.into_response()
         }
     }
 }
 
 /// `GET /api/v1/me`: who is logged in, and by which mechanism.
-pub(crate) async fn me(Extension(auth): Extension<AuthContext>) -> Response {
-    let session = &auth.session;
-    let Some(sub) = session.sub.as_deref() else {
+pub(crate) async fn me(Extension(who): Extension<Principal>) -> Response {
+    let Some(sub) = who.sub.as_deref() else {
         return ApiError::Unauthenticated.into_response();
     };
     Json(json!({
         "sub": sub,
-        "username": session.data.get(USERNAME),
-        "scopes": session.scopes,
-        "auth": "cookie",
+        "username": who.username,
+        "scopes": who.scopes,
+        "auth": match who.via { Via::Cookie => "cookie", Via::Bearer { .. } => "bearer" },
     }))
     .into_response()
+}
+
+#[derive(Deserialize)]
+struct MobileLogin {
+    username: String,
+    password: String,
+    client_id: String,
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+    client_id: String,
+}
+
+/// The token response: never cached anywhere.
+fn token_response(pair: &Pair) -> Response {
+    let mut response = Json(json!({
+        "access_token": pair.access_token,
+        "token_type": "Bearer",
+        "expires_in": pair.expires_in,
+        "refresh_token": pair.refresh_token,
+    }))
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Signs access tokens for accounts as they are now: a disabled or deleted account gets none.
+struct AccessTokens<'a>(&'a AppState);
+
+#[async_trait::async_trait]
+impl Minter for AccessTokens<'_> {
+    async fn mint(&self, minting: Minting<'_>) -> Result<(String, i64), MintError> {
+        let state = self.0;
+        let account = state
+            .accounts()
+            .store()
+            .by_id(minting.account_id)
+            .await
+            .map_err(|e| MintError::Failed(e.to_string()))?
+            .filter(|a| !a.disabled)
+            .ok_or(MintError::Refused)?;
+        let settings = state.settings();
+        let now = state.clock().now_unix();
+        let mut jti = [0u8; 16];
+        getrandom::fill(&mut jti).map_err(|_| MintError::Failed("random".into()))?;
+        let claims = Claims {
+            sub: account.id.clone(),
+            preferred_username: account.username.clone(),
+            iat: now,
+            nbf: now,
+            exp: now + settings.token_lifetime_secs,
+            iss: settings.jwt_issuer.clone(),
+            aud: settings.jwt_audience.clone(),
+            jti: jti.iter().map(|b| format!("{b:02x}")).collect(),
+            scope: account
+                .session_scopes()
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            sid: minting.family_id.to_owned(),
+        };
+        let token = jwt::sign(&state.keys().ring(), &claims)
+            .map_err(|e| MintError::Failed(e.to_string()))?;
+        Ok((token, settings.token_lifetime_secs))
+    }
+}
+
+fn refresh_error(err: RefreshError) -> ApiError {
+    match err {
+        RefreshError::InvalidGrant => ApiError::InvalidGrant,
+        RefreshError::BadClientId => {
+            ApiError::InvalidRequest("`client_id` must be 8 to 128 letters, digits, `-`, `_`, `.`")
+        }
+        RefreshError::Store(err) => {
+            tracing::error!(error = %err, "refresh store unavailable");
+            ApiError::StoreUnavailable
+        }
+        other => ApiError::Internal(Box::new(other)),
+    }
+}
+
+/// `POST /api/v1/auth/login_mobile` `{"username","password","client_id"}`: an access token
+/// (JWT) and a refresh token bound to the app instance `client_id`.
+pub(crate) async fn login_mobile(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    body: Bytes,
+) -> Response {
+    let Ok(login) = serde_json::from_slice::<MobileLogin>(&body) else {
+        return ApiError::InvalidRequest(
+            "expected {\"username\": …, \"password\": …, \"client_id\": …}",
+        )
+        .into_response();
+    };
+    if !kunci_domain::refresh::is_client_id(&login.client_id) {
+        return refresh_error(RefreshError::BadClientId).into_response();
+    }
+    let password = SecretString::new(login.password);
+    let account = match attempt(&state, &login.username, &password, addr, "mobile").await {
+        Ok(account) => account,
+        Err(err) => return err.into_response(),
+    };
+    let opened = state
+        .refresh()
+        .open(&account.id, &login.client_id, &AccessTokens(&state))
+        .await;
+    match opened {
+        Ok(pair) => token_response(&pair),
+        Err(err) => refresh_error(err).into_response(),
+    }
+}
+
+/// `POST /api/v1/auth/refresh` `{"refresh_token","client_id"}`: a new pair; the token used is
+/// dead.
+pub(crate) async fn refresh(State(state): State<AppState>, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<RefreshRequest>(&body) else {
+        return ApiError::InvalidRequest("expected {\"refresh_token\": …, \"client_id\": …}")
+            .into_response();
+    };
+    let token = SecretString::new(request.refresh_token);
+    let refreshed = state
+        .refresh()
+        .refresh(&token, &request.client_id, &AccessTokens(&state))
+        .await;
+    match refreshed {
+        Ok(pair) => token_response(&pair),
+        Err(err) => refresh_error(err).into_response(),
+    }
 }

@@ -39,6 +39,8 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/static/{name}", get(pages::asset))
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route("/api/v1/auth/login_web", post(login::login_web))
+        .route("/api/v1/auth/login_mobile", post(login::login_mobile))
+        .route("/api/v1/auth/refresh", post(login::refresh))
         .with_state(state.clone())
         .merge(site.public);
     let app = Router::new()

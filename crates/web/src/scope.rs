@@ -15,16 +15,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kunci_domain::session::Scope;
 
-use crate::auth::{AuthContext, RequestKind, see_other};
+use crate::auth::{Principal, RequestKind, see_other};
 use crate::error::ApiError;
 
-/// Lets through only requests whose session has the scope given as state.
+/// Lets through only requests whose caller (session or bearer token) has the scope given as
+/// state.
 pub async fn require_scope(State(scope): State<Scope>, request: Request, next: Next) -> Response {
     let kind = RequestKind::of(&request);
     let allowed = request
         .extensions()
-        .get::<AuthContext>()
-        .map(|ctx| ctx.has(scope));
+        .get::<Principal>()
+        .map(|who| who.has(scope));
     match (allowed, kind) {
         (Some(true), _) => next.run(request).await,
         (None, _) => ApiError::Unauthenticated.into_response(),

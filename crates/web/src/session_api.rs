@@ -3,11 +3,18 @@
 
 use axum::Extension;
 use axum::Json;
-use serde_json::{Value, json};
+use serde_json::json;
+
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthContext;
+use crate::error::ApiError;
 
-pub(crate) async fn session(Extension(auth): Extension<AuthContext>) -> Json<Value> {
+pub(crate) async fn session(auth: Option<Extension<AuthContext>>) -> Response {
+    // A bearer request has no session.
+    let Some(Extension(auth)) = auth else {
+        return ApiError::Unauthenticated.into_response();
+    };
     let s = &auth.session;
     Json(json!({
         "uid": s.uid,
@@ -16,4 +23,5 @@ pub(crate) async fn session(Extension(auth): Extension<AuthContext>) -> Json<Val
         "idle_expires_at": s.expires_at,
         "absolute_expires_at": s.absolute_expires_at,
     }))
+    .into_response()
 }

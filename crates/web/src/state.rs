@@ -10,6 +10,7 @@ use kunci_domain::environment::Environment;
 use kunci_domain::health::Probe;
 use kunci_domain::keys::KeyRingService;
 use kunci_domain::notify::Notifier;
+use kunci_domain::refresh::RefreshTokens;
 use kunci_domain::session::Sessions;
 
 use crate::cookies::CookieSettings;
@@ -32,6 +33,10 @@ pub struct WebSettings {
     pub public_origin: String,
     /// Origins allowed to call the API from a browser (`environment.cors_origins`).
     pub cors_origins: Vec<String>,
+    /// `iss` of access tokens (the public origin).
+    pub jwt_issuer: String,
+    /// `aud` of access tokens.
+    pub jwt_audience: String,
 }
 
 /// Everything handlers use, built once in the composition root.
@@ -43,6 +48,7 @@ pub struct Services {
     pub keys: Arc<KeyRingService>,
     pub clients: ServiceClients,
     pub accounts: Accounts,
+    pub refresh: RefreshTokens,
     pub audit: AuditLog,
     pub notifier: Arc<dyn Notifier>,
 }
@@ -90,6 +96,10 @@ impl AppState {
 
     pub fn keys(&self) -> &KeyRingService {
         &self.inner.services.keys
+    }
+
+    pub fn refresh(&self) -> &RefreshTokens {
+        &self.inner.services.refresh
     }
 
     pub fn accounts(&self) -> &Accounts {

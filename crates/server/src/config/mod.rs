@@ -72,6 +72,10 @@ pub struct SecurityConfig {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub auth_token_minutes: i64,
+    pub refresh_token_days: i64,
+    pub refresh_family_days: i64,
+    pub refresh_grace_secs: i64,
+    pub jwt_audience: String,
     pub key_rotation_days: u32,
     pub key_reload_secs: u64,
 }

@@ -272,6 +272,32 @@ pub static KEYS: &[Key] = &[
          expires.",
     ),
     Key::new(
+        "security.refresh_token_days",
+        Kind::Integer { min: 1, max: 365 },
+        Some("30"),
+    )
+    .doc("A mobile app's refresh token expires after this many days unused (each use makes a new one)."),
+    Key::new(
+        "security.refresh_family_days",
+        Kind::Integer { min: 1, max: 3_650 },
+        Some("90"),
+    )
+    .doc(
+        "However often it refreshes, an app must log in again this many days after it did: the \
+         absolute lifetime of a refresh-token family.",
+    ),
+    Key::new(
+        "security.refresh_grace_secs",
+        Kind::Integer { min: 0, max: 60 },
+        Some("5"),
+    )
+    .doc(
+        "Within this many seconds, the refresh token just used, presented again by the same app, \
+         gets the same new pair (concurrent refreshes) instead of revoking the family as stolen.",
+    ),
+    Key::new("security.jwt_audience", Kind::Prefix, Some("\"kunci\""))
+        .doc("The `aud` of access tokens (their `iss` is the origin of `environment.public_url`)."),
+    Key::new(
         "security.key_rotation_days",
         Kind::Integer { min: 0, max: 3_650 },
         Some("30"),

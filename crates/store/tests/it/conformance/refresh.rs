@@ -7,7 +7,9 @@ use kunci_crypto::{MasterKey, SecretString};
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::ManualClock;
 use kunci_domain::notify::{EventKind, Notification, Notifier};
-use kunci_domain::refresh::{MintError, Minting, Pair, RefreshError, RefreshPolicy, RefreshTokens};
+use kunci_domain::refresh::{
+    MintError, Minter, Minting, Pair, RefreshError, RefreshPolicy, RefreshTokens,
+};
 use kunci_store::Database;
 use time::Duration;
 use time::macros::datetime;
@@ -60,22 +62,40 @@ async fn fixture(db: &Database) -> Fixture {
 
 const APP: &str = "ios-app-0001";
 
-async fn mint(m: Minting<'_>) -> Result<(String, i64), MintError> {
-    Ok((
-        format!("access-for-{}-{}", m.account_id, uuid::Uuid::new_v4()),
-        900,
-    ))
+/// Access tokens that are just unique strings.
+struct Fake;
+
+#[async_trait::async_trait]
+impl Minter for Fake {
+    async fn mint(&self, m: Minting<'_>) -> Result<(String, i64), MintError> {
+        Ok((
+            format!("access-for-{}-{}", m.account_id, uuid::Uuid::new_v4()),
+            900,
+        ))
+    }
 }
+
+/// Refuses every account, as for a disabled one.
+struct Refusing;
+
+#[async_trait::async_trait]
+impl Minter for Refusing {
+    async fn mint(&self, _: Minting<'_>) -> Result<(String, i64), MintError> {
+        Err(MintError::Refused)
+    }
+}
+
+const MINT: &Fake = &Fake;
 
 async fn refresh(f: &Fixture, pair: &Pair, client: &str) -> Result<Pair, RefreshError> {
     f.tokens
-        .refresh(&SecretString::new(pair.refresh_token.clone()), client, mint)
+        .refresh(&SecretString::new(pair.refresh_token.clone()), client, MINT)
         .await
 }
 
 async fn every_refresh_rotates_and_a_reused_token_kills_the_family(db: Database) {
     let f = fixture(&db).await;
-    let first = f.tokens.open("acc-1", APP, mint).await.unwrap();
+    let first = f.tokens.open("acc-1", APP, MINT).await.unwrap();
     assert!(first.refresh_token.starts_with("krt_"));
     f.clock.advance(Duration::seconds(60));
     let second = refresh(&f, &first, APP).await.unwrap();
@@ -107,7 +127,7 @@ async fn every_refresh_rotates_and_a_reused_token_kills_the_family(db: Database)
 
 async fn concurrent_refreshes_of_one_app_get_the_same_pair(db: Database) {
     let f = fixture(&db).await;
-    let first = f.tokens.open("acc-1", APP, mint).await.unwrap();
+    let first = f.tokens.open("acc-1", APP, MINT).await.unwrap();
     let a = refresh(&f, &first, APP).await.unwrap();
     f.clock.advance(Duration::seconds(3));
     let b = refresh(&f, &first, APP).await.unwrap();
@@ -118,14 +138,14 @@ async fn concurrent_refreshes_of_one_app_get_the_same_pair(db: Database) {
 
     // Truly parallel: every racer gets the one new pair.
     let g = fixture(&db).await;
-    let start = g.tokens.open("acc-2", APP, mint).await.unwrap();
+    let start = g.tokens.open("acc-2", APP, MINT).await.unwrap();
     let tokens = Arc::new(g.tokens.clone());
     let racers: Vec<_> = (0..6)
         .map(|_| {
             let (tokens, token) = (tokens.clone(), start.refresh_token.clone());
             tokio::spawn(async move {
                 tokens
-                    .refresh(&SecretString::new(token), APP, mint)
+                    .refresh(&SecretString::new(token), APP, MINT)
                     .await
                     .unwrap()
                     .refresh_token
@@ -142,7 +162,7 @@ async fn concurrent_refreshes_of_one_app_get_the_same_pair(db: Database) {
 
 async fn the_grace_window_does_not_cover_older_tokens_or_other_clients(db: Database) {
     let f = fixture(&db).await;
-    let first = f.tokens.open("acc-1", APP, mint).await.unwrap();
+    let first = f.tokens.open("acc-1", APP, MINT).await.unwrap();
     let second = refresh(&f, &first, APP).await.unwrap();
     let _third = refresh(&f, &second, APP).await.unwrap();
     // Within 5 s, but `first` is not the immediately previous token any more.
@@ -153,7 +173,7 @@ async fn the_grace_window_does_not_cover_older_tokens_or_other_clients(db: Datab
     assert_eq!(f.heard.0.lock().unwrap().len(), 1);
 
     let g = fixture(&db).await;
-    let first = g.tokens.open("acc-1", APP, mint).await.unwrap();
+    let first = g.tokens.open("acc-1", APP, MINT).await.unwrap();
     let _ = refresh(&g, &first, APP).await.unwrap();
     // Another app instance presenting the token within the window: theft.
     assert!(matches!(
@@ -165,7 +185,7 @@ async fn the_grace_window_does_not_cover_older_tokens_or_other_clients(db: Datab
 
 async fn families_end_at_their_absolute_lifetime_and_on_revocation(db: Database) {
     let f = fixture(&db).await;
-    let mut pair = f.tokens.open("acc-1", APP, mint).await.unwrap();
+    let mut pair = f.tokens.open("acc-1", APP, MINT).await.unwrap();
     for _ in 0..4 {
         f.clock.advance(Duration::days(20));
         pair = refresh(&f, &pair, APP).await.unwrap();
@@ -179,8 +199,8 @@ async fn families_end_at_their_absolute_lifetime_and_on_revocation(db: Database)
         "91 days"
     );
 
-    let other = f.tokens.open("acc-2", APP, mint).await.unwrap();
-    let second = f.tokens.open("acc-2", "web-app-0002", mint).await.unwrap();
+    let other = f.tokens.open("acc-2", APP, MINT).await.unwrap();
+    let second = f.tokens.open("acc-2", "web-app-0002", MINT).await.unwrap();
     assert_eq!(
         f.tokens
             .store()
@@ -208,13 +228,13 @@ impl Fixture {
 
 async fn a_refused_account_ends_its_family(db: Database) {
     let f = fixture(&db).await;
-    let first = f.tokens.open("acc-1", APP, mint).await.unwrap();
+    let first = f.tokens.open("acc-1", APP, MINT).await.unwrap();
     let refused = f
         .tokens
         .refresh(
             &SecretString::new(first.refresh_token.clone()),
             APP,
-            async |_: Minting<'_>| Err(MintError::Refused),
+            &Refusing,
         )
         .await;
     assert!(matches!(refused, Err(RefreshError::InvalidGrant)));
@@ -230,11 +250,11 @@ async fn a_refused_account_ends_its_family(db: Database) {
 async fn malformed_input_is_refused_without_a_lookup(db: Database) {
     let f = fixture(&db).await;
     assert!(matches!(
-        f.tokens.open("acc-1", "short", mint).await,
+        f.tokens.open("acc-1", "short", MINT).await,
         Err(RefreshError::BadClientId)
     ));
     for token in ["", "krt_", "eyJhbGciOi.x.y", &"krt_".repeat(40)] {
-        let result = f.tokens.refresh(&SecretString::new(token), APP, mint).await;
+        let result = f.tokens.refresh(&SecretString::new(token), APP, MINT).await;
         assert!(matches!(result, Err(RefreshError::InvalidGrant)), "{token}");
     }
 }

@@ -336,7 +336,7 @@ mod tests {
         fn every_single_byte_change_is_rejected(pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
             let ring = ring();
             let token = sign(&ring, &claims()).unwrap();
-            let mut bytes = token.clone().into_bytes();
+            let mut bytes = token.into_bytes();
             let i = pos.index(bytes.len());
             prop_assume!(bytes[i] != byte);
             bytes[i] = byte;

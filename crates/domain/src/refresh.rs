@@ -358,11 +358,8 @@ impl RefreshTokens {
     /// Theft: the family dies, the audit log and the operator hear of it.
     async fn reused(&self, family: &Family, why: &str) {
         let now = self.clock.now_unix();
-        match self.store.revoke_family(&family.id, now).await {
-            Ok(_) => {}
-            Err(err) => {
-                tracing::error!(error = %err, "could not revoke a reused refresh-token family")
-            }
+        if let Err(err) = self.store.revoke_family(&family.id, now).await {
+            tracing::error!(error = %err, "could not revoke a reused refresh-token family");
         }
         let event = AuditEvent::new(
             format!("account:{}", family.account_id),

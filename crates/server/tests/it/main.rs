@@ -13,6 +13,7 @@ mod examples;
 mod health;
 mod helpers;
 mod login;
+mod mobile;
 mod notifications;
 mod secrets;
 mod service;

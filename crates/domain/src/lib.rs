@@ -12,6 +12,7 @@ pub mod clock;
 pub mod environment;
 pub mod health;
 pub mod keys;
+pub mod lockout;
 pub mod notify;
 pub mod refresh;
 pub mod session;

@@ -9,6 +9,7 @@ mod audit;
 mod clients;
 mod database;
 mod episodes;
+mod lockout;
 mod migrate;
 mod refresh;
 mod sessions;

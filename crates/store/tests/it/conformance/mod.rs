@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod clients;
 mod episodes;
+mod lockout;
 mod migrations;
 mod refresh;
 mod sessions;

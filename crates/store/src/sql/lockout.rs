@@ -1,0 +1,81 @@
+//! Login attempts and locks in the SQL database.
+
+use async_trait::async_trait;
+use kunci_domain::lockout::{LockoutPolicy, LockoutStore, Reserved};
+use kunci_domain::store::StoreError;
+
+use super::{Database, store_error, with_pool};
+
+/// Counts one attempt: a new window when the last one (or the last lock) is over. Locked rows
+/// are not touched: the `WHERE` makes the upsert return nothing.
+const RESERVE: &str = "INSERT INTO login_attempts (key, attempts, window_start, locked_until) \
+     VALUES ($1, 1, $2, NULL) \
+     ON CONFLICT (key) DO UPDATE SET \
+       attempts = CASE WHEN login_attempts.window_start + $3 <= $2 \
+                         OR login_attempts.locked_until IS NOT NULL \
+                       THEN 1 ELSE login_attempts.attempts + 1 END, \
+       window_start = CASE WHEN login_attempts.window_start + $3 <= $2 \
+                             OR login_attempts.locked_until IS NOT NULL \
+                           THEN $2 ELSE login_attempts.window_start END, \
+       locked_until = NULL \
+     WHERE login_attempts.locked_until IS NULL OR login_attempts.locked_until <= $2 \
+     RETURNING attempts";
+
+const LOCK: &str = "UPDATE login_attempts SET locked_until = $1 \
+     WHERE key = $2 AND (locked_until IS NULL OR locked_until <= $3)";
+
+const LOCKED_UNTIL: &str =
+    "SELECT locked_until FROM login_attempts WHERE key = $1 AND locked_until > $2";
+
+#[async_trait]
+impl LockoutStore for Database {
+    async fn reserve(
+        &self,
+        key: &str,
+        policy: LockoutPolicy,
+        now: i64,
+    ) -> Result<Reserved, StoreError> {
+        let counted: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(RESERVE)
+            .bind(key).bind(now).bind(policy.window_secs)
+            .fetch_optional(pool).await)
+        .map_err(store_error)?;
+        match counted {
+            Some((attempts,)) if attempts <= i64::from(policy.limit) => Ok(Reserved::Allowed(
+                u32::try_from(attempts).unwrap_or(u32::MAX),
+            )),
+            Some(_) => {
+                // Past the limit: this attempt locks the key and is not evaluated.
+                let until = now + policy.lock_secs;
+                let newly = self.lock(key, until, now).await?;
+                let until = self.locked_until(key, now).await?.unwrap_or(until);
+                Ok(Reserved::Locked { until, newly })
+            }
+            None => {
+                let until = self.locked_until(key, now).await?.unwrap_or(now + 1);
+                Ok(Reserved::Locked {
+                    until,
+                    newly: false,
+                })
+            }
+        }
+    }
+
+    async fn lock(&self, key: &str, until: i64, now: i64) -> Result<bool, StoreError> {
+        with_pool!(self, pool => sqlx::query(LOCK).bind(until).bind(key).bind(now)
+            .execute(pool).await.map(|r| r.rows_affected() == 1))
+        .map_err(store_error)
+    }
+
+    async fn clear(&self, key: &str) -> Result<bool, StoreError> {
+        with_pool!(self, pool => sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+            .bind(key).execute(pool).await.map(|r| r.rows_affected() == 1))
+        .map_err(store_error)
+    }
+
+    async fn locked_until(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(LOCKED_UNTIL)
+            .bind(key).bind(now).fetch_optional(pool).await)
+        .map_err(store_error)?;
+        Ok(row.map(|(until,)| until))
+    }
+}

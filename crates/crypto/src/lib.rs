@@ -11,6 +11,7 @@
 
 mod aead;
 pub mod csrf;
+pub mod device;
 pub mod envfile;
 pub mod jwt;
 pub mod keyring;

@@ -93,6 +93,8 @@ pub enum UserCommand {
     Enable { name: String },
     /// Set an account's password (read as for `add`).
     Passwd { name: String },
+    /// Lift the lock that failed logins put on a name.
+    Unlock { name: String },
 }
 
 /// `--scope`.

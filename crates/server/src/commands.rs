@@ -719,6 +719,22 @@ async fn user(input: &LoadInput, process: &ProcessEnv, command: UserCommand) -> 
                     accounts.set_disabled(CLI, &name, false).await?;
                     Ok(format!("`{name}` can log in again"))
                 }
+                UserCommand::Unlock { name } => {
+                    let name = kunci_domain::accounts::normalize_username(&name)
+                        .unwrap_or_else(|| name.trim().to_ascii_lowercase());
+                    let lockout = startup::lockout(
+                        &b.loaded.config,
+                        &b.database,
+                        b.audit.clone(),
+                        b.clock.clone(),
+                        b.notifier.clone(),
+                    );
+                    Ok(if lockout.unlock(CLI, &name).await? {
+                        format!("`{name}` is unlocked; its failed logins are forgotten")
+                    } else {
+                        format!("`{name}` was not locked")
+                    })
+                }
                 UserCommand::Passwd { name } => {
                     let password = password.context("no password")?;
                     accounts.set_password(CLI, &name, password).await?;

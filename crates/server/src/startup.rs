@@ -16,6 +16,8 @@ use kunci_domain::clients::{NonceStore, ServiceClients};
 use kunci_domain::clock::Clock;
 use kunci_domain::health::Probe;
 use kunci_domain::keys::{KeyPolicy, KeyRingService};
+use kunci_domain::lockout::{Lockout, LockoutPolicy};
+use kunci_domain::notify::Notifier;
 use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
@@ -151,6 +153,13 @@ impl Application {
             audit.clone(),
         );
         let accounts = accounts(config, &database, audit.clone(), clock.clone()).await?;
+        let lockout = lockout(
+            config,
+            &database,
+            audit.clone(),
+            clock.clone(),
+            notifier.clone(),
+        );
         let refresh = RefreshTokens::new(
             Arc::new(database.clone()),
             master.clone(),
@@ -170,6 +179,7 @@ impl Application {
             keys: keys.clone(),
             clients,
             accounts,
+            lockout,
             refresh,
             audit: audit.clone(),
             notifier: notifier.clone(),
@@ -327,6 +337,23 @@ pub async fn accounts(
     Accounts::new(Arc::new(database.clone()), pool, audit, clock)
         .await
         .context("cannot prepare password hashing")
+}
+
+/// Brute-force lockout over the database, from `[security]`.
+pub fn lockout(
+    config: &Config,
+    database: &Database,
+    audit: AuditLog,
+    clock: Arc<dyn Clock>,
+    notifier: Arc<dyn Notifier>,
+) -> Lockout {
+    let security = &config.security;
+    let policy = LockoutPolicy {
+        limit: security.lockout_threshold,
+        window_secs: security.lockout_window_minutes * 60,
+        lock_secs: security.lockout_hours * 3600,
+    };
+    Lockout::new(Arc::new(database.clone()), policy, clock, audit, notifier)
 }
 
 /// How long keys live, from `[security]`.

@@ -7,6 +7,7 @@
 //! | `kunci_uid` | the browser's id (UUID v4), kept for a year | HttpOnly, SameSite=Lax |
 //! | `kunci_boot` | `1`: the bootstrap redirect happened | HttpOnly, SameSite=Lax, browser session |
 //! | `kunci_csrf` | the CSRF token, for the page's JavaScript | SameSite=Lax, **not** HttpOnly |
+//! | `kunci_device` | proof of an earlier login from this browser (lockout budget) | HttpOnly, SameSite=Strict, 180 days |
 //!
 //! All have `Path=/` and no `Domain`. In staging and production (HTTPS) they are `Secure` and
 //! their names carry the `__Host-` prefix, which browsers only accept under exactly those
@@ -32,6 +33,7 @@ pub enum Name {
     Uid,
     Boot,
     Csrf,
+    Device,
 }
 
 impl Name {
@@ -42,6 +44,7 @@ impl Name {
             Self::Uid => "kunci_uid",
             Self::Boot => "kunci_boot",
             Self::Csrf => "kunci_csrf",
+            Self::Device => "kunci_device",
         }
     }
 }
@@ -61,13 +64,14 @@ impl CookieSettings {
         let max_age = match name {
             Name::Session | Name::Auth => Some(self.session_max_age_secs),
             Name::Uid => Some(365 * 86_400),
+            Name::Device => Some(DEVICE_MAX_AGE_SECS),
             Name::Boot | Name::Csrf => None,
         };
         let mut cookie = Cookie::build((self.name(name), value.to_owned()))
             .path("/")
             .secure(self.secure)
             .http_only(name != Name::Csrf)
-            .same_site(SameSite::Lax);
+            .same_site(same_site(name));
         if let Some(secs) = max_age {
             cookie = cookie.max_age(time::Duration::seconds(secs));
         }
@@ -80,10 +84,22 @@ impl CookieSettings {
             .path("/")
             .secure(self.secure)
             .http_only(name != Name::Csrf)
-            .same_site(SameSite::Lax)
+            .same_site(same_site(name))
             .max_age(time::Duration::ZERO)
             .build();
         header_value(&cookie)
+    }
+}
+
+/// How long a device cookie is honoured (and kept by the browser).
+pub const DEVICE_MAX_AGE_SECS: i64 = 180 * 86_400;
+
+/// The device cookie is only ever needed on this site's own login requests.
+fn same_site(name: Name) -> SameSite {
+    if name == Name::Device {
+        SameSite::Strict
+    } else {
+        SameSite::Lax
     }
 }
 
@@ -100,13 +116,20 @@ pub struct RequestCookies {
     pub auth: Option<String>,
     pub uid: Option<String>,
     pub boot: bool,
+    pub device: Option<String>,
 }
 
 impl RequestCookies {
     pub fn from_headers(headers: &HeaderMap, settings: &CookieSettings) -> Self {
         let mut found: Vec<(Name, String)> = Vec::new();
         let mut duplicated: Vec<Name> = Vec::new();
-        let names = [Name::Session, Name::Auth, Name::Uid, Name::Boot];
+        let names = [
+            Name::Session,
+            Name::Auth,
+            Name::Uid,
+            Name::Boot,
+            Name::Device,
+        ];
         for value in headers.get_all(header::COOKIE) {
             let Ok(text) = value.to_str() else { continue };
             for cookie in Cookie::split_parse(text).flatten() {
@@ -134,6 +157,7 @@ impl RequestCookies {
             auth: get(Name::Auth),
             uid: get(Name::Uid),
             boot: get(Name::Boot).is_some(),
+            device: get(Name::Device),
         }
     }
 

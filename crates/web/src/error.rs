@@ -53,6 +53,10 @@ pub enum ApiError {
     InvalidToken,
     /// A refresh token that is unknown, expired, revoked or reused.
     InvalidGrant,
+    /// Too many failed logins for this name (or device): try again after `retry_after` s.
+    AccountLocked {
+        retry_after: i64,
+    },
     /// Anything unexpected. The cause is logged, never sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -69,6 +73,7 @@ impl ApiError {
             | Self::StaleTimestamp
             | Self::ReplayedNonce => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::InvalidCredentials
             | Self::TokenExpired
@@ -101,6 +106,7 @@ impl ApiError {
             Self::TokenExpired => "token_expired",
             Self::InvalidToken => "invalid_token",
             Self::InvalidGrant => "invalid_grant",
+            Self::AccountLocked { .. } => "account_locked",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -129,6 +135,9 @@ impl ApiError {
             Self::TokenExpired => "The access token has expired; refresh it and retry.",
             Self::InvalidToken => "The access token is not valid.",
             Self::InvalidGrant => "The refresh token is not valid; log in again.",
+            Self::AccountLocked { .. } => {
+                "Too many failed logins for this account; try again later."
+            }
             Self::Internal(_) => "Something went wrong on our side.",
         }
     }
@@ -151,6 +160,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let code = self.code();
         let title = self.title();
+        let retry_after = match self {
+            Self::AccountLocked { retry_after } => Some(retry_after),
+            _ => None,
+        };
         let challenge = match self {
             Self::BadSignature | Self::StaleTimestamp | Self::ReplayedNonce => {
                 "KunciSignature realm=\"kunci\""
@@ -194,6 +207,9 @@ impl IntoResponse for ApiError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
+        }
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }

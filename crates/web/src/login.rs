@@ -13,15 +13,16 @@ use axum::{Extension, Json};
 use kunci_crypto::SecretString;
 use kunci_crypto::csrf;
 use kunci_crypto::jwt::{self, Claims};
-use kunci_domain::accounts::{Account, AccountError};
+use kunci_domain::accounts::{Account, AccountError, normalize_username};
 use kunci_domain::audit::Outcome;
+use kunci_domain::lockout::LockoutError;
 use kunci_domain::refresh::{MintError, Minter, Minting, Pair, RefreshError};
 use kunci_domain::session::SessionId;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{AuthContext, Principal, Via, issue, see_other};
-use crate::cookies::{Name, RequestCookies};
+use crate::cookies::{DEVICE_MAX_AGE_SECS, Name, RequestCookies};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::net::ClientAddr;
@@ -34,18 +35,88 @@ struct Credentials {
     password: String,
 }
 
-/// Checks the password and records the attempt. An attempt that succeeded but cannot be
-/// audited is refused.
+/// A login attempt's outcome.
+struct LoggedIn {
+    account: Account,
+    /// A fresh device cookie for the browser (web flows).
+    device_cookie: Option<HeaderValue>,
+}
+
+/// The lockout key's name: the normalised account name, or (for a name that cannot exist) a
+/// bounded lowercase copy, counted all the same.
+fn lockout_name(username: &str) -> String {
+    normalize_username(username).unwrap_or_else(|| {
+        username
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect()
+    })
+}
+
+/// The device this browser proves it is, for this name, if its cookie is valid and recent.
+fn known_device(state: &AppState, cookies: Option<&RequestCookies>, name: &str) -> Option<String> {
+    let cookie = cookies?.device.as_deref()?;
+    let device = kunci_crypto::device::verify(&state.keys().ring(), cookie)?;
+    let fresh = state.clock().now_unix() - device.issued_at < DEVICE_MAX_AGE_SECS;
+    (fresh && device.name == name).then_some(device.id)
+}
+
+/// A new device cookie for `name`.
+fn device_cookie(state: &AppState, name: &str) -> Option<HeaderValue> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).ok()?;
+    let device = kunci_crypto::device::Device {
+        name: name.to_owned(),
+        id: id.iter().map(|b| format!("{b:02x}")).collect(),
+        issued_at: state.clock().now_unix(),
+    };
+    let value = kunci_crypto::device::issue(&state.keys().ring(), &device)?;
+    Some(state.settings().cookies.set(Name::Device, &value))
+}
+
+fn lockout_error(err: LockoutError) -> ApiError {
+    match err {
+        LockoutError::Locked { retry_after } => ApiError::AccountLocked { retry_after },
+        other => {
+            tracing::error!(error = %other, "lockout store unavailable");
+            ApiError::StoreUnavailable
+        }
+    }
+}
+
+/// Checks the password and records the attempt: the lockout first (a locked name or device is
+/// refused before any hashing), then one Argon2id verification, then the audit entry. An
+/// attempt that succeeded but cannot be audited is refused. `cookies` are given by the
+/// browser flows, which use and renew device cookies.
 async fn attempt(
     state: &AppState,
     username: &str,
     password: &SecretString,
     addr: ClientAddr,
     flow: &str,
-) -> Result<Account, ApiError> {
+    cookies: Option<&RequestCookies>,
+) -> Result<LoggedIn, ApiError> {
+    if password.expose().len() > kunci_crypto::password::MAX_PASSWORD_BYTES {
+        return Err(ApiError::PasswordTooLong);
+    }
+    let name = lockout_name(username);
+    let device = known_device(state, cookies, &name);
+    let ticket = state
+        .lockout()
+        .check_in(&name, device.as_deref())
+        .await
+        .map_err(lockout_error)?;
     let accounts = state.accounts();
     match accounts.authenticate(username, password).await {
         Ok(account) => {
+            state
+                .lockout()
+                .succeeded(ticket)
+                .await
+                .map_err(lockout_error)?;
             if let Err(err) = accounts
                 .audit_login(username, Outcome::Allowed, addr.0, flow)
                 .await
@@ -53,9 +124,18 @@ async fn attempt(
                 tracing::error!(error = %err, "login refused: it cannot be audited");
                 return Err(ApiError::StoreUnavailable);
             }
-            Ok(account)
+            let device_cookie = cookies.and_then(|_| device_cookie(state, &account.username));
+            Ok(LoggedIn {
+                account,
+                device_cookie,
+            })
         }
         Err(AccountError::InvalidCredentials) => {
+            state
+                .lockout()
+                .failed(ticket)
+                .await
+                .map_err(lockout_error)?;
             if let Err(err) = accounts
                 .audit_login(username, Outcome::Denied, addr.0, flow)
                 .await
@@ -129,20 +209,33 @@ pub(crate) async fn login_web(
             .into_response();
     };
     let password = SecretString::new(credentials.password);
-    let account = match attempt(&state, &credentials.username, &password, addr, "web").await {
-        Ok(account) => account,
+    let cookies = RequestCookies::from_headers(&headers, &state.settings().cookies);
+    let logged_in = match attempt(
+        &state,
+        &credentials.username,
+        &password,
+        addr,
+        "web",
+        Some(&cookies),
+    )
+    .await
+    {
+        Ok(logged_in) => logged_in,
         Err(err) => return err.into_response(),
     };
-    let cookies = RequestCookies::from_headers(&headers, &state.settings().cookies);
-    match start_session(&state, &cookies, &account).await {
-        Ok(set) => with_cookies(
+    let account = &logged_in.account;
+    match start_session(&state, &cookies, account).await {
+        Ok(mut set) => with_cookies(
             Json(json!({
                 "sub": account.id,
                 "username": account.username,
                 "scopes": account.session_scopes(),
             }))
             .into_response(),
-            set,
+            {
+                set.extend(logged_in.device_cookie);
+                set
+            },
         ),
         Err(err) => err.into_response(),
     }
@@ -176,19 +269,37 @@ pub(crate) async fn login_form(
         *page.status_mut() = status;
         page
     };
-    let account = match attempt(&state, &form.username, &password, addr, "form").await {
-        Ok(account) => account,
+    let cookies = RequestCookies::from_headers(&headers, &state.settings().cookies);
+    let logged_in = match attempt(
+        &state,
+        &form.username,
+        &password,
+        addr,
+        "form",
+        Some(&cookies),
+    )
+    .await
+    {
+        Ok(logged_in) => logged_in,
         Err(ApiError::InvalidCredentials) => {
             return failed(LoginError::InvalidCredentials, StatusCode::UNAUTHORIZED);
         }
         Err(ApiError::PasswordTooLong) => {
             return failed(LoginError::PasswordTooLong, StatusCode::BAD_REQUEST);
         }
+        Err(ApiError::AccountLocked { retry_after }) => {
+            let mut page = failed(LoginError::Locked, StatusCode::TOO_MANY_REQUESTS);
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            return page;
+        }
         Err(err) => return err.into_response(),
     };
-    let cookies = RequestCookies::from_headers(&headers, &state.settings().cookies);
-    match start_session(&state, &cookies, &account).await {
-        Ok(set) => with_cookies(see_other(next), set),
+    match start_session(&state, &cookies, &logged_in.account).await {
+        Ok(mut set) => {
+            set.extend(logged_in.device_cookie);
+            with_cookies(see_other(next), set)
+        }
         Err(err) => err.into_response(),
     }
 }
@@ -390,8 +501,8 @@ pub(crate) async fn login_mobile(
         return refresh_error(RefreshError::BadClientId).into_response();
     }
     let password = SecretString::new(login.password);
-    let account = match attempt(&state, &login.username, &password, addr, "mobile").await {
-        Ok(account) => account,
+    let account = match attempt(&state, &login.username, &password, addr, "mobile", None).await {
+        Ok(logged_in) => logged_in.account,
         Err(err) => return err.into_response(),
     };
     let opened = state

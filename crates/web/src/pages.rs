@@ -130,6 +130,7 @@ struct LoginPage<'a> {
 pub(crate) enum LoginError {
     InvalidCredentials,
     PasswordTooLong,
+    Locked,
 }
 
 impl LoginError {
@@ -137,6 +138,7 @@ impl LoginError {
         match self {
             Self::InvalidCredentials => "The username or password is wrong.",
             Self::PasswordTooLong => "Passwords are at most 256 bytes.",
+            Self::Locked => "Too many failed sign-ins for this account. Try again later.",
         }
     }
 }

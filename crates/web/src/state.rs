@@ -9,6 +9,7 @@ use kunci_domain::clock::Clock;
 use kunci_domain::environment::Environment;
 use kunci_domain::health::Probe;
 use kunci_domain::keys::KeyRingService;
+use kunci_domain::lockout::Lockout;
 use kunci_domain::notify::Notifier;
 use kunci_domain::refresh::RefreshTokens;
 use kunci_domain::session::Sessions;
@@ -48,6 +49,7 @@ pub struct Services {
     pub keys: Arc<KeyRingService>,
     pub clients: ServiceClients,
     pub accounts: Accounts,
+    pub lockout: Lockout,
     pub refresh: RefreshTokens,
     pub audit: AuditLog,
     pub notifier: Arc<dyn Notifier>,
@@ -100,6 +102,10 @@ impl AppState {
 
     pub fn refresh(&self) -> &RefreshTokens {
         &self.inner.services.refresh
+    }
+
+    pub fn lockout(&self) -> &Lockout {
+        &self.inner.services.lockout
     }
 
     pub fn accounts(&self) -> &Accounts {

@@ -248,6 +248,28 @@ pub static KEYS: &[Key] = &[
          starves the rest of the site.",
     ),
     Key::new(
+        "security.lockout_threshold",
+        Kind::Integer { min: 1, max: 100 },
+        Some("5"),
+    )
+    .doc(
+        "Failed logins within `lockout_window_minutes` that lock an account name (existing or \
+         not) for `lockout_hours`. Browsers that logged in to the account before keep a budget \
+         of their own (device cookies).",
+    ),
+    Key::new(
+        "security.lockout_window_minutes",
+        Kind::Integer { min: 1, max: 1_440 },
+        Some("15"),
+    )
+    .doc("The window failed logins are counted in."),
+    Key::new(
+        "security.lockout_hours",
+        Kind::Integer { min: 1, max: 720 },
+        Some("12"),
+    )
+    .doc("How long a locked name stays locked (`kunci user unlock NAME` lifts it earlier)."),
+    Key::new(
         "security.session_idle_minutes",
         Kind::Integer {
             min: 1,

@@ -257,6 +257,12 @@ fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
         .success();
     let missing = kunci.run_with_input(&["user", "passwd", "nobody"], "x\n");
     assert_eq!(missing.code(), Some(1));
+    let unlock = kunci.run(&["user", "unlock", "Alice"]);
+    assert!(
+        unlock.success().stdout().contains("`alice` was not locked"),
+        "{}",
+        unlock.stdout()
+    );
 
     let export = kunci.run(&["audit", "export"]).success().stdout();
     for action in [

@@ -12,6 +12,7 @@ mod config;
 mod examples;
 mod health;
 mod helpers;
+mod lockout;
 mod login;
 mod mobile;
 mod notifications;

@@ -14,6 +14,7 @@ pub mod health;
 pub mod keys;
 pub mod lockout;
 pub mod notify;
+pub mod ratelimit;
 pub mod refresh;
 pub mod session;
 pub mod store;

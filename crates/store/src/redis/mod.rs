@@ -4,6 +4,7 @@
 
 mod announce;
 mod nonces;
+mod rates;
 mod sessions;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use announce::RedisRingChanged;
 pub use nonces::RedisNonces;
+pub use rates::RedisRates;
 pub use sessions::RedisSessions;
 
 /// A Redis server kunci is configured to use.

@@ -6,6 +6,7 @@ mod clients;
 mod episodes;
 mod lockout;
 mod migrations;
+mod rates;
 mod refresh;
 mod sessions;
 mod signing_keys;

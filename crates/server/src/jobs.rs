@@ -9,6 +9,7 @@ use std::time::Duration;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::Clock;
 use kunci_domain::keys::KeyRingService;
+use kunci_domain::ratelimit::Limiter;
 use kunci_domain::session::SessionStore;
 use kunci_store::{Database, RedisServer};
 use kunci_upstream::notify::Dispatcher;
@@ -26,6 +27,7 @@ pub struct JobDeps {
     pub audit: AuditLog,
     pub audit_retention_days: u32,
     pub notifier: Arc<Dispatcher>,
+    pub limiter: Arc<Limiter>,
 }
 
 /// The running loops.
@@ -48,6 +50,7 @@ impl Jobs {
             audit,
             audit_retention_days,
             notifier,
+            limiter,
         } = deps;
         let mut tasks = Vec::new();
         let nonce_clock = clock.clone();
@@ -126,6 +129,17 @@ impl Jobs {
                         .await
                         .map(drop)
                         .map_err(|e| e.to_string())
+                }
+            },
+        ));
+        tasks.push(every(
+            Duration::from_secs(60),
+            "prune rate limits",
+            move || {
+                let limiter = limiter.clone();
+                async move {
+                    limiter.prune();
+                    Ok(())
                 }
             },
         ));

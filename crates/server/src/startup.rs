@@ -18,12 +18,14 @@ use kunci_domain::health::Probe;
 use kunci_domain::keys::{KeyPolicy, KeyRingService};
 use kunci_domain::lockout::{Lockout, LockoutPolicy};
 use kunci_domain::notify::Notifier;
+use kunci_domain::ratelimit::{Limiter, Rate, RateStore};
 use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
 use kunci_upstream::notify::{
     DispatchSettings, Dispatcher, EventFilter, SmtpSettings, WebhookSettings,
 };
+use kunci_web::limits::Limits;
 use kunci_web::net::Cidr;
 use kunci_web::{AppState, CookieSettings, Services, SiteRoutes, WebSettings};
 use tokio::net::TcpListener;
@@ -137,6 +139,13 @@ impl Application {
             public_origin: origin_of(&config.environment.public_url),
             jwt_issuer: origin_of(&config.environment.public_url),
             jwt_audience: security.jwt_audience.clone(),
+            limits: Limits {
+                api: Rate {
+                    interval_ms: (1000 / i64::from(security.api_requests_per_second)).max(1),
+                    burst: security.api_burst,
+                },
+                login: Rate::per(security.login_requests_per_minute, 60_000),
+            },
             cors_origins: config.environment.cors_origins.clone(),
         };
         // Nonces of signed requests: in Redis when there is one (shared, fast), else the
@@ -160,6 +169,13 @@ impl Application {
             clock.clone(),
             notifier.clone(),
         );
+        // Rate limits: shared through Redis when there is one, this instance's memory always
+        // as the fallback.
+        let shared_rates: Option<Arc<dyn RateStore>> = match &redis {
+            Some(server) => Some(Arc::new(kunci_store::redis::RedisRates::new(server)?)),
+            None => None,
+        };
+        let limiter = Arc::new(Limiter::new(shared_rates, clock.clone()));
         let refresh = RefreshTokens::new(
             Arc::new(database.clone()),
             master.clone(),
@@ -180,6 +196,7 @@ impl Application {
             clients,
             accounts,
             lockout,
+            limiter: limiter.clone(),
             refresh,
             audit: audit.clone(),
             notifier: notifier.clone(),
@@ -195,6 +212,7 @@ impl Application {
             audit,
             audit_retention_days: config.audit.retention_days,
             notifier,
+            limiter,
         });
 
         let bind = config.environment.bind;

@@ -186,6 +186,10 @@ mod tests {
             cors_origins: vec!["https://app.test".into()],
             jwt_issuer: "https://kunci.test".into(),
             jwt_audience: "kunci".into(),
+            limits: crate::limits::Limits {
+                api: kunci_domain::ratelimit::Rate::per(100, 1000),
+                login: kunci_domain::ratelimit::Rate::per(5, 60_000),
+            },
         }
     }
 

@@ -57,6 +57,10 @@ pub enum ApiError {
     AccountLocked {
         retry_after: i64,
     },
+    /// Too many requests from this client: try again after `retry_after` s.
+    RateLimited {
+        retry_after: i64,
+    },
     /// Anything unexpected. The cause is logged, never sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -73,7 +77,7 @@ impl ApiError {
             | Self::StaleTimestamp
             | Self::ReplayedNonce => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::AccountLocked { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::InvalidCredentials
             | Self::TokenExpired
@@ -107,6 +111,7 @@ impl ApiError {
             Self::InvalidToken => "invalid_token",
             Self::InvalidGrant => "invalid_grant",
             Self::AccountLocked { .. } => "account_locked",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -138,6 +143,7 @@ impl ApiError {
             Self::AccountLocked { .. } => {
                 "Too many failed logins for this account; try again later."
             }
+            Self::RateLimited { .. } => "Too many requests; slow down.",
             Self::Internal(_) => "Something went wrong on our side.",
         }
     }
@@ -161,7 +167,9 @@ impl IntoResponse for ApiError {
         let code = self.code();
         let title = self.title();
         let retry_after = match self {
-            Self::AccountLocked { retry_after } => Some(retry_after),
+            Self::AccountLocked { retry_after } | Self::RateLimited { retry_after } => {
+                Some(retry_after)
+            }
             _ => None,
         };
         let challenge = match self {

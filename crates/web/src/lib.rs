@@ -17,6 +17,7 @@ pub mod error;
 mod headers;
 mod health;
 mod jwks;
+pub mod limits;
 mod login;
 pub mod net;
 mod observe;

@@ -8,7 +8,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
-use crate::{auth, csrf, headers, health, jwks, login, observe, pages, service, session_api};
+use crate::{
+    auth, csrf, headers, health, jwks, limits, login, observe, pages, service, session_api,
+};
 
 /// The largest request body any route accepts unless it sets its own limit.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -70,6 +72,10 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::rate_limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             csrf::refuse_cross_site,

@@ -11,10 +11,12 @@ use kunci_domain::health::Probe;
 use kunci_domain::keys::KeyRingService;
 use kunci_domain::lockout::Lockout;
 use kunci_domain::notify::Notifier;
+use kunci_domain::ratelimit::Limiter;
 use kunci_domain::refresh::RefreshTokens;
 use kunci_domain::session::Sessions;
 
 use crate::cookies::CookieSettings;
+use crate::limits::Limits;
 use crate::net::Cidr;
 use crate::pages::Templates;
 
@@ -38,6 +40,7 @@ pub struct WebSettings {
     pub jwt_issuer: String,
     /// `aud` of access tokens.
     pub jwt_audience: String,
+    pub limits: Limits,
 }
 
 /// Everything handlers use, built once in the composition root.
@@ -50,6 +53,7 @@ pub struct Services {
     pub clients: ServiceClients,
     pub accounts: Accounts,
     pub lockout: Lockout,
+    pub limiter: Arc<Limiter>,
     pub refresh: RefreshTokens,
     pub audit: AuditLog,
     pub notifier: Arc<dyn Notifier>,
@@ -102,6 +106,10 @@ impl AppState {
 
     pub fn refresh(&self) -> &RefreshTokens {
         &self.inner.services.refresh
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.inner.services.limiter
     }
 
     pub fn lockout(&self) -> &Lockout {

@@ -248,6 +248,33 @@ pub static KEYS: &[Key] = &[
          starves the rest of the site.",
     ),
     Key::new(
+        "security.api_requests_per_second",
+        Kind::Integer { min: 1, max: 100_000 },
+        Some("100"),
+    )
+    .doc(
+        "Requests per second one client address may make to `/api/`, sustained (beyond the \
+         burst: 429 `rate_limited` with `Retry-After`).",
+    ),
+    Key::new(
+        "security.api_burst",
+        Kind::Integer {
+            min: 1,
+            max: 1_000_000,
+        },
+        Some("200"),
+    )
+    .doc("Requests one client address may make to `/api/` at once."),
+    Key::new(
+        "security.login_requests_per_minute",
+        Kind::Integer { min: 1, max: 100_000 },
+        Some("5"),
+    )
+    .doc(
+        "Login requests (`POST /login`, `login_web`, `login_mobile`) per minute from one client \
+         address, right or wrong. Shared through Redis when configured, per instance otherwise.",
+    ),
+    Key::new(
         "security.lockout_threshold",
         Kind::Integer { min: 1, max: 100 },
         Some("5"),

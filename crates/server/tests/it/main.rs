@@ -12,6 +12,7 @@ mod config;
 mod examples;
 mod health;
 mod helpers;
+mod limits;
 mod lockout;
 mod login;
 mod mobile;

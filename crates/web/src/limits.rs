@@ -1,0 +1,83 @@
+//! Tier-1 rate limits per client address (SPEC §6): the login endpoints (a few per minute) and
+//! the API (many per second, with bursts), keyed by the real client address behind trusted
+//! proxies. Over the limit: 429 `rate_limited` with `Retry-After`.
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kunci_domain::ratelimit::{Decision, Rate};
+
+use crate::error::ApiError;
+use crate::net::client_ip_of;
+use crate::state::AppState;
+
+/// The limits of one deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub api: Rate,
+    pub login: Rate,
+}
+
+/// Which limit a request falls under, and its bucket name.
+fn class(method: &Method, path: &str) -> Option<&'static str> {
+    let login = matches!(
+        path,
+        "/login" | "/api/v1/auth/login_web" | "/api/v1/auth/login_mobile"
+    );
+    if login && *method == Method::POST {
+        Some("login")
+    } else if path.starts_with("/api/") {
+        Some("api")
+    } else {
+        None
+    }
+}
+
+pub(crate) async fn rate_limit(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(bucket) = class(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Some(ip) = client_ip_of(&parts, &state.settings().trusted_proxies) else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let limits = state.settings().limits;
+    let rate = if bucket == "login" {
+        limits.login
+    } else {
+        limits.api
+    };
+    match state.limiter().check(&format!("{bucket}:{ip}"), rate).await {
+        Decision::Allow => next.run(Request::from_parts(parts, body)).await,
+        Decision::Deny { retry_after_ms } => {
+            tracing::info!(bucket, "rate limited");
+            ApiError::RateLimited {
+                retry_after: (retry_after_ms + 999) / 1000,
+            }
+            .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_classified() {
+        assert_eq!(
+            class(&Method::POST, "/api/v1/auth/login_web"),
+            Some("login")
+        );
+        assert_eq!(class(&Method::POST, "/login"), Some("login"));
+        assert_eq!(class(&Method::GET, "/login"), None);
+        assert_eq!(class(&Method::GET, "/api/v1/me"), Some("api"));
+        assert_eq!(class(&Method::POST, "/api/v1/auth/refresh"), Some("api"));
+        assert_eq!(class(&Method::GET, "/"), None);
+    }
+}

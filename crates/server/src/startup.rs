@@ -124,7 +124,8 @@ impl Application {
 
         let settings = WebSettings {
             environment: loaded.environment,
-            serves_https: false,
+            // Served over HTTPS: directly, or (the usual case) behind a TLS-terminating proxy.
+            serves_https: config.environment.public_url.starts_with("https://"),
             cookies: CookieSettings {
                 secure: loaded.environment.is_deployed(),
                 session_max_age_secs: absolute_secs,

@@ -12,6 +12,8 @@
 
 pub mod auth;
 pub mod cookies;
+mod cors;
+mod csp_report;
 mod csrf;
 pub mod error;
 mod headers;

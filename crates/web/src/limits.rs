@@ -27,6 +27,8 @@ fn class(method: &Method, path: &str) -> Option<&'static str> {
     );
     if login && *method == Method::POST {
         Some("login")
+    } else if path == "/csp-report" {
+        Some("report")
     } else if path.starts_with("/api/") {
         Some("api")
     } else {
@@ -47,10 +49,11 @@ pub(crate) async fn rate_limit(
         return next.run(Request::from_parts(parts, body)).await;
     };
     let limits = state.settings().limits;
-    let rate = if bucket == "login" {
-        limits.login
-    } else {
-        limits.api
+    let rate = match bucket {
+        "login" => limits.login,
+        // Violation reports: a page load can send a few; a flood is noise.
+        "report" => Rate::per(30, 60_000),
+        _ => limits.api,
     };
     match state.limiter().check(&format!("{bucket}:{ip}"), rate).await {
         Decision::Allow => next.run(Request::from_parts(parts, body)).await,
@@ -79,5 +82,6 @@ mod tests {
         assert_eq!(class(&Method::GET, "/api/v1/me"), Some("api"));
         assert_eq!(class(&Method::POST, "/api/v1/auth/refresh"), Some("api"));
         assert_eq!(class(&Method::GET, "/"), None);
+        assert_eq!(class(&Method::POST, "/csp-report"), Some("report"));
     }
 }

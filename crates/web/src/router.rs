@@ -9,7 +9,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
 use crate::{
-    auth, csrf, headers, health, jwks, limits, login, observe, pages, service, session_api,
+    auth, cors, csp_report, csrf, headers, health, jwks, limits, login, observe, pages, service,
+    session_api,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -40,6 +41,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/forbidden", get(pages::forbidden))
         .route("/static/{name}", get(pages::asset))
         .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route("/csp-report", post(csp_report::csp_report))
         .route("/api/v1/auth/login_web", post(login::login_web))
         .route("/api/v1/auth/login_mobile", post(login::login_mobile))
         .route("/api/v1/auth/refresh", post(login::refresh))
@@ -80,6 +82,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             state.clone(),
             csrf::refuse_cross_site,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
             state,

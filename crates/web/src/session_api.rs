@@ -22,6 +22,8 @@ pub(crate) async fn session(auth: Option<Extension<AuthContext>>) -> Response {
         "scopes": s.scopes,
         "idle_expires_at": s.expires_at,
         "absolute_expires_at": s.absolute_expires_at,
+        // For scripts that cannot read the `kunci_csrf` cookie (another allowed origin).
+        "csrf_token": auth.csrf_token,
     }))
     .into_response()
 }

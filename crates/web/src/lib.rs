@@ -18,6 +18,7 @@ mod csrf;
 pub mod error;
 mod headers;
 mod health;
+mod inventory;
 mod jwks;
 pub mod limits;
 mod login;

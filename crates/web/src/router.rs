@@ -3,14 +3,15 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
+use kunci_domain::session::Scope;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
 use crate::{
-    auth, cors, csp_report, csrf, headers, health, jwks, limits, login, observe, pages, service,
-    session_api,
+    auth, cors, csp_report, csrf, headers, health, inventory, jwks, limits, login, observe, pages,
+    scope, service, session_api,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -47,6 +48,24 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/api/v1/auth/refresh", post(login::refresh))
         .with_state(state.clone())
         .merge(site.public);
+    let admin = Router::new()
+        .route(
+            "/api/v1/admin/accounts/{name}/sessions",
+            get(inventory::of_account),
+        )
+        .route(
+            "/api/v1/admin/accounts/{name}/sessions/revoke_all",
+            post(inventory::end_all_of_account),
+        )
+        .route(
+            "/api/v1/admin/accounts/{name}/sessions/{id}",
+            delete(inventory::end_of_account),
+        )
+        .with_state(state.clone())
+        .route_layer(middleware::from_fn_with_state(
+            Scope::Admin,
+            scope::require_scope,
+        ));
     let app = Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login).post(login::login_form))
@@ -55,7 +74,14 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/api/v1/me", get(login::me))
         .route("/api/v1/auth/logout", post(login::logout))
         .route("/api/v1/auth/logout_all", post(login::logout_all))
+        .route("/api/v1/me/sessions", get(inventory::mine))
+        .route(
+            "/api/v1/me/sessions/revoke_all",
+            post(inventory::end_all_mine),
+        )
+        .route("/api/v1/me/sessions/{id}", delete(inventory::end_mine))
         .with_state(state.clone())
+        .merge(admin)
         .merge(site.app)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -193,6 +193,26 @@ impl Sessions {
         self.store.delete(&id.storage_key()).await
     }
 
+    /// The live sessions of an account, soonest to expire first.
+    pub async fn of_account(&self, sub: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        self.store.list_by_account(sub, self.now()).await
+    }
+
+    /// Ends the session stored under `key` (its storage key, as listed), if it belongs to
+    /// `sub`. False when there is no such session of that account.
+    pub async fn destroy_key_of(&self, sub: &str, key: &str) -> Result<bool, StoreError> {
+        let owned = self
+            .store
+            .list_by_account(sub, self.now())
+            .await?
+            .iter()
+            .any(|r| r.key == key);
+        if owned {
+            self.store.delete(key).await?;
+        }
+        Ok(owned)
+    }
+
     /// Ends every session of an account ("log out everywhere"); returns how many.
     pub async fn destroy_account(&self, sub: &str) -> Result<u64, StoreError> {
         self.store.delete_by_account(sub).await

@@ -13,6 +13,7 @@ mod examples;
 mod headers;
 mod health;
 mod helpers;
+mod inventory;
 mod limits;
 mod lockout;
 mod login;

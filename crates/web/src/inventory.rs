@@ -1,0 +1,220 @@
+//! The session inventory (SPEC §5): an account's browser sessions and app logins, and the way
+//! to end one or all of them — for the account itself (`/api/v1/me/sessions…`) and for admins
+//! (`/api/v1/admin/accounts/{name}/sessions…`).
+//!
+//! Entries are named `s_<storage key>` (a browser session: the SHA-256 of its id, never the id
+//! itself, which is a credential) and `a_<family id>` (an app's refresh-token family).
+
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kunci_domain::accounts::normalize_username;
+use kunci_domain::audit::AuditEvent;
+use serde_json::{Value, json};
+
+use crate::auth::{AuthContext, Principal, Via};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn unavailable(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "store unavailable for the session inventory");
+    ApiError::StoreUnavailable
+}
+
+/// Everything live of account `sub`; `current` marks the caller's own entry.
+async fn inventory(state: &AppState, sub: &str, current: Option<&str>) -> Result<Value, ApiError> {
+    let sessions = state
+        .sessions()
+        .of_account(sub)
+        .await
+        .map_err(unavailable)?;
+    let families = state
+        .refresh()
+        .store()
+        .families(sub, state.clock().now_unix())
+        .await
+        .map_err(unavailable)?;
+    let mut items: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            let id = format!("s_{}", s.key);
+            json!({
+                "id": id,
+                "kind": "browser",
+                "created_at": s.created_at,
+                "last_seen": s.last_seen,
+                "expires_at": s.expires_at,
+                "current": current == Some(id.as_str()),
+            })
+        })
+        .collect();
+    items.extend(families.iter().map(|f| {
+        let id = format!("a_{}", f.id);
+        json!({
+            "id": id,
+            "kind": "app",
+            "client_id": f.client_id,
+            "created_at": f.created_at,
+            "last_seen": f.last_used_at,
+            "expires_at": f.expires_at,
+            "current": current == Some(id.as_str()),
+        })
+    }));
+    Ok(json!({ "sessions": items }))
+}
+
+/// The caller's own entry id.
+fn current_id(who: &Principal, auth: Option<&AuthContext>) -> Option<String> {
+    match (&who.via, auth) {
+        (Via::Bearer { family, .. }, _) => Some(format!("a_{family}")),
+        (Via::Cookie, Some(auth)) => Some(format!("s_{}", auth.session.key)),
+        (Via::Cookie, None) => None,
+    }
+}
+
+/// Ends entry `id` of account `sub`. False when the account has no such entry.
+async fn end(state: &AppState, sub: &str, id: &str) -> Result<bool, ApiError> {
+    if let Some(key) = id.strip_prefix("s_") {
+        return state
+            .sessions()
+            .destroy_key_of(sub, key)
+            .await
+            .map_err(unavailable);
+    }
+    if let Some(family) = id.strip_prefix("a_") {
+        let now = state.clock().now_unix();
+        let owned = state
+            .refresh()
+            .store()
+            .families(sub, now)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .any(|f| f.id == family);
+        if owned {
+            state.refresh().revoke(family).await.map_err(unavailable)?;
+        }
+        return Ok(owned);
+    }
+    Ok(false)
+}
+
+async fn end_all(state: &AppState, sub: &str) -> Result<Value, ApiError> {
+    let sessions = state
+        .sessions()
+        .destroy_account(sub)
+        .await
+        .map_err(unavailable)?;
+    let apps = state
+        .refresh()
+        .revoke_account(sub)
+        .await
+        .map_err(unavailable)?;
+    Ok(json!({ "ok": true, "sessions_ended": sessions, "apps_ended": apps }))
+}
+
+fn account_of(who: &Principal) -> Result<&str, ApiError> {
+    who.sub.as_deref().ok_or(ApiError::Unauthenticated)
+}
+
+/// `GET /api/v1/me/sessions`
+pub(crate) async fn mine(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    auth: Option<Extension<AuthContext>>,
+) -> Result<Json<Value>, ApiError> {
+    let sub = account_of(&who)?;
+    let current = current_id(&who, auth.as_ref().map(|Extension(a)| a));
+    Ok(Json(inventory(&state, sub, current.as_deref()).await?))
+}
+
+/// `DELETE /api/v1/me/sessions/{id}`
+pub(crate) async fn end_mine(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let sub = account_of(&who)?;
+    if end(&state, sub, &id).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// `POST /api/v1/me/sessions/revoke_all`: "this wasn't me".
+pub(crate) async fn end_all_mine(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let sub = account_of(&who)?.to_owned();
+    let event = AuditEvent::new(
+        format!("account:{sub}"),
+        "account.sessions_revoked",
+        sub.clone(),
+    );
+    state.audit().record(event).await.map_err(unavailable)?;
+    Ok(Json(end_all(&state, &sub).await?))
+}
+
+/// The account an admin route names.
+async fn named(state: &AppState, name: &str) -> Result<String, ApiError> {
+    let name = normalize_username(name).ok_or(ApiError::NotFound)?;
+    state
+        .accounts()
+        .store()
+        .by_username(&name)
+        .await
+        .map_err(unavailable)?
+        .map(|a| a.id)
+        .ok_or(ApiError::NotFound)
+}
+
+fn admin(who: &Principal) -> String {
+    format!(
+        "user:{}",
+        who.username
+            .as_deref()
+            .or(who.sub.as_deref())
+            .unwrap_or("?")
+    )
+}
+
+/// `GET /api/v1/admin/accounts/{name}/sessions`
+pub(crate) async fn of_account(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let sub = named(&state, &name).await?;
+    Ok(Json(inventory(&state, &sub, None).await?))
+}
+
+/// `DELETE /api/v1/admin/accounts/{name}/sessions/{id}`
+pub(crate) async fn end_of_account(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let sub = named(&state, &name).await?;
+    let event = AuditEvent::new(admin(&who), "admin.session.revoked", format!("{name} {id}"))
+        .kid(who.kid.as_str());
+    state.audit().record(event).await.map_err(unavailable)?;
+    if end(&state, &sub, &id).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// `POST /api/v1/admin/accounts/{name}/sessions/revoke_all`
+pub(crate) async fn end_all_of_account(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let sub = named(&state, &name).await?;
+    let event = AuditEvent::new(admin(&who), "admin.sessions.revoked", name).kid(who.kid.as_str());
+    state.audit().record(event).await.map_err(unavailable)?;
+    Ok(Json(end_all(&state, &sub).await?))
+}

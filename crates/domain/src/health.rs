@@ -11,6 +11,32 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
     /// Checks the dependency. The error text is for the log only; `/readyz` shows the name and
     /// a state, never the cause (it may contain host names or credentials).
     async fn check(&self) -> Result<(), ProbeFailure>;
+
+    /// Whether the instance cannot serve without it. A dependency that is not required (Redis
+    /// when it only shares rate limits and nonces) makes the instance *degraded* when down:
+    /// still ready, each control in its documented fallback.
+    fn required(&self) -> bool {
+        true
+    }
+}
+
+/// A probe whose dependency the instance can run without.
+#[derive(Debug)]
+pub struct Optional(pub std::sync::Arc<dyn Probe>);
+
+#[async_trait]
+impl Probe for Optional {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    async fn check(&self) -> Result<(), ProbeFailure> {
+        self.0.check().await
+    }
+
+    fn required(&self) -> bool {
+        false
+    }
 }
 
 /// Why a probe failed, for the operator's log.

@@ -14,7 +14,7 @@ use kunci_domain::accounts::{Accounts, PasswordPool};
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::{NonceStore, ServiceClients};
 use kunci_domain::clock::Clock;
-use kunci_domain::health::Probe;
+use kunci_domain::health::{Optional, Probe};
 use kunci_domain::keys::{KeyPolicy, KeyRingService};
 use kunci_domain::lockout::{Lockout, LockoutPolicy};
 use kunci_domain::notify::Notifier;
@@ -81,7 +81,14 @@ impl Application {
             Some(url) => {
                 let server = RedisServer::new(url.expose(), &config.data.redis_prefix)
                     .context("`data.redis_url`")?;
-                probes.push(Arc::new(server.clone()));
+                // Required only when sessions live there; otherwise its loss degrades rate
+                // limits (per instance) and signed requests (refused) but the site serves.
+                let probe: Arc<dyn Probe> = Arc::new(server.clone());
+                probes.push(if config.data.session_store == SessionStoreKind::Redis {
+                    probe
+                } else {
+                    Arc::new(Optional(probe))
+                });
                 Some(server)
             }
             None => None,

@@ -22,17 +22,46 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
         if let Err(failure) = &outcome {
             tracing::warn!(check = probe.name(), cause = %failure, "readiness check failed");
         }
-        (probe.name(), outcome.is_ok())
+        (probe.name(), probe.required(), outcome.is_ok())
     }))
     .await;
-    let ready = results.iter().all(|(_, up)| *up);
+    let ready = results.iter().all(|(_, required, up)| *up || !*required);
+    let mut degraded = degraded(&state);
+    for (name, _, up) in results
+        .iter()
+        .filter(|(_, required, up)| !*required && !*up)
+    {
+        let _ = up;
+        degraded.insert((*name).to_owned(), Value::from("down"));
+    }
     let checks: Map<String, Value> = results
         .into_iter()
-        .map(|(name, up)| (name.to_owned(), Value::from(if up { "up" } else { "down" })))
+        .map(|(name, _, up)| (name.to_owned(), Value::from(if up { "up" } else { "down" })))
         .collect();
     if ready {
-        Ok(Json(json!({ "status": "ready", "checks": checks })))
+        let status = if degraded.is_empty() {
+            "ready"
+        } else {
+            "degraded"
+        };
+        Ok(Json(json!({
+            "status": status,
+            "checks": checks,
+            "degraded": degraded,
+        })))
     } else {
         Err(ApiError::NotReady { checks })
     }
+}
+
+/// Controls running in a documented fallback (docs/operations.md): ready, but not as designed.
+fn degraded(state: &AppState) -> Map<String, Value> {
+    let mut degraded = Map::new();
+    if state.limiter().is_degraded() {
+        degraded.insert(
+            "rate_limits".to_owned(),
+            json!({ "mode": "per_instance", "fallbacks": state.limiter().fallbacks() }),
+        );
+    }
+    degraded
 }

@@ -74,13 +74,34 @@ async fn readyz_checks_the_postgres_database() {
 }
 
 #[tokio::test]
-async fn readyz_is_503_when_redis_is_configured_but_unreachable() {
+async fn an_unreachable_redis_only_degrades_an_instance_that_keeps_sessions_elsewhere() {
+    let app = TestApp::builder()
+        .var("KUNCI__DATA__REDIS_URL", "redis://:CANARYpw@127.0.0.1:1/0")
+        .spawn()
+        .await
+        .unwrap();
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        !text.contains("CANARYpw") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"]["redis"], "down");
+    assert_eq!(body["degraded"]["redis"], "down");
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_redis_holding_sessions_is_unreachable() {
     let secret = "CANARYpw";
     let app = TestApp::builder()
         .var(
             "KUNCI__DATA__REDIS_URL",
             &format!("redis://:{secret}@127.0.0.1:1/0"),
         )
+        .var("KUNCI__DATA__SESSION_STORE", "redis")
         .spawn()
         .await
         .unwrap();

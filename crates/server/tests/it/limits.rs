@@ -135,6 +135,9 @@ async fn instances_sharing_redis_share_the_budget_and_fall_back_when_it_goes() {
         429,
         "still limited without Redis"
     );
+    let ready: serde_json::Value = three.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["degraded"]["rate_limits"]["mode"], "per_instance");
     // Lockout never depended on Redis: five failures lock a name.
     for _ in 0..5 {
         three.clock.advance(time::Duration::seconds(13));

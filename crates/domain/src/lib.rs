@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod notify;
 pub mod ratelimit;
 pub mod refresh;
+pub mod revocation;
 pub mod session;
 pub mod store;
 

@@ -10,6 +10,7 @@ use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::Clock;
 use kunci_domain::keys::KeyRingService;
 use kunci_domain::ratelimit::Limiter;
+use kunci_domain::revocation::Revocations;
 use kunci_domain::session::SessionStore;
 use kunci_store::{Database, RedisServer};
 use kunci_upstream::notify::Dispatcher;
@@ -28,6 +29,7 @@ pub struct JobDeps {
     pub audit_retention_days: u32,
     pub notifier: Arc<Dispatcher>,
     pub limiter: Arc<Limiter>,
+    pub revocations: Arc<Revocations>,
 }
 
 /// The running loops.
@@ -51,6 +53,7 @@ impl Jobs {
             audit_retention_days,
             notifier,
             limiter,
+            revocations,
         } = deps;
         let mut tasks = Vec::new();
         let nonce_clock = clock.clone();
@@ -132,6 +135,10 @@ impl Jobs {
                 }
             },
         ));
+        tasks.push(every(key_reload, "reload revocation lists", move || {
+            let revocations = revocations.clone();
+            async move { revocations.reload().await.map_err(|e| e.to_string()) }
+        }));
         tasks.push(every(
             Duration::from_secs(60),
             "prune rate limits",

@@ -20,6 +20,7 @@ use kunci_domain::lockout::{Lockout, LockoutPolicy};
 use kunci_domain::notify::Notifier;
 use kunci_domain::ratelimit::{Limiter, Rate, RateStore};
 use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
+use kunci_domain::revocation::Revocations;
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
 use kunci_upstream::notify::{
@@ -196,6 +197,15 @@ impl Application {
                 grace_secs: security.refresh_grace_secs,
             },
         );
+        let revocations = Arc::new(Revocations::new(
+            Arc::new(database.clone()),
+            clock.clone(),
+            token_secs + kunci_crypto::jwt::SKEW_SECS,
+        ));
+        revocations
+            .reload()
+            .await
+            .context("cannot read the revocation lists")?;
         let services = Services {
             clock: clock.clone(),
             probes,
@@ -206,6 +216,7 @@ impl Application {
             lockout,
             limiter: limiter.clone(),
             refresh,
+            revocations: revocations.clone(),
             audit: audit.clone(),
             notifier: notifier.clone(),
         };
@@ -221,6 +232,7 @@ impl Application {
             audit_retention_days: config.audit.retention_days,
             notifier,
             limiter,
+            revocations,
         });
 
         let bind = config.environment.bind;

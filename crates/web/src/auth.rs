@@ -110,8 +110,13 @@ async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next)
             return ApiError::InvalidToken.into_response();
         }
     };
-    state.keys().record_verification(&verified.kid);
     let claims = verified.claims;
+    let revocations = state.revocations();
+    if revocations.is_family_revoked(&claims.sid) || revocations.is_account_disabled(&claims.sub) {
+        tracing::info!("bearer token of a revoked login or disabled account refused");
+        return ApiError::InvalidToken.into_response();
+    }
+    state.keys().record_verification(&verified.kid);
     let scopes = claims
         .scope
         .split_whitespace()
@@ -172,6 +177,18 @@ pub(crate) async fn authenticate(
         .and_then(|t| token::verify(&ring, t).ok());
     let session = match cookies.session.as_deref().and_then(SessionId::parse) {
         Some(id) => match state.sessions().find(&id).await {
+            Ok(Lookup::Live(record))
+                if record
+                    .sub
+                    .as_deref()
+                    .is_some_and(|sub| state.revocations().is_account_disabled(sub)) =>
+            {
+                // A disabled account's sessions end at their next request, on every instance.
+                if let Err(err) = state.sessions().destroy(&id).await {
+                    tracing::warn!(error = %err, "could not end a disabled account's session");
+                }
+                None
+            }
             Ok(Lookup::Live(record)) => Some((id, record)),
             Ok(Lookup::Missing) => None,
             Err(err) => {

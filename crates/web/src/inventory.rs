@@ -93,6 +93,7 @@ async fn end(state: &AppState, sub: &str, id: &str) -> Result<bool, ApiError> {
             .iter()
             .any(|f| f.id == family);
         if owned {
+            state.revocations().note_family(family);
             state.refresh().revoke(family).await.map_err(unavailable)?;
         }
         return Ok(owned);
@@ -111,6 +112,9 @@ async fn end_all(state: &AppState, sub: &str) -> Result<Value, ApiError> {
         .revoke_account(sub)
         .await
         .map_err(unavailable)?;
+    if let Err(err) = state.revocations().reload().await {
+        tracing::warn!(error = %err, "revocation lists not reloaded; the periodic reload will");
+    }
     Ok(json!({ "ok": true, "sessions_ended": sessions, "apps_ended": apps }))
 }
 

@@ -331,9 +331,10 @@ pub(crate) async fn logout(
     Extension(who): Extension<Principal>,
     auth: Option<Extension<AuthContext>>,
 ) -> Response {
-    let ended =
-        match (&who.via, auth) {
-            (Via::Bearer { family, .. }, _) => state
+    let ended = match (&who.via, auth) {
+        (Via::Bearer { family, .. }, _) => {
+            state.revocations().note_family(family);
+            state
                 .refresh()
                 .revoke(family)
                 .await
@@ -341,10 +342,11 @@ pub(crate) async fn logout(
                 .map_err(|err| {
                     tracing::error!(error = %err, "refresh store unavailable at logout");
                     ApiError::StoreUnavailable
-                }),
-            (Via::Cookie, Some(Extension(auth))) => end_session(&state, &auth).await,
-            (Via::Cookie, None) => Err(ApiError::Unauthenticated),
-        };
+                })
+        }
+        (Via::Cookie, Some(Extension(auth))) => end_session(&state, &auth).await,
+        (Via::Cookie, None) => Err(ApiError::Unauthenticated),
+    };
     match ended {
         Ok(()) => with_cookies(Json(json!({ "ok": true })).into_response(), cleared(&state)),
         Err(err) => err.into_response(),
@@ -373,6 +375,9 @@ pub(crate) async fn logout_all(
     };
     let sessions = state.sessions().destroy_account(sub).await;
     let families = state.refresh().revoke_account(sub).await;
+    if let Err(err) = state.revocations().reload().await {
+        tracing::warn!(error = %err, "revocation lists not reloaded; the periodic reload will");
+    }
     match (sessions, families) {
         (Ok(sessions), Ok(families)) => with_cookies(
             Json(json!({ "ok": true, "sessions_ended": sessions, "apps_ended": families }))

@@ -13,6 +13,7 @@ use kunci_domain::lockout::Lockout;
 use kunci_domain::notify::Notifier;
 use kunci_domain::ratelimit::Limiter;
 use kunci_domain::refresh::RefreshTokens;
+use kunci_domain::revocation::Revocations;
 use kunci_domain::session::Sessions;
 
 use crate::cookies::CookieSettings;
@@ -55,6 +56,7 @@ pub struct Services {
     pub lockout: Lockout,
     pub limiter: Arc<Limiter>,
     pub refresh: RefreshTokens,
+    pub revocations: Arc<Revocations>,
     pub audit: AuditLog,
     pub notifier: Arc<dyn Notifier>,
 }
@@ -102,6 +104,10 @@ impl AppState {
 
     pub fn keys(&self) -> &KeyRingService {
         &self.inner.services.keys
+    }
+
+    pub fn revocations(&self) -> &Revocations {
+        &self.inner.services.revocations
     }
 
     pub fn refresh(&self) -> &RefreshTokens {

@@ -285,6 +285,11 @@ async fn bearer_logout_ends_the_app_and_disabling_the_account_ends_refreshes() {
         .unwrap();
     assert_eq!(response.status(), 200, "bearer requests need no CSRF token");
     assert_eq!(refresh(&app, &pair["refresh_token"], APP).await.0, 401);
+    let (status, _) = me(&app, pair["access_token"].as_str().unwrap(), None).await;
+    assert_eq!(
+        status, 401,
+        "the access token of a logged-out app is refused"
+    );
 
     let pair = log_in(&app, APP).await;
     app.accounts
@@ -327,4 +332,83 @@ async fn bad_mobile_requests_are_refused() {
         (status, body["error"].as_str()),
         (401, Some("invalid_grant"))
     );
+}
+
+/// Polls `check` every 50 ms for up to 2 s.
+async fn within_two_seconds(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..40 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn revoked_logins_lose_their_access_tokens_on_every_instance() {
+    let Some(one) = TestApp::builder()
+        .backend(crate::helpers::TestBackend::Postgres)
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let two = TestApp::builder().sharing(&one).spawn().await.unwrap();
+    one.accounts
+        .add("test", "alice", &SecretString::new("correct horse"), false)
+        .await
+        .unwrap();
+    let pair = log_in(&one, APP).await;
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(me(&two, &access, None).await.0, 200);
+    let response = one
+        .client
+        .post(one.url("/api/v1/auth/logout"))
+        .header("authorization", format!("Bearer {access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, body) = me(&one, &access, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "at once here"
+    );
+    assert!(
+        within_two_seconds(async || me(&two, &access, None).await.0 == 401).await,
+        "the other instance still took the token after 2 s"
+    );
+
+    // Disabling the account ends its cookie sessions and bearer tokens everywhere.
+    let fresh = log_in(&two, APP).await;
+    let fresh_access = fresh["access_token"].as_str().unwrap().to_owned();
+    let mut browser = Browser::new(&two.url(""));
+    browser
+        .post_json(
+            "/api/v1/auth/login_web",
+            &json!({"username": "alice", "password": "correct horse"}),
+            false,
+        )
+        .await;
+    assert_eq!(browser.api("/api/v1/me").await.status, 200);
+    one.accounts
+        .set_disabled("test", "alice", true)
+        .await
+        .unwrap();
+    assert!(within_two_seconds(async || me(&two, &fresh_access, None).await.0 == 401).await);
+    assert!(within_two_seconds(async || browser.api("/api/v1/me").await.status == 401).await);
+}
+
+#[tokio::test]
+async fn a_detected_theft_kills_the_family_access_tokens_too() {
+    let app = with_alice().await;
+    let first = log_in(&app, APP).await;
+    let (_, second) = refresh(&app, &first["refresh_token"], APP).await;
+    let access = second["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(me(&app, &access, None).await.0, 200);
+    app.clock.advance(Duration::seconds(30));
+    assert_eq!(refresh(&app, &first["refresh_token"], APP).await.0, 401);
+    assert!(within_two_seconds(async || me(&app, &access, None).await.0 == 401).await);
 }

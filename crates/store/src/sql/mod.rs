@@ -12,6 +12,7 @@ mod episodes;
 mod lockout;
 mod migrate;
 mod refresh;
+mod revocation;
 mod sessions;
 mod signing_keys;
 mod target;

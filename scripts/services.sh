@@ -22,11 +22,13 @@ wait_for() { # description, command...
   log "$what did not come up"; return 1
 }
 
-# Tools the tests drive: the shell example client signs with openssl and sends with curl.
+# Tools the tests drive: the shell example client signs with openssl and sends with curl; the
+# browser tests run Debian's Chromium headless.
 missing=()
 for tool in curl openssl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 fi

@@ -120,4 +120,6 @@
     csrfToken: function () { return cookie("kunci_csrf"); },
     setAccessToken: function (token) { accessToken = token; },
   };
+  // Pages (and tests) can tell that the helper loaded and runs under the page's policy.
+  document.documentElement.setAttribute("data-kunci", "ready");
 })();

@@ -179,3 +179,51 @@ async fn csp_reports_are_taken_bounded_and_rate_limited() {
     }
     assert_eq!(last, 429, "a flood of reports is cut off");
 }
+
+/// A page with one script carrying the response's nonce and one injected without it.
+async fn probe_page(
+    axum::Extension(nonce): axum::Extension<kunci_web::CspNonce>,
+) -> axum::response::Html<String> {
+    axum::response::Html(format!(
+        "<!doctype html><html><head><script src=\"/static/kunci.js\" nonce=\"{n}\"></script></head>\
+         <body><script nonce=\"{n}\">document.documentElement.setAttribute('data-nonced', 'yes')</script>\
+         <script>document.documentElement.setAttribute('data-injected', 'yes')</script>\
+         <p>probe</p></body></html>",
+        n = nonce.0
+    ))
+}
+
+#[tokio::test]
+async fn in_a_real_browser_the_nonced_scripts_run_and_injected_ones_do_not() {
+    let app = TestApp::builder()
+        .routes(axum::Router::new().route("/csp-probe", axum::routing::get(probe_page)))
+        .spawn()
+        .await
+        .unwrap();
+    // A new browser: the bootstrap redirect, then the page.
+    let Some(dom) = crate::helpers::chromium::dump_dom(&app.url("/csp-probe")).await else {
+        return;
+    };
+    assert!(dom.contains("probe"), "{dom}");
+    assert!(dom.contains("data-kunci=\"ready\""), "kunci.js ran: {dom}");
+    assert!(
+        dom.contains("data-nonced=\"yes\""),
+        "the nonced inline script ran: {dom}"
+    );
+    let html_tag = dom
+        .split('>')
+        .find(|t| t.contains("<html"))
+        .unwrap_or_default();
+    assert!(
+        !html_tag.contains("data-injected"),
+        "the injected script was blocked: {dom}"
+    );
+
+    let Some(home) = crate::helpers::chromium::dump_dom(&app.url("/")).await else {
+        return;
+    };
+    assert!(
+        home.contains("data-kunci=\"ready\""),
+        "the home page's own script runs: {home}"
+    );
+}

@@ -4,6 +4,7 @@
 pub mod app;
 mod binary;
 pub mod browser;
+pub mod chromium;
 mod proxy;
 pub mod sinks;
 

@@ -6,6 +6,7 @@
 //! adapter there.
 
 pub mod accounts;
+pub mod apikeys;
 pub mod audit;
 pub mod clients;
 pub mod clock;

@@ -5,6 +5,7 @@
 //! migrations folder with the same version numbers (`migrations/<backend>/NNNN_name.{up,down}.sql`).
 
 mod accounts;
+mod apikeys;
 mod audit;
 mod clients;
 mod database;

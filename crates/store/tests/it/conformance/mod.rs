@@ -1,6 +1,7 @@
 //! One module per port; each ends with `backends!(…)` listing its tests.
 
 mod accounts;
+mod apikeys;
 mod audit;
 mod clients;
 mod episodes;

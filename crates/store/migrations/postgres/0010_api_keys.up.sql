@@ -1,0 +1,22 @@
+-- The upstream API-key pool (SPEC §8). `sealed` is the key encrypted under the master key,
+-- `hash` a keyed hash (duplicates), `masked` the only form ever shown.
+CREATE TABLE api_keys (
+    id                TEXT PRIMARY KEY NOT NULL,
+    upstream          TEXT NOT NULL,
+    sealed            TEXT NOT NULL,
+    hash              TEXT NOT NULL UNIQUE,
+    masked            TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN
+                          ('active', 'cooling', 'quota_exceeded', 'probing', 'invalid', 'disabled')),
+    priority          BIGINT NOT NULL DEFAULT 0,
+    quota_group       TEXT,
+    usage_count       BIGINT NOT NULL DEFAULT 0,
+    last_used         BIGINT,
+    created_at        BIGINT NOT NULL,
+    quota_exceeded_at BIGINT,
+    available_at      BIGINT,
+    last_error        TEXT
+);
+
+CREATE INDEX api_keys_pick ON api_keys (upstream, status, priority, last_used);
+CREATE INDEX api_keys_group ON api_keys (upstream, quota_group);

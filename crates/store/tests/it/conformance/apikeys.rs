@@ -88,9 +88,9 @@ async fn priority_first_then_least_recently_used(db: Database) {
         Some(high.as_str()),
         "priority wins over recency"
     );
-    let first_low = pick(&pool, &[high.clone()]).await.unwrap();
+    let first_low = pick(&pool, std::slice::from_ref(&high)).await.unwrap();
     clock.advance(Duration::seconds(1));
-    let second_low = pick(&pool, &[high.clone()]).await.unwrap();
+    let second_low = pick(&pool, std::slice::from_ref(&high)).await.unwrap();
     assert_ne!(first_low, second_low, "the least recently used comes next");
     assert!([&low_a, &low_b].contains(&&first_low) && [&low_a, &low_b].contains(&&second_low));
     let (k, secret) = pool.acquire("google", &[]).await.unwrap().unwrap();

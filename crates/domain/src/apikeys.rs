@@ -83,6 +83,19 @@ pub struct ApiKey {
     pub quota_exceeded_at: Option<i64>,
     pub available_at: Option<i64>,
     pub last_error: Option<String>,
+    /// Uses allowed per upstream day, if limited.
+    pub daily_budget: Option<i64>,
+    /// Uses in the day `budget_day`.
+    pub used_today: i64,
+    pub budget_day: Option<i64>,
+}
+
+/// The upstream's day: its number and when the next one starts (Google: midnight in Los
+/// Angeles). Daily budgets count per day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day {
+    pub number: i64,
+    pub next_starts_at: i64,
 }
 
 impl fmt::Debug for ApiKey {
@@ -127,6 +140,7 @@ pub trait ApiKeyStore: Send + Sync + fmt::Debug {
         upstream: &str,
         exclude: &[String],
         now: i64,
+        day: Day,
         probe_secs: i64,
     ) -> Result<Option<ApiKey>, StoreError>;
     /// Applies a verdict to key `id` (and its group for a daily quota), compare-and-set: a
@@ -142,8 +156,12 @@ pub trait ApiKeyStore: Send + Sync + fmt::Debug {
     async fn update(&self, id: &str, change: &KeyChange) -> Result<bool, StoreError>;
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// The earliest time a key of `upstream` that is not usable now becomes usable.
-    async fn earliest_available(&self, upstream: &str, now: i64)
-    -> Result<Option<i64>, StoreError>;
+    async fn earliest_available(
+        &self,
+        upstream: &str,
+        now: i64,
+        day: Day,
+    ) -> Result<Option<i64>, StoreError>;
 }
 
 /// What an administrator may change.
@@ -154,6 +172,8 @@ pub struct KeyChange {
     pub priority: Option<i64>,
     /// `Some(None)` clears it.
     pub quota_group: Option<Option<String>>,
+    /// `Some(None)` removes the budget.
+    pub daily_budget: Option<Option<i64>>,
 }
 
 /// Checks a key's format before it is stored (per adapter).
@@ -282,6 +302,9 @@ impl ApiKeyPool {
             quota_exceeded_at: None,
             available_at: None,
             last_error: None,
+            daily_budget: None,
+            used_today: 0,
+            budget_day: None,
         };
         let event = crate::audit::AuditEvent::new(
             actor,
@@ -326,6 +349,12 @@ impl ApiKeyPool {
         }
         if let Some(group) = &change.quota_group {
             what.push(format!("quota_group={}", group.as_deref().unwrap_or("-")));
+        }
+        if let Some(budget) = change.daily_budget {
+            what.push(format!(
+                "daily_budget={}",
+                budget.map_or("-".to_owned(), |b| b.to_string())
+            ));
         }
         let event = crate::audit::AuditEvent::new(
             actor,
@@ -386,10 +415,15 @@ impl ApiKeyPool {
         &self,
         upstream: &str,
         exclude: &[String],
+        day: Day,
     ) -> Result<Option<(ApiKey, kunci_crypto::SecretString)>, PoolError> {
         let now = self.clock.now_unix();
         loop {
-            let Some(key) = self.store.pick(upstream, exclude, now, PROBE_SECS).await? else {
+            let Some(key) = self
+                .store
+                .pick(upstream, exclude, now, day, PROBE_SECS)
+                .await?
+            else {
                 if exclude.is_empty() {
                     let notice = crate::notify::Notification::new(
                         crate::notify::EventKind::ApiKeysExhausted,
@@ -474,10 +508,14 @@ impl ApiKeyPool {
     }
 
     /// When the pool of `upstream` has a usable key again at the earliest.
-    pub async fn earliest_available(&self, upstream: &str) -> Result<Option<i64>, PoolError> {
+    pub async fn earliest_available(
+        &self,
+        upstream: &str,
+        day: Day,
+    ) -> Result<Option<i64>, PoolError> {
         Ok(self
             .store
-            .earliest_available(upstream, self.clock.now_unix())
+            .earliest_available(upstream, self.clock.now_unix(), day)
             .await?)
     }
 }

@@ -20,6 +20,7 @@ pub mod refresh;
 pub mod revocation;
 pub mod session;
 pub mod store;
+pub mod upstream;
 
 /// The system's random number generator failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

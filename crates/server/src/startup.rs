@@ -11,18 +11,21 @@ use axum::Router;
 use kunci_crypto::MasterKey;
 use kunci_crypto::password::Cost;
 use kunci_domain::accounts::{Accounts, PasswordPool};
+use kunci_domain::apikeys::ApiKeyPool;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::{NonceStore, ServiceClients};
 use kunci_domain::clock::Clock;
 use kunci_domain::health::{Optional, Probe};
 use kunci_domain::keys::{KeyPolicy, KeyRingService};
 use kunci_domain::lockout::{Lockout, LockoutPolicy};
+use kunci_domain::notify::Episodes;
 use kunci_domain::notify::Notifier;
 use kunci_domain::ratelimit::{Limiter, Rate, RateStore};
 use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
+use kunci_upstream::gateway::{Gateway, Route};
 use kunci_upstream::notify::{
     DispatchSettings, Dispatcher, EventFilter, SmtpSettings, WebhookSettings,
 };
@@ -31,7 +34,7 @@ use kunci_web::net::Cidr;
 use kunci_web::{AppState, CookieSettings, Services, SiteRoutes, WebSettings};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, Loaded, SessionStoreKind};
+use crate::config::{Config, Loaded, SessionStoreKind, UpstreamKind};
 use crate::jobs::{JobDeps, Jobs};
 use crate::secrets::permissions;
 
@@ -206,6 +209,15 @@ impl Application {
             .reload()
             .await
             .context("cannot read the revocation lists")?;
+        // [upstreams], [search]: the API-key pool and the third-party APIs it serves.
+        let pool = api_key_pool(
+            &database,
+            master.clone(),
+            clock.clone(),
+            audit.clone(),
+            notifier.clone(),
+        );
+        let upstreams = gateway(config, pool.clone(), clock.clone())?;
         let services = Services {
             clock: clock.clone(),
             probes,
@@ -213,6 +225,8 @@ impl Application {
             keys: keys.clone(),
             clients,
             accounts,
+            pool,
+            upstreams,
             lockout,
             limiter: limiter.clone(),
             refresh,
@@ -283,6 +297,10 @@ impl Application {
 
     pub fn accounts(&self) -> &Accounts {
         self.state.accounts()
+    }
+
+    pub fn pool(&self) -> &ApiKeyPool {
+        self.state.pool()
     }
 
     /// What the operator should hear about this start (migrations applied, …).
@@ -375,6 +393,59 @@ pub async fn accounts(
     Accounts::new(Arc::new(database.clone()), pool, audit, clock)
         .await
         .context("cannot prepare password hashing")
+}
+
+/// The API-key pool over the database.
+pub fn api_key_pool(
+    database: &Database,
+    master: MasterKey,
+    clock: Arc<dyn Clock>,
+    audit: AuditLog,
+    notifier: Arc<dyn Notifier>,
+) -> ApiKeyPool {
+    let episodes = Episodes::new(Arc::new(database.clone()), notifier.clone(), clock.clone());
+    ApiKeyPool::new(
+        Arc::new(database.clone()),
+        master,
+        clock,
+        audit,
+        notifier,
+        episodes,
+    )
+}
+
+/// The configured upstreams, from `[upstreams]` and `[search]`.
+pub fn gateway(
+    config: &Config,
+    pool: ApiKeyPool,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn kunci_domain::upstream::Upstreams>> {
+    let mut routes = std::collections::BTreeMap::new();
+    for (name, upstream) in &config.upstreams {
+        // The configuration check guarantees kind and cx for Google.
+        if let (Some(UpstreamKind::GoogleCse), Some(cx)) = (upstream.kind, &upstream.cx) {
+            let base_url = upstream
+                .base_url
+                .clone()
+                .unwrap_or_else(|| kunci_upstream::google::ENDPOINT.to_owned());
+            routes.insert(
+                name.clone(),
+                Route::GoogleCse {
+                    base_url,
+                    cx: cx.clone(),
+                },
+            );
+        }
+    }
+    let proxy = kunci_upstream::proxy::Upstreams::new(pool, clock.clone())
+        .map_err(|e| anyhow::anyhow!("cannot build the upstream client: {e}"))?;
+    Ok(Arc::new(Gateway::new(
+        proxy,
+        routes,
+        config.search.upstream.clone(),
+        config.search.cache_secs,
+        clock,
+    )))
 }
 
 /// Brute-force lockout over the database, from `[security]`.

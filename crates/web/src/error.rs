@@ -61,6 +61,22 @@ pub enum ApiError {
     RateLimited {
         retry_after: i64,
     },
+    /// No API key of the upstream is usable; one is expected back after `retry_after` s.
+    NoApiKeyAvailable {
+        retry_after: Option<i64>,
+    },
+    /// The upstream refused the request itself (a bad search engine id, a bad argument).
+    UpstreamConfigError,
+    /// The upstream throttles every key: try again after `retry_after` s.
+    UpstreamThrottled {
+        retry_after: i64,
+    },
+    /// The upstream could not be reached or kept failing.
+    UpstreamUnavailable,
+    /// The key is in the pool already.
+    DuplicateApiKey,
+    /// The key does not have the upstream's format.
+    InvalidApiKey(String),
     /// Anything unexpected. The cause is logged, never sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -77,6 +93,12 @@ impl ApiError {
             | Self::StaleTimestamp
             | Self::ReplayedNonce => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NoApiKeyAvailable { .. } | Self::UpstreamThrottled { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::UpstreamConfigError | Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Self::DuplicateApiKey => StatusCode::CONFLICT,
+            Self::InvalidApiKey(_) => StatusCode::BAD_REQUEST,
             Self::AccountLocked { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::InvalidCredentials
@@ -110,6 +132,12 @@ impl ApiError {
             Self::TokenExpired => "token_expired",
             Self::InvalidToken => "invalid_token",
             Self::InvalidGrant => "invalid_grant",
+            Self::NoApiKeyAvailable { .. } => "no_api_key_available",
+            Self::UpstreamConfigError => "upstream_config_error",
+            Self::UpstreamThrottled { .. } => "upstream_throttled",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::DuplicateApiKey => "duplicate_api_key",
+            Self::InvalidApiKey(_) => "invalid_api_key",
             Self::AccountLocked { .. } => "account_locked",
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
@@ -144,6 +172,16 @@ impl ApiError {
                 "Too many failed logins for this account; try again later."
             }
             Self::RateLimited { .. } => "Too many requests; slow down.",
+            Self::NoApiKeyAvailable { .. } => {
+                "No API key is available for this upstream right now."
+            }
+            Self::UpstreamConfigError => {
+                "The upstream refused the request as malformed: check its configuration."
+            }
+            Self::UpstreamThrottled { .. } => "The upstream is throttling us; try again later.",
+            Self::UpstreamUnavailable => "The upstream could not be reached.",
+            Self::DuplicateApiKey => "This key is in the pool already.",
+            Self::InvalidApiKey(_) => "The key does not have the format this upstream uses.",
             Self::Internal(_) => "Something went wrong on our side.",
         }
     }
@@ -166,10 +204,11 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let code = self.code();
         let title = self.title();
-        let retry_after = match self {
-            Self::AccountLocked { retry_after } | Self::RateLimited { retry_after } => {
-                Some(retry_after)
-            }
+        let retry_after = match &self {
+            Self::AccountLocked { retry_after }
+            | Self::RateLimited { retry_after }
+            | Self::UpstreamThrottled { retry_after } => Some(*retry_after),
+            Self::NoApiKeyAvailable { retry_after } => Some(retry_after.unwrap_or(60)),
             _ => None,
         };
         let challenge = match self {
@@ -191,6 +230,9 @@ impl IntoResponse for ApiError {
             }
             Self::InvalidRequest(detail) => {
                 Map::from_iter([("detail".to_owned(), Value::from(detail))])
+            }
+            Self::InvalidApiKey(expected) => {
+                Map::from_iter([("detail".to_owned(), Value::from(expected))])
             }
             _ => Map::new(),
         };

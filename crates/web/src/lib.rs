@@ -25,6 +25,7 @@ mod login;
 pub mod net;
 mod observe;
 pub mod pages;
+mod pool;
 mod router;
 mod scope;
 mod serve;

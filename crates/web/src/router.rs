@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use kunci_domain::session::Scope;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -11,7 +11,7 @@ use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
 use crate::{
     auth, cors, csp_report, csrf, headers, health, inventory, jwks, limits, login, observe, pages,
-    scope, service, session_api,
+    pool, scope, service, session_api,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -61,6 +61,11 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             "/api/v1/admin/accounts/{name}/sessions/{id}",
             delete(inventory::end_of_account),
         )
+        .route("/api/v1/admin/api-keys", get(pool::list).post(pool::create))
+        .route(
+            "/api/v1/admin/api-keys/{id}",
+            patch(pool::update).delete(pool::remove),
+        )
         .with_state(state.clone())
         .route_layer(middleware::from_fn_with_state(
             Scope::Admin,
@@ -72,6 +77,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/logout", post(login::logout_form))
         .route("/api/v1/session", get(session_api::session))
         .route("/api/v1/me", get(login::me))
+        .route("/api/v1/search", get(pool::search))
         .route("/api/v1/auth/logout", post(login::logout))
         .route("/api/v1/auth/logout_all", post(login::logout_all))
         .route("/api/v1/me/sessions", get(inventory::mine))

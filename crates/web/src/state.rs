@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use kunci_domain::accounts::Accounts;
+use kunci_domain::apikeys::ApiKeyPool;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::ServiceClients;
 use kunci_domain::clock::Clock;
@@ -15,6 +16,7 @@ use kunci_domain::ratelimit::Limiter;
 use kunci_domain::refresh::RefreshTokens;
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::Sessions;
+use kunci_domain::upstream::Upstreams;
 
 use crate::cookies::CookieSettings;
 use crate::limits::Limits;
@@ -53,6 +55,8 @@ pub struct Services {
     pub keys: Arc<KeyRingService>,
     pub clients: ServiceClients,
     pub accounts: Accounts,
+    pub pool: ApiKeyPool,
+    pub upstreams: Arc<dyn Upstreams>,
     pub lockout: Lockout,
     pub limiter: Arc<Limiter>,
     pub refresh: RefreshTokens,
@@ -120,6 +124,14 @@ impl AppState {
 
     pub fn lockout(&self) -> &Lockout {
         &self.inner.services.lockout
+    }
+
+    pub fn pool(&self) -> &ApiKeyPool {
+        &self.inner.services.pool
+    }
+
+    pub fn upstreams(&self) -> &dyn Upstreams {
+        self.inner.services.upstreams.as_ref()
     }
 
     pub fn accounts(&self) -> &Accounts {

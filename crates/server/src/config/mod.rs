@@ -34,6 +34,34 @@ pub struct Config {
     pub notification: NotificationConfig,
     pub security: SecurityConfig,
     pub audit: AuditConfig,
+    /// Defaulted: no table at all means no upstream.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    pub search: SearchConfig,
+}
+
+/// `[upstreams.<name>]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub kind: Option<UpstreamKind>,
+    pub base_url: Option<String>,
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub cx: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamKind {
+    GoogleCse,
+}
+
+/// `[search]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    pub upstream: String,
+    pub cache_secs: i64,
 }
 
 /// `[notification]`
@@ -249,6 +277,7 @@ fn cross_checks(layers: &mut Layers, environment: Environment) {
         }
     }
     notification_checks(layers);
+    upstream_checks(layers);
     if environment.is_deployed() {
         let public_url = layers.entries.get("environment.public_url").cloned();
         if let Some(entry) = public_url {
@@ -264,6 +293,42 @@ fn cross_checks(layers: &mut Layers, environment: Environment) {
                     problem,
                 );
             }
+        }
+    }
+}
+
+/// Every upstream names its adapter, and a Google one its search engine.
+fn upstream_checks(layers: &mut Layers) {
+    let names: std::collections::BTreeSet<String> = layers
+        .entries
+        .keys()
+        .filter_map(|k| k.strip_prefix("upstreams."))
+        .filter_map(|k| k.split('.').next())
+        .map(str::to_owned)
+        .collect();
+    for name in names {
+        let get = |key: &str| {
+            layers
+                .entries
+                .get(&format!("upstreams.{name}.{key}"))
+                .cloned()
+        };
+        match get("kind") {
+            None => {
+                let origin = get("cx")
+                    .or_else(|| get("base_url"))
+                    .map(|e| e.source.to_string())
+                    .unwrap_or_default();
+                let problem = "needs a `kind` (google_cse)".to_owned();
+                let key = format!("upstreams.{name}");
+                layers.push_error(&origin, Some(&key), problem);
+            }
+            Some(kind) if kind.value.as_str() == Some("google_cse") && get("cx").is_none() => {
+                let problem = "a `google_cse` upstream needs `cx`, its search engine id".to_owned();
+                let key = format!("upstreams.{name}.kind");
+                layers.push_error(&kind.source.to_string(), Some(&key), problem);
+            }
+            Some(_) => {}
         }
     }
 }

@@ -33,6 +33,14 @@ pub static SECTIONS: &[Section] = &[
         name: "audit",
         doc: "The audit log: how long client-IP hashes are kept.",
     },
+    Section {
+        name: "upstreams",
+        doc: "Third-party APIs served from the API-key pool, one table per upstream name.",
+    },
+    Section {
+        name: "search",
+        doc: "`GET /api/v1/search`: which upstream answers it, and how long answers are cached.",
+    },
 ];
 
 #[derive(Debug)]
@@ -371,6 +379,26 @@ pub static KEYS: &[Key] = &[
         "Client-IP hashes in audit entries older than this are erased (the entries stay, and \
          the chain still verifies).",
     ),
+    // [upstreams.<name>]
+    Key::new("upstreams.*.kind", Kind::Enum(&["google_cse"]), None).doc(
+        "The adapter of upstream `<name>`: `google_cse` (Google Custom Search JSON API; keys \
+         travel in `X-Goog-Api-Key`). Keys are added with `kunci apikey add <name>` or on \
+         `/settings`.",
+    ),
+    Key::new("upstreams.*.base_url", Kind::HttpUrl, None)
+        .doc("The endpoint, when not the adapter's own (a test double, a regional endpoint)."),
+    Key::new("upstreams.*.cx", Kind::Secret { min_len: 1 }, None)
+        .secret()
+        .doc("`google_cse`: the Programmable Search Engine id. Keep it in the encrypted env file."),
+    // [search]
+    Key::new("search.upstream", Kind::Prefix, Some("\"google\""))
+        .doc("The upstream (a name under `[upstreams]`) that answers `GET /api/v1/search`."),
+    Key::new(
+        "search.cache_secs",
+        Kind::Integer { min: 0, max: 86_400 },
+        Some("3600"),
+    )
+    .doc("Identical searches within this many seconds are answered from the cache (0: never)."),
 ];
 
 /// One configuration key.

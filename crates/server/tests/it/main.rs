@@ -19,6 +19,7 @@ mod lockout;
 mod login;
 mod mobile;
 mod notifications;
+mod pool;
 mod secrets;
 mod service;
 mod sessions;

@@ -15,7 +15,12 @@ CREATE TABLE api_keys (
     created_at        BIGINT NOT NULL,
     quota_exceeded_at BIGINT,
     available_at      BIGINT,
-    last_error        TEXT
+    last_error        TEXT,
+    -- An optional daily budget: the key is not handed out once it was used this many times in
+    -- the upstream's current day (`budget_day`), before the upstream has to say so.
+    daily_budget      BIGINT,
+    budget_day        BIGINT,
+    used_today        BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE INDEX api_keys_pick ON api_keys (upstream, status, priority, last_used);

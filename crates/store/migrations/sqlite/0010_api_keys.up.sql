@@ -15,7 +15,12 @@ CREATE TABLE api_keys (
     created_at        INTEGER NOT NULL,
     quota_exceeded_at INTEGER,
     available_at      INTEGER,
-    last_error        TEXT
+    last_error        TEXT,
+    -- An optional daily budget: the key is not handed out once it was used this many times in
+    -- the upstream's current day (`budget_day`), before the upstream has to say so.
+    daily_budget      INTEGER,
+    budget_day        INTEGER,
+    used_today        INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 CREATE INDEX api_keys_pick ON api_keys (upstream, status, priority, last_used);

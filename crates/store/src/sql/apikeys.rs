@@ -4,69 +4,81 @@
 //! `BEGIN IMMEDIATE` (writers are serialised anyway).
 
 use async_trait::async_trait;
-use kunci_domain::apikeys::{ApiKey, ApiKeyStore, KeyChange, KeyStatus, Verdict};
+use kunci_domain::apikeys::{ApiKey, ApiKeyStore, Day, KeyChange, KeyStatus, Verdict};
 use kunci_domain::store::StoreError;
 
 use super::{Database, store_error, with_pool};
 
 const COLUMNS: &str = "id, upstream, sealed, hash, masked, status, priority, quota_group, \
-     usage_count, last_used, created_at, quota_exceeded_at, available_at, last_error";
+     usage_count, last_used, created_at, quota_exceeded_at, available_at, last_error, \
+     daily_budget, used_today, budget_day";
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<String>,
-    i64,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    upstream: String,
+    sealed: String,
+    hash: String,
+    masked: String,
+    status: String,
+    priority: i64,
+    quota_group: Option<String>,
+    usage_count: i64,
+    last_used: Option<i64>,
+    created_at: i64,
+    quota_exceeded_at: Option<i64>,
+    available_at: Option<i64>,
+    last_error: Option<String>,
+    daily_budget: Option<i64>,
+    used_today: i64,
+    budget_day: Option<i64>,
+}
 
 fn decode(r: Row) -> Result<ApiKey, StoreError> {
     Ok(ApiKey {
-        id: r.0,
-        upstream: r.1,
-        sealed: r.2,
-        hash: r.3,
-        masked: r.4,
-        status: KeyStatus::parse(&r.5)
+        status: KeyStatus::parse(&r.status)
             .ok_or_else(|| StoreError::corrupt("sql", "api_keys holds an unknown status"))?,
-        priority: r.6,
-        quota_group: r.7,
-        usage_count: r.8,
-        last_used: r.9,
-        created_at: r.10,
-        quota_exceeded_at: r.11,
-        available_at: r.12,
-        last_error: r.13,
+        id: r.id,
+        upstream: r.upstream,
+        sealed: r.sealed,
+        hash: r.hash,
+        masked: r.masked,
+        priority: r.priority,
+        quota_group: r.quota_group,
+        usage_count: r.usage_count,
+        last_used: r.last_used,
+        created_at: r.created_at,
+        quota_exceeded_at: r.quota_exceeded_at,
+        available_at: r.available_at,
+        last_error: r.last_error,
+        daily_budget: r.daily_budget,
+        used_today: r.used_today,
+        budget_day: r.budget_day,
     })
 }
 
-/// The usable key of upstream `$1` at `$3`, not in the JSON array `$2`, best first.
+/// The usable key of upstream `$1` at `$3` in day `$4`, not in the JSON array `$2`, best first.
 fn candidates(exclude: &str) -> String {
     format!(
         "SELECT id FROM api_keys \
          WHERE upstream = $1 AND id NOT IN ({exclude}) \
            AND (status = 'active' \
                 OR (status IN ('cooling', 'quota_exceeded', 'probing') AND available_at <= $3)) \
+           AND (daily_budget IS NULL OR budget_day IS NULL OR budget_day <> $4 \
+                OR used_today < daily_budget) \
          ORDER BY priority DESC, last_used ASC NULLS FIRST, usage_count ASC, id LIMIT 1"
     )
 }
 
-/// Counts the use of the chosen key; a recovering key becomes the probe until `$4`.
-/// (Placeholders are numbered in the order they first appear, for SQLite's sake.)
+/// Counts the use of the chosen key (in day `$4`); a recovering key becomes the probe until
+/// `$5`. (Placeholders are numbered in the order they first appear, for SQLite's sake.)
 fn pick_sql(chosen: &str) -> String {
     format!(
         "WITH chosen AS ({chosen}) \
          UPDATE api_keys SET usage_count = usage_count + 1, last_used = $3, \
-           available_at = CASE WHEN status = 'active' THEN available_at ELSE $4 END, \
+           used_today = CASE WHEN budget_day = $4 THEN used_today + 1 ELSE 1 END, \
+           budget_day = $4, \
+           available_at = CASE WHEN status = 'active' THEN available_at ELSE $5 END, \
            status = CASE WHEN status = 'active' THEN 'active' ELSE 'probing' END \
          WHERE id = (SELECT id FROM chosen) RETURNING {COLUMNS}"
     )
@@ -80,13 +92,13 @@ const LATER: &str =
 impl ApiKeyStore for Database {
     async fn insert(&self, k: &ApiKey) -> Result<(), StoreError> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ));
         with_pool!(self, pool => sqlx::query(sql)
             .bind(&k.id).bind(&k.upstream).bind(&k.sealed).bind(&k.hash).bind(&k.masked)
             .bind(k.status.as_str()).bind(k.priority).bind(&k.quota_group).bind(k.usage_count)
             .bind(k.last_used).bind(k.created_at).bind(k.quota_exceeded_at).bind(k.available_at)
-            .bind(&k.last_error)
+            .bind(&k.last_error).bind(k.daily_budget).bind(k.used_today).bind(k.budget_day)
             .execute(pool).await.map(drop))
         .map_err(store_error)
     }
@@ -115,6 +127,7 @@ impl ApiKeyStore for Database {
         upstream: &str,
         exclude: &[String],
         now: i64,
+        day: Day,
         probe_secs: i64,
     ) -> Result<Option<ApiKey>, StoreError> {
         let excluded = serde_json::to_string(exclude).unwrap_or_else(|_| "[]".to_owned());
@@ -128,6 +141,7 @@ impl ApiKeyStore for Database {
                     .bind(upstream)
                     .bind(&excluded)
                     .bind(now)
+                    .bind(day.number)
                     .bind(now + probe_secs)
                     .fetch_optional(pool)
                     .await
@@ -143,6 +157,7 @@ impl ApiKeyStore for Database {
                     .bind(upstream)
                     .bind(&excluded)
                     .bind(now)
+                    .bind(day.number)
                     .bind(now + probe_secs)
                     .fetch_optional(&mut *tx)
                     .await
@@ -209,15 +224,21 @@ impl ApiKeyStore for Database {
             Some(group) => (true, group.clone()),
             None => (false, None),
         };
+        let (set_budget, budget) = match change.daily_budget {
+            Some(budget) => (true, budget),
+            None => (false, None),
+        };
         with_pool!(self, pool => sqlx::query(
             "UPDATE api_keys SET \
                available_at = CASE WHEN $1 IS NULL THEN available_at ELSE NULL END, \
                last_error = CASE WHEN $1 IS NULL THEN last_error ELSE NULL END, \
                status = COALESCE($1, status), \
                priority = COALESCE($2, priority), \
-               quota_group = CASE WHEN $3 THEN $4 ELSE quota_group END \
-             WHERE id = $5")
-            .bind(status).bind(change.priority).bind(set_group).bind(&group).bind(id)
+               quota_group = CASE WHEN $3 THEN $4 ELSE quota_group END, \
+               daily_budget = CASE WHEN $5 THEN $6 ELSE daily_budget END \
+             WHERE id = $7")
+            .bind(status).bind(change.priority).bind(set_group).bind(&group)
+            .bind(set_budget).bind(budget).bind(id)
             .execute(pool).await.map(|r| r.rows_affected() == 1))
         .map_err(store_error)
     }
@@ -232,11 +253,17 @@ impl ApiKeyStore for Database {
         &self,
         upstream: &str,
         now: i64,
+        day: Day,
     ) -> Result<Option<i64>, StoreError> {
         let row: (Option<i64>,) = with_pool!(self, pool => sqlx::query_as(
-            "SELECT MIN(available_at) FROM api_keys WHERE upstream = $1 \
-             AND status IN ('cooling', 'quota_exceeded', 'probing') AND available_at > $2")
-            .bind(upstream).bind(now).fetch_one(pool).await)
+            "SELECT MIN(t) FROM ( \
+               SELECT available_at AS t FROM api_keys WHERE upstream = $1 \
+                 AND status IN ('cooling', 'quota_exceeded', 'probing') AND available_at > $2 \
+               UNION ALL \
+               SELECT $3 AS t FROM api_keys WHERE upstream = $1 AND status = 'active' \
+                 AND daily_budget IS NOT NULL AND budget_day = $4 AND used_today >= daily_budget \
+             ) AS waiting")
+            .bind(upstream).bind(now).bind(day.next_starts_at).bind(day.number).fetch_one(pool).await)
         .map_err(store_error)?;
         Ok(row.0)
     }

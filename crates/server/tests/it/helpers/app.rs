@@ -32,6 +32,8 @@ pub struct TestApp {
     pub audit: kunci_domain::audit::AuditLog,
     /// Accounts, to create users without the CLI.
     pub accounts: kunci_domain::accounts::Accounts,
+    /// The API-key pool.
+    pub pool: kunci_domain::apikeys::ApiKeyPool,
     /// The database URL, for a second instance of the same deployment.
     pub database_url: String,
     /// The project folder; removed when the app is dropped.
@@ -211,6 +213,7 @@ impl TestAppBuilder {
         let sessions = app.sessions().clone();
         let (clients, audit) = (app.clients().clone(), app.audit().clone());
         let accounts = app.accounts().clone();
+        let pool = app.pool().clone();
         let address = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
@@ -226,6 +229,7 @@ impl TestAppBuilder {
             clients,
             audit,
             accounts,
+            pool,
             database_url,
             _root: root,
             stop: Some(stop),

@@ -5,6 +5,7 @@ pub mod app;
 mod binary;
 pub mod browser;
 pub mod chromium;
+pub mod fake_google;
 mod proxy;
 pub mod sinks;
 

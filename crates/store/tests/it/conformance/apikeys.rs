@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use kunci_crypto::{MasterKey, SecretString};
-use kunci_domain::apikeys::{ApiKeyPool, KeyChange, KeyFormat, KeyStatus, PoolError, Verdict};
+use kunci_domain::apikeys::{ApiKeyPool, Day, KeyChange, KeyFormat, KeyStatus, PoolError, Verdict};
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::{Clock as _, ManualClock};
 use kunci_domain::notify::{Episodes, Silent};
@@ -27,6 +27,12 @@ impl KeyFormat for Google {
         "AIza followed by 35 letters, digits, - or _".into()
     }
 }
+
+/// The upstream's day in these tests (the clock says 2026-11-23).
+const DAY: Day = Day {
+    number: 20_415,
+    next_starts_at: 1_795_507_200,
+};
 
 fn key(n: usize) -> SecretString {
     SecretString::new(format!("AIzaSy{n:033}"))
@@ -71,7 +77,7 @@ async fn add(pool: &ApiKeyPool, n: usize, priority: i64, group: Option<&str>) ->
 }
 
 async fn pick(pool: &ApiKeyPool, exclude: &[String]) -> Option<String> {
-    pool.acquire("google", exclude)
+    pool.acquire("google", exclude, DAY)
         .await
         .unwrap()
         .map(|(k, _)| k.id)
@@ -93,7 +99,7 @@ async fn priority_first_then_least_recently_used(db: Database) {
     let second_low = pick(&pool, std::slice::from_ref(&high)).await.unwrap();
     assert_ne!(first_low, second_low, "the least recently used comes next");
     assert!([&low_a, &low_b].contains(&&first_low) && [&low_a, &low_b].contains(&&second_low));
-    let (k, secret) = pool.acquire("google", &[]).await.unwrap().unwrap();
+    let (k, secret) = pool.acquire("google", &[], DAY).await.unwrap().unwrap();
     assert_eq!(secret.expose(), key(2).expose(), "opened for the call");
     assert_eq!(k.usage_count, 3);
 }
@@ -107,7 +113,7 @@ async fn concurrent_picks_count_every_use(db: Database) {
     let tasks: Vec<_> = (0..200)
         .map(|_| {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.acquire("google", &[]).await.unwrap().is_some() })
+            tokio::spawn(async move { pool.acquire("google", &[], DAY).await.unwrap().is_some() })
         })
         .collect();
     for task in tasks {
@@ -130,7 +136,7 @@ async fn a_daily_quota_marks_the_whole_group_and_recovery_is_single_flight(db: D
     let now = clock.now_unix();
     let until = now + 3600;
     let (key_b, _) = pool
-        .acquire("google", &[a.clone(), c.clone()])
+        .acquire("google", &[a.clone(), c.clone()], DAY)
         .await
         .unwrap()
         .unwrap();
@@ -169,7 +175,7 @@ async fn a_daily_quota_marks_the_whole_group_and_recovery_is_single_flight(db: D
         .unwrap();
     assert_eq!(pick(&pool, &[]).await, None);
     assert_eq!(
-        pool.earliest_available("google").await.unwrap(),
+        pool.earliest_available("google", DAY).await.unwrap(),
         Some(until)
     );
 
@@ -290,7 +296,61 @@ async fn formats_and_duplicates_are_refused_and_nothing_is_stored_in_clear(db: D
     );
 }
 
+async fn a_spent_daily_budget_stops_handing_the_key_out(db: Database) {
+    let (pool, _) = pool(&db).await;
+    let a = add(&pool, 1, 5, None).await;
+    let b = add(&pool, 2, 0, None).await;
+    pool.store()
+        .update(
+            &a,
+            &KeyChange {
+                daily_budget: Some(Some(3)),
+                ..KeyChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(pick(&pool, &[]).await.as_deref(), Some(a.as_str()));
+    }
+    assert_eq!(
+        pick(&pool, &[]).await.as_deref(),
+        Some(b.as_str()),
+        "a's budget is spent"
+    );
+    pool.store()
+        .update(
+            &b,
+            &KeyChange {
+                status: Some(KeyStatus::Disabled),
+                ..KeyChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pick(&pool, &[]).await, None);
+    assert_eq!(
+        pool.earliest_available("google", DAY).await.unwrap(),
+        Some(DAY.next_starts_at)
+    );
+    let tomorrow = Day {
+        number: DAY.number + 1,
+        next_starts_at: DAY.next_starts_at + 86_400,
+    };
+    let (k, _) = pool
+        .acquire("google", &[], tomorrow)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (k.id.as_str(), k.used_today),
+        (a.as_str(), 1),
+        "a new day, a new budget"
+    );
+}
+
 crate::backends!(
+    a_spent_daily_budget_stops_handing_the_key_out,
     priority_first_then_least_recently_used,
     concurrent_picks_count_every_use,
     a_daily_quota_marks_the_whole_group_and_recovery_is_single_flight,

@@ -1,0 +1,433 @@
+//! The API-key pool end to end, against a fake Google that answers like the real one: keys
+//! rotate on quota answers, a daily quota takes its whole project out until midnight in Los
+//! Angeles, invalid keys are set aside and notified, a bad request blames no key, an exhausted
+//! pool says when to come back, the cache spares quota, and keys never show in clear.
+
+use kunci_crypto::SecretString;
+use kunci_domain::apikeys::KeyStatus;
+use kunci_upstream::google::GoogleKeyFormat;
+use serde_json::{Value, json};
+
+use crate::helpers::fake_google::{Behaviour, FakeGoogle};
+use crate::helpers::sinks::WebhookSink;
+use crate::helpers::{Browser, TestApp};
+
+fn key(n: u32) -> String {
+    format!("AIzaSyTest{n:029}")
+}
+
+async fn app_with(google: &FakeGoogle, hook: Option<&WebhookSink>) -> TestApp {
+    let mut builder = TestApp::builder()
+        .var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
+        .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
+        .var("KUNCI__UPSTREAMS__GOOGLE__CX", &google.cx);
+    if let Some(hook) = hook {
+        builder = builder
+            .var("KUNCI__NOTIFICATION__WEBHOOK_URL", &hook.url)
+            .var(
+                "KUNCI__NOTIFICATION__WEBHOOK_SECRET",
+                "webhook-secret-0123456789",
+            )
+            .var("KUNCI__NOTIFICATION__WEBHOOK_RETRIES", "0");
+    }
+    let app = builder.spawn().await.unwrap();
+    app.accounts
+        .add("test", "alice", &SecretString::new("alice pass"), false)
+        .await
+        .unwrap();
+    app.accounts
+        .add("test", "root", &SecretString::new("root pass"), true)
+        .await
+        .unwrap();
+    app
+}
+
+async fn add_key(app: &TestApp, n: u32, priority: i64, group: Option<&str>) -> String {
+    app.pool
+        .add(
+            "test",
+            "google",
+            &SecretString::new(key(n)),
+            &GoogleKeyFormat,
+            priority,
+            group.map(str::to_owned),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+async fn user(app: &TestApp, name: &str) -> Browser {
+    let mut b = Browser::new(&app.url(""));
+    let page = b
+        .post_json(
+            "/api/v1/auth/login_web",
+            &json!({"username": name, "password": format!("{name} pass")}),
+            false,
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    b
+}
+
+async fn search(b: &mut Browser, q: &str) -> (u16, Value, Option<String>, Option<String>) {
+    let page = b.api(&format!("/api/v1/search?q={q}")).await;
+    let header = |n: &str| page.headers.get(n).map(|v| v.to_str().unwrap().to_owned());
+    (
+        page.status,
+        serde_json::from_str(&page.body).unwrap_or(Value::Null),
+        header("x-cache"),
+        header("retry-after"),
+    )
+}
+
+async fn status_of(app: &TestApp, id: &str) -> KeyStatus {
+    app.pool.store().get(id).await.unwrap().unwrap().status
+}
+
+#[tokio::test]
+async fn a_search_is_served_with_a_pool_key_and_then_from_the_cache() {
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::Ok);
+    let app = app_with(&google, None).await;
+    add_key(&app, 1, 0, None).await;
+    let mut alice = user(&app, "alice").await;
+    let (status, body, cache, _) = search(&mut alice, "rust").await;
+    assert_eq!((status, cache.as_deref()), (200, Some("miss")), "{body}");
+    assert_eq!(body["items"][0]["title"], "result for rust");
+    let (status, _, cache, _) = search(&mut alice, "rust").await;
+    assert_eq!((status, cache.as_deref()), (200, Some("hit")));
+    assert_eq!(google.calls(&key(1)), 1, "the hit spent no quota");
+
+    let mut anonymous = Browser::new(&app.url(""));
+    anonymous.arrive("/").await;
+    assert_eq!(search(&mut anonymous, "rust").await.0, 401);
+}
+
+#[tokio::test]
+async fn concurrent_identical_misses_make_one_upstream_call() {
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::Ok);
+    google.delay(200);
+    let app = app_with(&google, None).await;
+    add_key(&app, 1, 0, None).await;
+    let alice = user(&app, "alice").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let mut b = Browser::with_cookies_of(&app.url(""), &alice);
+            tokio::spawn(async move { b.api("/api/v1/search?q=same").await.status })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(google.total_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_daily_quota_moves_on_and_takes_the_whole_project_out_until_la_midnight() {
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::DailyQuota(111));
+    google.behave(&key(2), Behaviour::Ok);
+    google.behave(&key(3), Behaviour::Ok);
+    let app = app_with(&google, None).await;
+    let first = add_key(&app, 1, 10, None).await;
+    let sibling = add_key(&app, 2, 5, Some("project_number:111")).await;
+    let other = add_key(&app, 3, 0, None).await;
+    let mut alice = user(&app, "alice").await;
+    let (status, body, _, _) = search(&mut alice, "quota").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(google.calls(&key(1)), 1);
+    assert_eq!(
+        google.calls(&key(2)),
+        0,
+        "its project is spent: never tried"
+    );
+    assert_eq!(google.calls(&key(3)), 1);
+    let marked = app.pool.store().get(&first).await.unwrap().unwrap();
+    assert_eq!(marked.status, KeyStatus::QuotaExceeded);
+    assert_eq!(
+        marked.quota_group.as_deref(),
+        Some("project_number:111"),
+        "learned from the answer"
+    );
+    // The test clock says 2026-11-23 09:00 UTC: midnight in Los Angeles (PST) is 08:00 UTC next day.
+    let midnight = time::macros::datetime!(2026-11-24 08:00 UTC).unix_timestamp();
+    assert_eq!(marked.available_at, Some(midnight));
+    assert_eq!(status_of(&app, &sibling).await, KeyStatus::QuotaExceeded);
+    assert_eq!(status_of(&app, &other).await, KeyStatus::Active);
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_says_when_to_return_and_notifies_once_per_episode() {
+    let google = FakeGoogle::start().await;
+    let mut hook = WebhookSink::start().await;
+    google.behave(&key(1), Behaviour::DailyQuota(7));
+    let app = app_with(&google, Some(&hook)).await;
+    let id = add_key(&app, 1, 0, None).await;
+    let mut alice = user(&app, "alice").await;
+    let (status, body, _, _) = search(&mut alice, "a").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("no_api_key_available")),
+        "{body}"
+    );
+    for q in ["b", "c"] {
+        let (status, body, _, retry) = search(&mut alice, q).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("no_api_key_available"))
+        );
+        assert_eq!(
+            retry.as_deref(),
+            Some("82800"),
+            "until midnight in Los Angeles"
+        );
+    }
+    let first = hook.next().await;
+    assert_eq!(first.headers["x-kunci-event"], "api_keys_exhausted");
+    assert!(
+        hook.nothing_more(std::time::Duration::from_millis(300))
+            .await,
+        "one per episode"
+    );
+
+    // After midnight the next real request probes the key; it works again.
+    google.behave(&key(1), Behaviour::Ok);
+    app.clock.advance(time::Duration::hours(23));
+    let mut alice = user(&app, "alice").await;
+    let (status, body, _, _) = search(&mut alice, "d").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(status_of(&app, &id).await, KeyStatus::Active);
+    assert_eq!(
+        hook.next().await.headers["x-kunci-event"],
+        "api_keys_recovered"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_key_is_set_aside_and_a_bad_request_blames_no_key() {
+    let google = FakeGoogle::start().await;
+    let mut hook = WebhookSink::start().await;
+    google.behave(&key(1), Behaviour::Invalid);
+    google.behave(&key(2), Behaviour::Ok);
+    let app = app_with(&google, Some(&hook)).await;
+    let bad = add_key(&app, 1, 9, None).await;
+    let good = add_key(&app, 2, 0, None).await;
+    let mut alice = user(&app, "alice").await;
+    assert_eq!(search(&mut alice, "x").await.0, 200);
+    assert_eq!(status_of(&app, &bad).await, KeyStatus::Invalid);
+    let delivery = hook.next().await;
+    assert_eq!(delivery.headers["x-kunci-event"], "api_key_invalid");
+    let text = String::from_utf8_lossy(&delivery.body).into_owned();
+    assert!(!text.contains(&key(1)[4..]), "masked only: {text}");
+
+    // A wrong search engine id: the upstream refuses the request, not the key.
+    let misconfigured = TestApp::builder()
+        .var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
+        .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
+        .var("KUNCI__UPSTREAMS__GOOGLE__CX", "wrong-cx")
+        .sharing(&app)
+        .spawn()
+        .await
+        .unwrap();
+    let mut alice2 = Browser::with_cookies_of(&misconfigured.url(""), &alice);
+    let (status, body, _, _) = search(&mut alice2, "y").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("upstream_config_error")),
+        "{body}"
+    );
+    assert_eq!(status_of(&app, &good).await, KeyStatus::Active);
+}
+
+#[tokio::test]
+async fn per_minute_throttles_cool_a_key_and_server_errors_move_on() {
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::PerMinute);
+    google.behave(&key(2), Behaviour::ServerError);
+    google.behave(&key(3), Behaviour::Ok);
+    let app = app_with(&google, None).await;
+    let throttled = add_key(&app, 1, 9, None).await;
+    let failing = add_key(&app, 2, 5, None).await;
+    add_key(&app, 3, 0, None).await;
+    let mut alice = user(&app, "alice").await;
+    assert_eq!(search(&mut alice, "z").await.0, 200);
+    assert_eq!(status_of(&app, &throttled).await, KeyStatus::Cooling);
+    assert_eq!(status_of(&app, &failing).await, KeyStatus::Cooling);
+    let cooled = app.pool.store().get(&throttled).await.unwrap().unwrap();
+    let now = time::macros::datetime!(2026-11-23 09:00 UTC).unix_timestamp();
+    assert_eq!(cooled.available_at, Some(now + 60));
+}
+
+#[tokio::test]
+async fn budgets_under_load_never_overspend_and_retries_are_bounded() {
+    let google = FakeGoogle::start().await;
+    for n in 0..10 {
+        google.behave(&key(n), Behaviour::Budget(10, u64::from(n)));
+    }
+    let app = app_with(&google, None).await;
+    for n in 0..10 {
+        let id = add_key(&app, n, 0, None).await;
+        let budget = kunci_domain::apikeys::KeyChange {
+            daily_budget: Some(Some(10)),
+            ..Default::default()
+        };
+        app.pool.change("test", &id, &budget).await.unwrap();
+    }
+    let alice = user(&app, "alice").await;
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let mut b = Browser::with_cookies_of(&app.url(""), &alice);
+            tokio::spawn(async move { b.api(&format!("/api/v1/search?q=q{i}")).await.status })
+        })
+        .collect();
+    let mut served = 0;
+    for task in tasks {
+        let status = task.await.unwrap();
+        assert!(status == 200 || status == 503, "{status}");
+        served += usize::from(status == 200);
+    }
+    assert_eq!(served, 100, "every call of the budget, and no more");
+    for n in 0..10 {
+        assert_eq!(
+            google.calls(&key(n)),
+            10,
+            "key {n} handed out past its budget"
+        );
+    }
+    assert_eq!(google.total_calls(), 100, "no call reached a 429");
+}
+
+#[tokio::test]
+async fn the_admin_api_shows_keys_masked_and_needs_admin_and_csrf() {
+    let google = FakeGoogle::start().await;
+    let app = app_with(&google, None).await;
+    let mut root = user(&app, "root").await;
+    let mut alice = user(&app, "alice").await;
+    let secret = key(42);
+    let create = json!({"key": secret, "upstream": "google", "priority": 3});
+
+    let refused = alice
+        .post_json("/api/v1/admin/api-keys", &create, true)
+        .await;
+    assert_eq!(refused.status, 403);
+    let no_csrf = root
+        .post_json("/api/v1/admin/api-keys", &create, false)
+        .await;
+    assert_eq!(no_csrf.status, 403);
+    let created = root
+        .post_json("/api/v1/admin/api-keys", &create, true)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let body = created.json();
+    assert_eq!(body["masked"], format!("AIza…{}", &secret[35..]));
+    assert!(!created.body.contains(&secret[4..]), "{}", created.body);
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    let again = root
+        .post_json("/api/v1/admin/api-keys", &create, true)
+        .await;
+    assert_eq!(
+        (again.status, again.json()["error"].as_str()),
+        (409, Some("duplicate_api_key"))
+    );
+    let bad = root
+        .post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"key": "sk-not-a-google-key", "upstream": "google"}),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["error"].as_str()),
+        (400, Some("invalid_api_key"))
+    );
+    let unknown = root
+        .post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"key": secret, "upstream": "nowhere"}),
+            true,
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+
+    let listed = root.api("/api/v1/admin/api-keys").await;
+    assert_eq!(listed.status, 200);
+    assert!(!listed.body.contains(&secret[4..]));
+    assert_eq!(listed.json()["keys"][0]["priority"], 3);
+
+    let token = root.cookies["kunci_csrf"].clone();
+    let patched = root
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/admin/api-keys/{id}"),
+            "application/json",
+            &[("x-csrf-token", &token)],
+            Some((
+                "application/json",
+                br#"{"status":"disabled","quota_group":"p1"}"#.to_vec(),
+            )),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(
+        (
+            patched.json()["status"].as_str(),
+            patched.json()["quota_group"].as_str()
+        ),
+        (Some("disabled"), Some("p1"))
+    );
+    let bad_status = root
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/admin/api-keys/{id}"),
+            "application/json",
+            &[("x-csrf-token", &token)],
+            Some(("application/json", br#"{"status":"invalid"}"#.to_vec())),
+        )
+        .await;
+    assert_eq!(bad_status.status, 400);
+    let deleted = root
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/admin/api-keys/{id}"),
+            "application/json",
+            &[("x-csrf-token", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+
+    let audited = app.audit.page(0, 100).await.unwrap();
+    let actions: Vec<&str> = audited.iter().map(|e| e.record.action.as_str()).collect();
+    for action in [
+        "admin.api_key.created",
+        "admin.api_key.updated",
+        "admin.api_key.deleted",
+    ] {
+        assert!(actions.contains(&action), "{action}: {actions:?}");
+    }
+    assert!(
+        audited
+            .iter()
+            .all(|e| !e.record.target.contains(&secret[4..]))
+    );
+    // The database file never holds the key in clear.
+    let db_path = app
+        .database_url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    for file in [db_path.clone(), format!("{db_path}-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(&secret[4..]),
+                "{file} holds the key in clear"
+            );
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The configured upstreams behind the domain's [`Upstreams`] port: which adapter each uses,
+//! where it lives, and the search route with its cache.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::FutureExt as _;
+use kunci_crypto::SecretString;
+use kunci_domain::apikeys::KeyFormat;
+use kunci_domain::clock::Clock;
+use kunci_domain::upstream::{SearchQuery, UpstreamAnswer, UpstreamError, Upstreams};
+
+use crate::google;
+use crate::proxy::{Cache, Call, CallError, Upstreams as Proxy};
+
+/// One configured upstream.
+#[derive(Debug, Clone)]
+pub enum Route {
+    GoogleCse { base_url: String, cx: SecretString },
+}
+
+/// The upstreams of a deployment.
+#[derive(Debug)]
+pub struct Gateway {
+    proxy: Arc<Proxy>,
+    routes: BTreeMap<String, Route>,
+    search: String,
+    cache: Arc<Cache>,
+    cache_secs: i64,
+    clock: Arc<dyn Clock>,
+}
+
+impl Gateway {
+    pub fn new(
+        proxy: Proxy,
+        routes: BTreeMap<String, Route>,
+        search: String,
+        cache_secs: i64,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            proxy: Arc::new(proxy),
+            routes,
+            search,
+            cache: Arc::new(Cache::default()),
+            cache_secs,
+            clock,
+        }
+    }
+}
+
+fn to_domain(err: CallError) -> UpstreamError {
+    match err {
+        CallError::NoKey { retry_after } => UpstreamError::NoKey { retry_after },
+        CallError::Config(why) => UpstreamError::Config(why),
+        CallError::Throttled { retry_after } => UpstreamError::Throttled { retry_after },
+        CallError::Unavailable => UpstreamError::Unavailable,
+        CallError::Store => UpstreamError::Store,
+    }
+}
+
+#[async_trait]
+impl Upstreams for Gateway {
+    fn names(&self) -> Vec<String> {
+        self.routes.keys().cloned().collect()
+    }
+
+    fn key_format(&self, upstream: &str) -> Option<Arc<dyn KeyFormat>> {
+        match self.routes.get(upstream)? {
+            Route::GoogleCse { .. } => Some(Arc::new(google::GoogleKeyFormat)),
+        }
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<UpstreamAnswer, UpstreamError> {
+        let Some(Route::GoogleCse { base_url, cx }) = self.routes.get(&self.search) else {
+            return Err(UpstreamError::Unknown);
+        };
+        let mut params = vec![
+            ("cx".to_owned(), cx.expose().to_owned()),
+            ("q".to_owned(), query.q.clone()),
+        ];
+        if let Some(start) = query.start {
+            params.push(("start".to_owned(), start.to_string()));
+        }
+        if let Some(num) = query.num {
+            params.push(("num".to_owned(), num.to_string()));
+        }
+        let call = Call {
+            upstream: self.search.clone(),
+            url: base_url.clone(),
+            query: params,
+            key_header: ("x-goog-api-key".to_owned(), "{key}".to_owned()),
+            classify: google::classify,
+            day: google::day,
+        };
+        let proxy = self.proxy.clone();
+        let fetch = async move { proxy.call(&call).await }.boxed();
+        let cache_key = format!(
+            "search:{}:{}:{}:{}",
+            self.search,
+            query.start.unwrap_or(1),
+            query.num.unwrap_or(10),
+            query.q
+        );
+        let (result, hit) = if self.cache_secs > 0 {
+            self.cache
+                .get_or_fetch(&cache_key, self.clock.now_unix(), self.cache_secs, fetch)
+                .await
+        } else {
+            (fetch.await, false)
+        };
+        let answer = result.map_err(to_domain)?;
+        Ok(UpstreamAnswer {
+            status: answer.status,
+            content_type: answer.content_type,
+            body: answer.body,
+            cache_hit: hit,
+        })
+    }
+}

@@ -1,0 +1,341 @@
+//! Calling an upstream with a key from the pool: one retry loop (≤ 5 retries, ≤ 60 s), keys
+//! excluded once they failed in this request, verdicts reported to the pool, a circuit that
+//! opens when many keys are throttled together, responses capped in size, and a cache with
+//! single-flight for identical calls.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+use kunci_crypto::SecretString;
+use kunci_domain::apikeys::{ApiKeyPool, Verdict};
+use kunci_domain::clock::Clock;
+
+/// Retries after the first attempt.
+pub const MAX_RETRIES: usize = 5;
+/// The longest one request may take, all attempts included.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+/// The largest upstream answer passed on.
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+/// Throttling answers from this many different keys within [`CIRCUIT_WINDOW_SECS`] open the
+/// circuit for [`CIRCUIT_OPEN_SECS`].
+const CIRCUIT_KEYS: usize = 3;
+const CIRCUIT_WINDOW_SECS: i64 = 10;
+const CIRCUIT_OPEN_SECS: i64 = 30;
+
+/// How an answer bears on the key: an adapter's classification.
+pub type Classify =
+    fn(status: u16, body: &[u8], retry_after: Option<i64>, now: i64) -> (Verdict, String);
+
+/// One call, without its key.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub upstream: String,
+    pub url: String,
+    pub query: Vec<(String, String)>,
+    /// The header that carries the key, with `{key}` standing for it (`X-Goog-Api-Key: {key}`).
+    pub key_header: (String, String),
+    pub classify: Classify,
+    /// The upstream's day at a time, for daily budgets.
+    pub day: fn(i64) -> kunci_domain::apikeys::Day,
+}
+
+/// An upstream's answer, passed on to the client.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: bytes::Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No key usable now; one is expected back at `retry_after` (Unix seconds), if known.
+    #[error("no API key is available")]
+    NoKey { retry_after: Option<i64> },
+    /// The upstream said the request itself is wrong (a bad `cx`): the deployment's fault.
+    #[error("the upstream refused the request: {0}")]
+    Config(String),
+    /// Many keys were throttled together: the upstream throttles us as a whole.
+    #[error("the upstream is throttling every key")]
+    Throttled { retry_after: i64 },
+    /// Every attempt failed (timeouts, 5xx, …).
+    #[error("the upstream could not be reached")]
+    Unavailable,
+    /// The pool's store failed.
+    #[error("the key store is unavailable")]
+    Store,
+}
+
+#[derive(Debug, Default)]
+struct Circuit {
+    throttled: Vec<(i64, String)>,
+    open_until: i64,
+}
+
+/// The outbound side of the pool.
+pub struct Upstreams {
+    client: reqwest::Client,
+    pool: ApiKeyPool,
+    clock: Arc<dyn Clock>,
+    circuits: Mutex<HashMap<String, Circuit>>,
+}
+
+impl std::fmt::Debug for Upstreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstreams").finish_non_exhaustive()
+    }
+}
+
+impl Upstreams {
+    pub fn new(pool: ApiKeyPool, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            client,
+            pool,
+            clock,
+            circuits: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn pool(&self) -> &ApiKeyPool {
+        &self.pool
+    }
+
+    fn circuit_open_until(&self, upstream: &str) -> Option<i64> {
+        let now = self.clock.now_unix();
+        let circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        circuits
+            .get(upstream)
+            .map(|c| c.open_until)
+            .filter(|until| *until > now)
+    }
+
+    /// Records a throttled key; true when that opened the circuit.
+    fn throttled(&self, upstream: &str, key: &str) -> bool {
+        let now = self.clock.now_unix();
+        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        let circuit = circuits.entry(upstream.to_owned()).or_default();
+        circuit
+            .throttled
+            .retain(|(t, _)| now - t < CIRCUIT_WINDOW_SECS);
+        circuit.throttled.push((now, key.to_owned()));
+        let mut keys: Vec<&str> = circuit.throttled.iter().map(|(_, k)| k.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.len() >= CIRCUIT_KEYS {
+            circuit.open_until = now + CIRCUIT_OPEN_SECS;
+            circuit.throttled.clear();
+            tracing::warn!(upstream, "many keys throttled at once: circuit open");
+            return true;
+        }
+        false
+    }
+
+    /// Makes the call with keys from the pool until one is served or the limits are reached.
+    pub async fn call(&self, call: &Call) -> Result<Answer, CallError> {
+        match tokio::time::timeout(DEADLINE, self.attempts(call)).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::Unavailable),
+        }
+    }
+
+    async fn attempts(&self, call: &Call) -> Result<Answer, CallError> {
+        let mut tried: Vec<String> = Vec::new();
+        let mut backoff = Duration::from_millis(100);
+        let mut last = CallError::Unavailable;
+        for _ in 0..=MAX_RETRIES {
+            if let Some(until) = self.circuit_open_until(&call.upstream) {
+                return Err(CallError::Throttled { retry_after: until });
+            }
+            let picked = self
+                .pool
+                .acquire(&call.upstream, &tried, (call.day)(self.clock.now_unix()))
+                .await
+                .map_err(|err| {
+                    tracing::error!(error = %err, "the API-key store failed");
+                    CallError::Store
+                })?;
+            let Some((key, secret)) = picked else {
+                if tried.is_empty() {
+                    let retry_after = self
+                        .pool
+                        .earliest_available(&call.upstream, (call.day)(self.clock.now_unix()))
+                        .await
+                        .map_err(|_| CallError::Store)?;
+                    return Err(CallError::NoKey { retry_after });
+                }
+                return Err(last);
+            };
+            tried.push(key.id.clone());
+            let sent = self.send(call, &secret).await;
+            let now = self.clock.now_unix();
+            let (verdict, summary, answer) = match sent {
+                Ok((answer, retry_after)) => {
+                    let (verdict, summary) =
+                        (call.classify)(answer.status, &answer.body, retry_after, now);
+                    (verdict, summary, Some(answer))
+                }
+                Err(why) => (Verdict::Cooling { until: now + 30 }, why, None),
+            };
+            let error = (!summary.is_empty()).then_some(summary.as_str());
+            if let Err(err) = self.pool.report(&key, &verdict, error).await {
+                tracing::error!(error = %err, "could not record an upstream answer");
+            }
+            tracing::info!(upstream = %call.upstream, key = %key.masked, verdict = ?verdict, "upstream answered");
+            match verdict {
+                Verdict::Served => {
+                    return answer.ok_or(CallError::Unavailable);
+                }
+                Verdict::ClientError => return Err(CallError::Config(summary)),
+                Verdict::QuotaExceeded { .. } | Verdict::Cooling { .. }
+                    if answer
+                        .as_ref()
+                        .is_some_and(|a| a.status == 429 || a.status == 403) =>
+                {
+                    if self.throttled(&call.upstream, &key.id) {
+                        let until = self
+                            .circuit_open_until(&call.upstream)
+                            .unwrap_or(now + CIRCUIT_OPEN_SECS);
+                        return Err(CallError::Throttled { retry_after: until });
+                    }
+                    last = CallError::NoKey { retry_after: None };
+                }
+                Verdict::Invalid | Verdict::QuotaExceeded { .. } => {
+                    last = CallError::NoKey { retry_after: None };
+                }
+                Verdict::Cooling { .. } => {
+                    // A 5xx or a timeout: back off before the next key.
+                    last = CallError::Unavailable;
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2);
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// One attempt. The key travels in a header only, never in the URL.
+    async fn send(&self, call: &Call, key: &SecretString) -> Result<(Answer, Option<i64>), String> {
+        let (name, template) = &call.key_header;
+        let value = template.replace("{key}", key.expose());
+        let url = reqwest::Url::parse_with_params(&call.url, &call.query)
+            .map_err(|_| "bad upstream URL".to_owned())?;
+        let mut response = self
+            .client
+            .get(url)
+            .header(name.as_str(), value)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    "timeout".to_owned()
+                } else {
+                    "unreachable".to_owned()
+                }
+            })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|_| "cut off".to_owned())? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err("answer too large".to_owned());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((
+            Answer {
+                status,
+                content_type,
+                body: body.into(),
+            },
+            retry_after,
+        ))
+    }
+}
+
+type Pending = Shared<BoxFuture<'static, Result<Answer, CallError>>>;
+
+/// Answers of identical calls, kept for a while; concurrent identical misses share one call.
+#[derive(Default)]
+pub struct Cache {
+    entries: Mutex<HashMap<String, (i64, Answer)>>,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").finish_non_exhaustive()
+    }
+}
+
+/// The largest number of answers kept.
+const CACHE_ENTRIES: usize = 10_000;
+
+impl Cache {
+    /// The cached answer for `key` at `now`, or the result of `fetch` (shared by everyone asking
+    /// meanwhile), kept until `now + ttl` when it succeeded. The flag says whether it was a hit.
+    pub async fn get_or_fetch(
+        &self,
+        key: &str,
+        now: i64,
+        ttl: i64,
+        fetch: BoxFuture<'static, Result<Answer, CallError>>,
+    ) -> (Result<Answer, CallError>, bool) {
+        if let Some((expires, answer)) = self
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            && *expires > now
+        {
+            return (Ok(answer.clone()), true);
+        }
+        let (shared, leader) = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            match pending.get(key) {
+                Some(shared) => (shared.clone(), false),
+                None => {
+                    let shared = fetch.shared();
+                    pending.insert(key.to_owned(), shared.clone());
+                    (shared, true)
+                }
+            }
+        };
+        let result = shared.await;
+        if leader {
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(key);
+            if let Ok(answer) = &result
+                && (200..300).contains(&answer.status)
+            {
+                let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+                if entries.len() >= CACHE_ENTRIES {
+                    entries.retain(|_, (expires, _)| *expires > now);
+                }
+                if entries.len() < CACHE_ENTRIES {
+                    entries.insert(key.to_owned(), (now + ttl, answer.clone()));
+                }
+            }
+        }
+        (result, false)
+    }
+}

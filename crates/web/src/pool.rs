@@ -1,0 +1,299 @@
+//! The API-key pool on the web: `GET /api/v1/search` (the default search upstream, cached) and
+//! the admin JSON API `/api/v1/admin/api-keys` (scope admin). Keys are shown masked only.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kunci_crypto::SecretString;
+use kunci_domain::apikeys::{ApiKey, KeyChange, KeyStatus, PoolError};
+use kunci_domain::session::Scope;
+use kunci_domain::upstream::{SearchQuery, UpstreamError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn seconds_until(state: &AppState, at: i64) -> i64 {
+    (at - state.clock().now_unix()).max(1)
+}
+
+fn upstream_error(state: &AppState, err: UpstreamError) -> ApiError {
+    match err {
+        UpstreamError::Unknown => ApiError::NotFound,
+        UpstreamError::NoKey { retry_after } => ApiError::NoApiKeyAvailable {
+            retry_after: retry_after.map(|at| seconds_until(state, at)),
+        },
+        UpstreamError::Config(why) => {
+            tracing::error!(%why, "the upstream refused the request: check its configuration");
+            ApiError::UpstreamConfigError
+        }
+        UpstreamError::Throttled { retry_after } => ApiError::UpstreamThrottled {
+            retry_after: seconds_until(state, retry_after),
+        },
+        UpstreamError::Unavailable => ApiError::UpstreamUnavailable,
+        UpstreamError::Store => ApiError::StoreUnavailable,
+    }
+}
+
+fn number(
+    params: &BTreeMap<String, String>,
+    name: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<Option<u32>, ApiError> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .map(Some)
+            .ok_or(ApiError::InvalidRequest(
+                "`start` is 1 to 91 and `num` 1 to 10",
+            )),
+    }
+}
+
+/// `GET /api/v1/search?q=…[&start=…][&num=…]` for logged-in users.
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if who.sub.is_none() {
+        return Err(ApiError::Unauthenticated);
+    }
+    if !who.has(Scope::User) {
+        return Err(ApiError::InsufficientScope);
+    }
+    let q = params.get("q").map(|q| q.trim()).unwrap_or_default();
+    if q.is_empty() || q.chars().count() > 2048 || q.chars().any(char::is_control) {
+        return Err(ApiError::InvalidRequest("`q` is 1 to 2048 characters"));
+    }
+    let query = SearchQuery {
+        q: q.to_owned(),
+        start: number(&params, "start", 1..=91)?,
+        num: number(&params, "num", 1..=10)?,
+    };
+    let answer = state
+        .upstreams()
+        .search(&query)
+        .await
+        .map_err(|err| upstream_error(&state, err))?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = (status, answer.body).into_response();
+    let headers = response.headers_mut();
+    if let Some(value) = answer
+        .content_type
+        .and_then(|t| HeaderValue::from_str(&t).ok())
+    {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(
+        "x-cache",
+        HeaderValue::from_static(if answer.cache_hit { "hit" } else { "miss" }),
+    );
+    Ok(response)
+}
+
+/// A key as the API shows it: masked, never the key.
+fn shown(key: &ApiKey) -> Value {
+    json!({
+        "id": key.id,
+        "upstream": key.upstream,
+        "masked": key.masked,
+        "status": key.status.as_str(),
+        "priority": key.priority,
+        "quota_group": key.quota_group,
+        "usage_count": key.usage_count,
+        "last_used": key.last_used,
+        "created_at": key.created_at,
+        "quota_exceeded_at": key.quota_exceeded_at,
+        "available_at": key.available_at,
+        "last_error": key.last_error,
+        "daily_budget": key.daily_budget,
+        "used_today": key.used_today,
+    })
+}
+
+fn pool_error(err: PoolError) -> ApiError {
+    match err {
+        PoolError::BadFormat { expected, .. } => ApiError::InvalidApiKey(expected),
+        PoolError::Duplicate(_) => ApiError::DuplicateApiKey,
+        PoolError::Unknown(_) => ApiError::NotFound,
+        PoolError::BadStatus => ApiError::InvalidRequest("`status` is `active` or `disabled`"),
+        PoolError::Store(err) => {
+            tracing::error!(error = %err, "API-key store unavailable");
+            ApiError::StoreUnavailable
+        }
+        PoolError::Audit(err) => {
+            tracing::error!(error = %err, "API-key change refused: it cannot be audited");
+            ApiError::StoreUnavailable
+        }
+        other => ApiError::Internal(Box::new(other)),
+    }
+}
+
+fn actor(who: &Principal) -> String {
+    format!(
+        "user:{}",
+        who.username
+            .as_deref()
+            .or(who.sub.as_deref())
+            .unwrap_or("?")
+    )
+}
+
+/// `GET /api/v1/admin/api-keys`
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let keys = state
+        .pool()
+        .store()
+        .list(None)
+        .await
+        .map_err(|e| pool_error(e.into()))?;
+    Ok(Json(
+        json!({ "keys": keys.iter().map(shown).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    key: String,
+    upstream: String,
+    #[serde(default)]
+    priority: i64,
+    #[serde(default)]
+    quota_group: Option<String>,
+    #[serde(default)]
+    daily_budget: Option<i64>,
+}
+
+/// `POST /api/v1/admin/api-keys` `{"key","upstream","priority","quota_group"}`
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Ok(new) = serde_json::from_slice::<NewKey>(&body) else {
+        return Err(ApiError::InvalidRequest(
+            "expected {\"key\": …, \"upstream\": …, \"priority\": …, \"quota_group\": …}",
+        ));
+    };
+    let key = SecretString::new(new.key);
+    let format = state
+        .upstreams()
+        .key_format(&new.upstream)
+        .ok_or(ApiError::InvalidRequest(
+            "no upstream of that name is configured",
+        ))?;
+    let group = new.quota_group.filter(|g| !g.trim().is_empty());
+    if new.daily_budget.is_some_and(|b| b < 1) {
+        return Err(ApiError::InvalidRequest("`daily_budget` is at least 1"));
+    }
+    let mut created = state
+        .pool()
+        .add(
+            &actor(&who),
+            &new.upstream,
+            &key,
+            format.as_ref(),
+            new.priority,
+            group,
+        )
+        .await
+        .map_err(pool_error)?;
+    if let Some(budget) = new.daily_budget {
+        let change = KeyChange {
+            daily_budget: Some(Some(budget)),
+            ..KeyChange::default()
+        };
+        created = state
+            .pool()
+            .change(&actor(&who), &created.id, &change)
+            .await
+            .map_err(pool_error)?;
+    }
+    Ok((StatusCode::CREATED, Json(shown(&created))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    status: Option<String>,
+    priority: Option<i64>,
+    #[serde(default, with = "double_option")]
+    quota_group: Option<Option<String>>,
+    #[serde(default, with = "double_option_number")]
+    daily_budget: Option<Option<i64>>,
+}
+
+mod double_option_number {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+        Option::<i64>::deserialize(d).map(Some)
+    }
+}
+
+/// `null` clears, absent keeps.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+/// `PATCH /api/v1/admin/api-keys/{id}` `{"status","priority","quota_group"}`
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let Ok(patch) = serde_json::from_slice::<Patch>(&body) else {
+        return Err(ApiError::InvalidRequest(
+            "expected {\"status\": …, \"priority\": …, \"quota_group\": …}",
+        ));
+    };
+    let status = match patch.status.as_deref() {
+        None => None,
+        Some(text) => Some(KeyStatus::parse(text).ok_or(ApiError::InvalidRequest(
+            "`status` is `active` or `disabled`",
+        ))?),
+    };
+    let change = KeyChange {
+        status,
+        priority: patch.priority,
+        quota_group: patch.quota_group,
+        daily_budget: patch.daily_budget,
+    };
+    let key = state
+        .pool()
+        .change(&actor(&who), &id, &change)
+        .await
+        .map_err(pool_error)?;
+    Ok(Json(shown(&key)))
+}
+
+/// `DELETE /api/v1/admin/api-keys/{id}`
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .pool()
+        .remove(&actor(&who), &id)
+        .await
+        .map_err(pool_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}

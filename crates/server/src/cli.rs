@@ -73,6 +73,42 @@ pub enum Command {
     /// Accounts that log in.
     #[command(subcommand)]
     User(UserCommand),
+    /// The pool of third-party API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Add a key to an upstream's pool; the key is read from standard input (one line) or a
+    /// no-echo prompt, never from the command line (it would land in the shell's history).
+    Add {
+        /// The upstream, as named under `[upstreams]`.
+        upstream: String,
+        #[arg(long, default_value_t = 0)]
+        priority: i64,
+        /// The quota group (for Google: the Cloud project, `project_number:N`).
+        #[arg(long)]
+        quota_group: Option<String>,
+        /// Stop handing the key out after this many uses a day.
+        #[arg(long)]
+        daily_budget: Option<i64>,
+    },
+    /// List keys, masked.
+    List,
+    /// Add every key of a file (one per line; `#` comments and blank lines skipped).
+    Import {
+        upstream: String,
+        file: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        priority: i64,
+    },
+    /// Stop using a key.
+    Disable { id: String },
+    /// Use a key again (also after `invalid`, once it was fixed).
+    Enable { id: String },
+    /// Remove a key for good.
+    Remove { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -275,3 +275,98 @@ fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
     }
     assert!(!export.contains("s3cret") && !export.contains("new pass"));
 }
+
+#[test]
+fn api_keys_are_managed_from_the_command_line_and_never_printed() {
+    let kunci = ready()
+        .var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
+        .var("KUNCI__UPSTREAMS__GOOGLE__CX", "cx-123");
+    let key = |n: u32| format!("AIzaSyCli{n:030}");
+    let added = kunci.run_with_input(
+        &["apikey", "add", "google", "--priority", "2"],
+        &format!("{}\n", key(1)),
+    );
+    let out = added.success().stdout();
+    assert!(
+        out.contains("added key_") && out.contains("AIza…0001"),
+        "{out}"
+    );
+    let again = kunci.run_with_input(&["apikey", "add", "google"], &format!("{}\n", key(1)));
+    assert_eq!(again.code(), Some(1));
+    assert!(
+        again.stderr().contains("in the pool already"),
+        "{}",
+        again.stderr()
+    );
+    let bad = kunci.run_with_input(&["apikey", "add", "google"], "sk-wrong-kind-of-key\n");
+    assert_eq!(bad.code(), Some(1));
+    assert!(
+        bad.stderr()
+            .contains("does not look like a key of `google`"),
+        "{}",
+        bad.stderr()
+    );
+    let nowhere = kunci.run_with_input(&["apikey", "add", "bing"], &format!("{}\n", key(9)));
+    assert!(
+        nowhere.stderr().contains("known: google"),
+        "{}",
+        nowhere.stderr()
+    );
+
+    let file = kunci.path("keys.txt");
+    std::fs::write(
+        &file,
+        format!(
+            "# keys of project 1\n{}\n\n{}\nnot-a-key-at-all-really\n{}\n",
+            key(2),
+            key(3),
+            key(1)
+        ),
+    )
+    .unwrap();
+    let imported = kunci.run(&["apikey", "import", "google", file.to_str().unwrap()]);
+    let out = imported.success().stdout();
+    assert!(out.contains("imported 2 key(s)"), "{out}");
+    assert!(
+        out.contains("skipped line 5") && out.contains("skipped line 6"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("not-a-key-at-all") && !out.contains(&key(1)),
+        "{out}"
+    );
+
+    let list = kunci.run(&["apikey", "list"]).success().stdout();
+    assert_eq!(list.lines().count(), 4, "{list}");
+    for n in 1..=3 {
+        assert!(!list.contains(&key(n)[4..]), "{list}");
+    }
+    let id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        kunci
+            .run(&["apikey", "disable", &id])
+            .success()
+            .stdout()
+            .contains("disabled")
+    );
+    assert!(
+        kunci
+            .run(&["apikey", "enable", &id])
+            .success()
+            .stdout()
+            .contains("active")
+    );
+    kunci.run(&["apikey", "remove", &id]).success();
+    assert_eq!(kunci.run(&["apikey", "list"]).stdout().lines().count(), 3);
+    let export = kunci.run(&["audit", "export"]).stdout();
+    for n in 1..=3 {
+        assert!(!export.contains(&key(n)[4..]), "no key in the audit log");
+    }
+}

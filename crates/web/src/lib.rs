@@ -31,6 +31,7 @@ mod scope;
 mod serve;
 pub mod service;
 mod session_api;
+mod settings;
 mod state;
 
 pub use auth::{AuthContext, Principal, Via};

@@ -28,6 +28,7 @@ impl Templates {
             ("home.html", include_str!("templates/home.html")),
             ("forbidden.html", include_str!("templates/forbidden.html")),
             ("login.html", include_str!("templates/login.html")),
+            ("settings.html", include_str!("templates/settings.html")),
         ] {
             // The templates are part of the binary and covered by tests; a syntax error is a
             // bug caught before release.

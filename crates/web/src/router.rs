@@ -11,7 +11,7 @@ use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
 use crate::{
     auth, cors, csp_report, csrf, headers, health, inventory, jwks, limits, login, observe, pages,
-    pool, scope, service, session_api,
+    pool, scope, service, session_api, settings,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -61,6 +61,10 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             "/api/v1/admin/accounts/{name}/sessions/{id}",
             delete(inventory::end_of_account),
         )
+        .route("/settings", get(settings::page))
+        .route("/settings/keys", post(settings::add))
+        .route("/settings/keys/{id}/status", post(settings::set_status))
+        .route("/settings/keys/{id}/delete", post(settings::delete))
         .route("/api/v1/admin/api-keys", get(pool::list).post(pool::create))
         .route(
             "/api/v1/admin/api-keys/{id}",

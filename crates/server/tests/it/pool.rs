@@ -431,3 +431,112 @@ async fn the_admin_api_shows_keys_masked_and_needs_admin_and_csrf() {
         }
     }
 }
+
+/// The value of `name="<field>" value="…"` in a page.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).map(|i| i + marker.len()).expect(name);
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_settings_page_manages_keys_for_admins_only() {
+    let google = FakeGoogle::start().await;
+    let app = app_with(&google, None).await;
+    let mut alice = user(&app, "alice").await;
+    let denied = alice.open("/settings").await;
+    assert_eq!(
+        (denied.status, denied.location()),
+        (303, Some("/forbidden"))
+    );
+
+    let mut root = user(&app, "root").await;
+    let page = root.open("/settings").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("<option value=\"google\">"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("type=\"password\""));
+    let token = field(&page.body, "csrf_token");
+
+    let secret = key(77);
+    let no_token = root
+        .post_form(
+            "/settings/keys",
+            &[("key", &secret), ("upstream", "google")],
+        )
+        .await;
+    assert_eq!(no_token.status, 403);
+    let added = root
+        .post_form(
+            "/settings/keys",
+            &[
+                ("csrf_token", &token),
+                ("key", &secret),
+                ("upstream", "google"),
+                ("priority", "2"),
+                ("quota_group", "<script>alert(1)</script>"),
+                ("daily_budget", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (added.status, added.location()),
+        (303, Some("/settings?notice=added"))
+    );
+    let page = root.open("/settings?notice=added").await;
+    assert!(page.body.contains("The key was added."));
+    assert!(
+        page.body.contains(&format!("AIza…{}", &secret[35..])),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&secret[4..]), "the key is never shown");
+    assert!(!page.body.contains("<script>alert(1)</script>"), "escaped");
+    assert!(page.body.contains("(0/50 today)"));
+
+    let again = root
+        .post_form(
+            "/settings/keys",
+            &[
+                ("csrf_token", &token),
+                ("key", &secret),
+                ("upstream", "google"),
+            ],
+        )
+        .await;
+    assert_eq!(again.location(), Some("/settings?notice=duplicate"));
+    let bad = root
+        .post_form(
+            "/settings/keys",
+            &[
+                ("csrf_token", &token),
+                ("key", "nope"),
+                ("upstream", "google"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.location(), Some("/settings?notice=bad_format"));
+    let page = root.open("/settings?notice=%3Cb%3E").await;
+    assert!(!page.body.contains("<b>"), "unknown notices show nothing");
+
+    let id = app.pool.store().list(None).await.unwrap()[0].id.clone();
+    let disabled = root
+        .post_form(
+            &format!("/settings/keys/{id}/status"),
+            &[("csrf_token", &token), ("status", "disabled")],
+        )
+        .await;
+    assert_eq!(disabled.location(), Some("/settings?notice=updated"));
+    assert_eq!(status_of(&app, &id).await, KeyStatus::Disabled);
+    let deleted = root
+        .post_form(
+            &format!("/settings/keys/{id}/delete"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(deleted.location(), Some("/settings?notice=deleted"));
+    assert!(app.pool.store().list(None).await.unwrap().is_empty());
+}

@@ -540,3 +540,63 @@ async fn the_settings_page_manages_keys_for_admins_only() {
     assert_eq!(deleted.location(), Some("/settings?notice=deleted"));
     assert!(app.pool.store().list(None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn two_instances_sharing_postgres_count_every_use_and_share_budgets() {
+    let google = FakeGoogle::start().await;
+    for n in 0..4 {
+        google.behave(&key(n), Behaviour::Ok);
+    }
+    let on_google = |b: crate::helpers::app::TestAppBuilder| {
+        b.var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
+            .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
+            .var("KUNCI__UPSTREAMS__GOOGLE__CX", &google.cx)
+            .var("KUNCI__SEARCH__CACHE_SECS", "0")
+    };
+    let Some(one) = on_google(TestApp::builder().backend(crate::helpers::TestBackend::Postgres))
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let two = on_google(TestApp::builder().sharing(&one))
+        .spawn()
+        .await
+        .unwrap();
+    one.accounts
+        .add("test", "alice", &SecretString::new("alice pass"), false)
+        .await
+        .unwrap();
+    for n in 0..4 {
+        let id = add_key(&one, n, 0, None).await;
+        let budget = kunci_domain::apikeys::KeyChange {
+            daily_budget: Some(Some(15)),
+            ..Default::default()
+        };
+        one.pool.change("test", &id, &budget).await.unwrap();
+    }
+    let alice_one = user(&one, "alice").await;
+    let tasks: Vec<_> = (0..80)
+        .map(|i| {
+            let base = if i % 2 == 0 { one.url("") } else { two.url("") };
+            let mut b = Browser::with_cookies_of(&base, &alice_one);
+            tokio::spawn(async move { b.api(&format!("/api/v1/search?q=w{i}")).await.status })
+        })
+        .collect();
+    let mut served = 0;
+    for task in tasks {
+        served += usize::from(task.await.unwrap() == 200);
+    }
+    assert_eq!(served, 60, "4 keys × 15 a day, across both instances");
+    let keys = one.pool.store().list(None).await.unwrap();
+    let counted: i64 = keys.iter().map(|k| k.usage_count).sum();
+    assert_eq!(counted, 60);
+    assert_eq!(
+        google.total_calls(),
+        60,
+        "every use counted, none past a budget"
+    );
+    for n in 0..4 {
+        assert_eq!(google.calls(&key(n)), 15);
+    }
+}

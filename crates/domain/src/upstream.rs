@@ -19,6 +19,17 @@ pub struct SearchQuery {
     pub num: Option<u32>,
 }
 
+/// A request passed through to a `generic` upstream (`/api/v1/proxy/{upstream}/{path}`).
+#[derive(Debug, Clone)]
+pub struct ProxyRequest {
+    pub method: String,
+    /// The path below the upstream's base URL, without a leading `/`.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Content type and bytes.
+    pub body: Option<(String, bytes::Bytes)>,
+}
+
 /// An upstream's answer, to pass on.
 #[derive(Debug, Clone)]
 pub struct UpstreamAnswer {
@@ -54,4 +65,10 @@ pub trait Upstreams: Send + Sync + fmt::Debug {
     fn key_format(&self, upstream: &str) -> Option<Arc<dyn KeyFormat>>;
     /// A search on the default search upstream, from the cache when it can be.
     async fn search(&self, query: &SearchQuery) -> Result<UpstreamAnswer, UpstreamError>;
+    /// A request passed through to a `generic` upstream with a key from its pool.
+    async fn proxy(
+        &self,
+        upstream: &str,
+        request: ProxyRequest,
+    ) -> Result<UpstreamAnswer, UpstreamError>;
 }

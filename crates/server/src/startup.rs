@@ -34,7 +34,7 @@ use kunci_web::net::Cidr;
 use kunci_web::{AppState, CookieSettings, Services, SiteRoutes, WebSettings};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, Loaded, SessionStoreKind, UpstreamKind};
+use crate::config::{Config, Loaded, ResetKind, SessionStoreKind, UpstreamConfig, UpstreamKind};
 use crate::jobs::{JobDeps, Jobs};
 use crate::secrets::permissions;
 
@@ -422,19 +422,22 @@ pub fn gateway(
 ) -> anyhow::Result<Arc<dyn kunci_domain::upstream::Upstreams>> {
     let mut routes = std::collections::BTreeMap::new();
     for (name, upstream) in &config.upstreams {
-        // The configuration check guarantees kind and cx for Google.
-        if let (Some(UpstreamKind::GoogleCse), Some(cx)) = (upstream.kind, &upstream.cx) {
-            let base_url = upstream
-                .base_url
-                .clone()
-                .unwrap_or_else(|| kunci_upstream::google::ENDPOINT.to_owned());
-            routes.insert(
-                name.clone(),
-                Route::GoogleCse {
+        // The configuration check guarantees what each kind needs.
+        match (upstream.kind, &upstream.cx, &upstream.base_url) {
+            (Some(UpstreamKind::GoogleCse), Some(cx), base_url) => {
+                let base_url = base_url
+                    .clone()
+                    .unwrap_or_else(|| kunci_upstream::google::ENDPOINT.to_owned());
+                let route = Route::GoogleCse {
                     base_url,
                     cx: cx.clone(),
-                },
-            );
+                };
+                routes.insert(name.clone(), route);
+            }
+            (Some(UpstreamKind::Generic), _, Some(base_url)) => {
+                routes.insert(name.clone(), generic_route(upstream, base_url)?);
+            }
+            _ => {}
         }
     }
     let proxy = kunci_upstream::proxy::Upstreams::new(pool, clock.clone())
@@ -446,6 +449,56 @@ pub fn gateway(
         config.search.cache_secs,
         clock,
     )))
+}
+
+/// A `generic` upstream from its configuration, with the documented defaults.
+fn generic_route(upstream: &UpstreamConfig, base_url: &str) -> anyhow::Result<Route> {
+    use kunci_upstream::generic::{PatternFormat, Reset, Rules};
+    use kunci_upstream::proxy::KeyPlacement;
+    let key = match (&upstream.key_query, &upstream.key_header) {
+        (Some(param), _) => KeyPlacement::Query(param.clone()),
+        (None, Some(spec)) => match spec.split_once(':') {
+            Some((name, template)) => KeyPlacement::Header {
+                name: name.trim().to_owned(),
+                template: template.trim().to_owned(),
+            },
+            None => KeyPlacement::Header {
+                name: spec.trim().to_owned(),
+                template: "{key}".to_owned(),
+            },
+        },
+        (None, None) => KeyPlacement::Header {
+            name: "authorization".to_owned(),
+            template: "Bearer {key}".to_owned(),
+        },
+    };
+    let secs = upstream.reset_secs.unwrap_or(60);
+    let reset = match upstream.reset.unwrap_or(ResetKind::RetryAfter) {
+        ResetKind::RetryAfter => Reset::RetryAfter { default_secs: secs },
+        ResetKind::Cooldown => Reset::Cooldown { secs },
+        ResetKind::DailyUtc => Reset::DailyUtc {
+            hour: upstream.reset_hour_utc.unwrap_or(0),
+        },
+    };
+    let format = match &upstream.key_pattern {
+        Some(pattern) => {
+            Some(PatternFormat::new(pattern).context("`key_pattern` is not a regular expression")?)
+        }
+        None => None,
+    };
+    Ok(Route::Generic {
+        base_url: base_url.to_owned(),
+        key,
+        rules: Rules {
+            quota_statuses: upstream.quota_statuses.clone().unwrap_or_else(|| vec![429]),
+            invalid_statuses: upstream
+                .invalid_statuses
+                .clone()
+                .unwrap_or_else(|| vec![401, 403]),
+            reset,
+        },
+        format,
+    })
 }
 
 /// Brute-force lockout over the database, from `[security]`.

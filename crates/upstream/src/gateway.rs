@@ -9,15 +9,24 @@ use futures_util::FutureExt as _;
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::KeyFormat;
 use kunci_domain::clock::Clock;
-use kunci_domain::upstream::{SearchQuery, UpstreamAnswer, UpstreamError, Upstreams};
+use kunci_domain::upstream::{ProxyRequest, SearchQuery, UpstreamAnswer, UpstreamError, Upstreams};
 
 use crate::google;
-use crate::proxy::{Cache, Call, CallError, Upstreams as Proxy};
+use crate::proxy::{Cache, Call, CallError, KeyPlacement, Upstreams as Proxy};
 
 /// One configured upstream.
 #[derive(Debug, Clone)]
 pub enum Route {
-    GoogleCse { base_url: String, cx: SecretString },
+    GoogleCse {
+        base_url: String,
+        cx: SecretString,
+    },
+    Generic {
+        base_url: String,
+        key: KeyPlacement,
+        rules: crate::generic::Rules,
+        format: Option<crate::generic::PatternFormat>,
+    },
 }
 
 /// The upstreams of a deployment.
@@ -69,6 +78,11 @@ impl Upstreams for Gateway {
     fn key_format(&self, upstream: &str) -> Option<Arc<dyn KeyFormat>> {
         match self.routes.get(upstream)? {
             Route::GoogleCse { .. } => Some(Arc::new(google::GoogleKeyFormat)),
+            Route::Generic {
+                format: Some(format),
+                ..
+            } => Some(Arc::new(format.clone())),
+            Route::Generic { format: None, .. } => Some(Arc::new(crate::generic::AnyKeyFormat)),
         }
     }
 
@@ -88,11 +102,16 @@ impl Upstreams for Gateway {
         }
         let call = Call {
             upstream: self.search.clone(),
+            method: reqwest::Method::GET,
             url: base_url.clone(),
             query: params,
-            key_header: ("x-goog-api-key".to_owned(), "{key}".to_owned()),
-            classify: google::classify,
-            day: google::day,
+            key: KeyPlacement::Header {
+                name: "x-goog-api-key".to_owned(),
+                template: "{key}".to_owned(),
+            },
+            body: None,
+            classify: Arc::new(google::classify),
+            day: Arc::new(google::day),
         };
         let proxy = self.proxy.clone();
         let fetch = async move { proxy.call(&call).await }.boxed();
@@ -116,6 +135,51 @@ impl Upstreams for Gateway {
             content_type: answer.content_type,
             body: answer.body,
             cache_hit: hit,
+        })
+    }
+
+    async fn proxy(
+        &self,
+        upstream: &str,
+        request: ProxyRequest,
+    ) -> Result<UpstreamAnswer, UpstreamError> {
+        let Some(Route::Generic {
+            base_url,
+            key,
+            rules,
+            ..
+        }) = self.routes.get(upstream)
+        else {
+            return Err(UpstreamError::Unknown);
+        };
+        if request.path.split('/').any(|s| s == ".." || s == ".") || request.path.contains('\\') {
+            return Err(UpstreamError::Config(
+                "a path may not leave the upstream's base".to_owned(),
+            ));
+        }
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| UpstreamError::Config("unsupported method".to_owned()))?;
+        let url = format!("{}/{}", base_url.trim_end_matches('/'), request.path);
+        let rules = rules.clone();
+        let reset = rules.reset;
+        let call = Call {
+            upstream: upstream.to_owned(),
+            method,
+            url,
+            query: request.query,
+            key: key.clone(),
+            body: request.body,
+            classify: Arc::new(move |status, _body, retry_after, now| {
+                rules.classify(status, retry_after, now)
+            }),
+            day: Arc::new(move |now| reset.day(now)),
+        };
+        let answer = self.proxy.call(&call).await.map_err(to_domain)?;
+        Ok(UpstreamAnswer {
+            status: answer.status,
+            content_type: answer.content_type,
+            body: answer.body,
+            cache_hit: false,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! pool, the transport to third-party APIs.
 
 pub mod gateway;
+pub mod generic;
 pub mod google;
 pub mod notify;
 pub mod proxy;

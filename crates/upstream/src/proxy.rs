@@ -26,20 +26,40 @@ const CIRCUIT_WINDOW_SECS: i64 = 10;
 const CIRCUIT_OPEN_SECS: i64 = 30;
 
 /// How an answer bears on the key: an adapter's classification.
-pub type Classify =
-    fn(status: u16, body: &[u8], retry_after: Option<i64>, now: i64) -> (Verdict, String);
+pub type Classify = Arc<dyn Fn(u16, &[u8], Option<i64>, i64) -> (Verdict, String) + Send + Sync>;
+
+/// Where the key travels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPlacement {
+    /// A header, with `{key}` standing for the key (`Authorization: Bearer {key}`).
+    Header { name: String, template: String },
+    /// A query parameter (only where the provider offers nothing else).
+    Query(String),
+}
 
 /// One call, without its key.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Call {
     pub upstream: String,
+    pub method: reqwest::Method,
     pub url: String,
     pub query: Vec<(String, String)>,
-    /// The header that carries the key, with `{key}` standing for it (`X-Goog-Api-Key: {key}`).
-    pub key_header: (String, String),
+    pub key: KeyPlacement,
+    /// Content type and bytes.
+    pub body: Option<(String, bytes::Bytes)>,
     pub classify: Classify,
     /// The upstream's day at a time, for daily budgets.
-    pub day: fn(i64) -> kunci_domain::apikeys::Day,
+    pub day: Arc<dyn Fn(i64) -> kunci_domain::apikeys::Day + Send + Sync>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the query: it may carry a search engine id or, for some APIs, the key.
+        f.debug_struct("Call")
+            .field("upstream", &self.upstream)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An upstream's answer, passed on to the client.
@@ -224,23 +244,33 @@ impl Upstreams {
 
     /// One attempt. The key travels in a header only, never in the URL.
     async fn send(&self, call: &Call, key: &SecretString) -> Result<(Answer, Option<i64>), String> {
-        let (name, template) = &call.key_header;
-        let value = template.replace("{key}", key.expose());
-        let url = reqwest::Url::parse_with_params(&call.url, &call.query)
-            .map_err(|_| "bad upstream URL".to_owned())?;
-        let mut response = self
-            .client
-            .get(url)
-            .header(name.as_str(), value)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    "timeout".to_owned()
-                } else {
-                    "unreachable".to_owned()
-                }
-            })?;
+        let mut query = call.query.clone();
+        if let KeyPlacement::Query(param) = &call.key {
+            query.retain(|(name, _)| name != param);
+            query.push((param.clone(), key.expose().to_owned()));
+        }
+        let url = if query.is_empty() {
+            reqwest::Url::parse(&call.url)
+        } else {
+            reqwest::Url::parse_with_params(&call.url, &query)
+        }
+        .map_err(|_| "bad upstream URL".to_owned())?;
+        let mut request = self.client.request(call.method.clone(), url);
+        if let KeyPlacement::Header { name, template } = &call.key {
+            request = request.header(name.as_str(), template.replace("{key}", key.expose()));
+        }
+        if let Some((content_type, body)) = &call.body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
+                .body(body.clone());
+        }
+        let mut response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                "timeout".to_owned()
+            } else {
+                "unreachable".to_owned()
+            }
+        })?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{ApiKey, KeyChange, KeyStatus, PoolError};
@@ -296,4 +296,52 @@ pub(crate) async fn remove(
         .await
         .map_err(pool_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `/api/v1/proxy/{upstream}/{*path}`: any method, passed through to a `generic` upstream with a
+/// key from its pool (logged-in users). The key is added by kunci; the client's own
+/// `Authorization` never travels on.
+pub(crate) async fn proxy(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path((upstream, path)): Path<(String, String)>,
+    method: Method,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if who.sub.is_none() {
+        return Err(ApiError::Unauthenticated);
+    }
+    if !who.has(Scope::User) {
+        return Err(ApiError::InsufficientScope);
+    }
+    let body = (!body.is_empty()).then(|| {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        (content_type, body)
+    });
+    let request = kunci_domain::upstream::ProxyRequest {
+        method: method.as_str().to_owned(),
+        path,
+        query,
+        body,
+    };
+    let answer = state
+        .upstreams()
+        .proxy(&upstream, request)
+        .await
+        .map_err(|err| upstream_error(&state, err))?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = (status, answer.body).into_response();
+    if let Some(value) = answer
+        .content_type
+        .and_then(|t| HeaderValue::from_str(&t).ok())
+    {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    Ok(response)
 }

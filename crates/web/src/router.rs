@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{any, delete, get, patch, post};
 use kunci_domain::session::Scope;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -82,6 +82,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/api/v1/session", get(session_api::session))
         .route("/api/v1/me", get(login::me))
         .route("/api/v1/search", get(pool::search))
+        .route("/api/v1/proxy/{upstream}/{*path}", any(pool::proxy))
         .route("/api/v1/auth/logout", post(login::logout))
         .route("/api/v1/auth/logout_all", post(login::logout_all))
         .route("/api/v1/me/sessions", get(inventory::mine))

@@ -48,12 +48,49 @@ pub struct UpstreamConfig {
     pub base_url: Option<String>,
     #[serde(default, deserialize_with = "optional_secret")]
     pub cx: Option<SecretString>,
+    pub key_header: Option<String>,
+    pub key_query: Option<String>,
+    #[serde(default, deserialize_with = "statuses")]
+    pub quota_statuses: Option<Vec<u16>>,
+    #[serde(default, deserialize_with = "statuses")]
+    pub invalid_statuses: Option<Vec<u16>>,
+    pub reset: Option<ResetKind>,
+    pub reset_secs: Option<i64>,
+    pub reset_hour_utc: Option<u8>,
+    pub key_pattern: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpstreamKind {
     GoogleCse,
+    Generic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetKind {
+    RetryAfter,
+    Cooldown,
+    DailyUtc,
+}
+
+/// Statuses as numbers or numeric strings (a variable gives strings).
+fn statuses<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u16>>, D::Error> {
+    let values = Option::<Vec<serde_json::Value>>::deserialize(d)?;
+    values
+        .map(|values| {
+            values
+                .iter()
+                .map(|v| match v {
+                    serde_json::Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+                    serde_json::Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                })
+                .collect::<Option<Vec<u16>>>()
+                .ok_or_else(|| serde::de::Error::custom("expected HTTP statuses"))
+        })
+        .transpose()
 }
 
 /// `[search]`
@@ -325,6 +362,20 @@ fn upstream_checks(layers: &mut Layers) {
             }
             Some(kind) if kind.value.as_str() == Some("google_cse") && get("cx").is_none() => {
                 let problem = "a `google_cse` upstream needs `cx`, its search engine id".to_owned();
+                let key = format!("upstreams.{name}.kind");
+                layers.push_error(&kind.source.to_string(), Some(&key), problem);
+            }
+            Some(kind) if kind.value.as_str() == Some("generic") && get("base_url").is_none() => {
+                let problem = "a `generic` upstream needs `base_url`".to_owned();
+                let key = format!("upstreams.{name}.kind");
+                layers.push_error(&kind.source.to_string(), Some(&key), problem);
+            }
+            Some(kind)
+                if kind.value.as_str() == Some("generic")
+                    && get("key_header").is_some()
+                    && get("key_query").is_some() =>
+            {
+                let problem = "set `key_header` or `key_query`, not both".to_owned();
                 let key = format!("upstreams.{name}.kind");
                 layers.push_error(&kind.source.to_string(), Some(&key), problem);
             }

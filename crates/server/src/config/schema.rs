@@ -380,13 +380,60 @@ pub static KEYS: &[Key] = &[
          the chain still verifies).",
     ),
     // [upstreams.<name>]
-    Key::new("upstreams.*.kind", Kind::Enum(&["google_cse"]), None).doc(
+    Key::new(
+        "upstreams.*.kind",
+        Kind::Enum(&["google_cse", "generic"]),
+        None,
+    )
+    .doc(
         "The adapter of upstream `<name>`: `google_cse` (Google Custom Search JSON API; keys \
-         travel in `X-Goog-Api-Key`). Keys are added with `kunci apikey add <name>` or on \
-         `/settings`.",
+         travel in `X-Goog-Api-Key`) or `generic` (any HTTP API, described by the keys below; \
+         served at `/api/v1/proxy/<name>/…`). Keys are added with `kunci apikey add <name>` or \
+         on `/settings`.",
     ),
-    Key::new("upstreams.*.base_url", Kind::HttpUrl, None)
-        .doc("The endpoint, when not the adapter's own (a test double, a regional endpoint)."),
+    Key::new("upstreams.*.base_url", Kind::HttpUrl, None).doc(
+        "The endpoint: required for `generic`; for `google_cse` only to replace Google's own \
+         (a test double).",
+    ),
+    Key::new("upstreams.*.key_header", Kind::HeaderSpec, None).doc(
+        "`generic`: the header that carries the key, `Name` (the key as the value) or \
+         `Name: template` with `{key}` in it, e.g. `Authorization: Bearer {key}` (the default) \
+         or `X-Subscription-Token`.",
+    ),
+    Key::new("upstreams.*.key_query", Kind::Prefix, None).doc(
+        "`generic`: send the key as this query parameter instead (only for APIs that accept \
+         nothing else: URLs end up in other people's logs).",
+    ),
+    Key::new("upstreams.*.quota_statuses", Kind::List(Item::Status), None)
+        .doc("`generic`: answers that mean the key's quota is spent (default `[429]`)."),
+    Key::new("upstreams.*.invalid_statuses", Kind::List(Item::Status), None)
+        .doc("`generic`: answers that mean the key itself is refused (default `[401, 403]`)."),
+    Key::new(
+        "upstreams.*.reset",
+        Kind::Enum(&["retry_after", "cooldown", "daily_utc"]),
+        None,
+    )
+    .doc(
+        "`generic`: when a key that hit its quota is tried again: `retry_after` (the answer's \
+         `Retry-After`, else `reset_secs`; the default), `cooldown` (`reset_secs`), or \
+         `daily_utc` (the next `reset_hour_utc`; budgets count per such day).",
+    ),
+    Key::new(
+        "upstreams.*.reset_secs",
+        Kind::Integer { min: 1, max: 86_400 },
+        None,
+    )
+    .doc("`generic`: the rest of a throttled key for `retry_after` without a header, and `cooldown` (default 60)."),
+    Key::new(
+        "upstreams.*.reset_hour_utc",
+        Kind::Integer { min: 0, max: 23 },
+        None,
+    )
+    .doc("`generic` with `daily_utc`: the hour (UTC) at which quotas reset (default 0)."),
+    Key::new("upstreams.*.key_pattern", Kind::Pattern, None).doc(
+        "`generic`: a regular expression every key must match entirely before it is stored \
+         (e.g. `sk-[A-Za-z0-9_-]{20,}`); without it, 8 to 512 printable characters.",
+    ),
     Key::new("upstreams.*.cx", Kind::Secret { min_len: 1 }, None)
         .secret()
         .doc("`google_cse`: the Programmable Search Engine id. Keep it in the encrypted env file."),
@@ -497,6 +544,10 @@ pub enum Kind {
     Command,
     Prefix,
     MemcachedUrl,
+    /// `Name` or `Name: template with {key}`.
+    HeaderSpec,
+    /// A regular expression.
+    Pattern,
     SmtpUrl,
     Email,
     /// A secret string of at least `min_len` characters.
@@ -514,6 +565,8 @@ pub enum Item {
     /// A notification kind, or `*`.
     Event,
     Email,
+    /// An HTTP status, 100 to 599.
+    Status,
 }
 
 impl Kind {
@@ -543,6 +596,11 @@ impl Kind {
                 "a list of e-mail addresses such as [\"ops@example.com\"]".to_owned()
             }
             Self::SmtpUrl => "an smtp:// or smtps:// URL".to_owned(),
+            Self::HeaderSpec => {
+                "a header name, or `Name: template` with `{key}` in the template".to_owned()
+            }
+            Self::Pattern => "a regular expression".to_owned(),
+            Self::List(Item::Status) => "a list of HTTP statuses such as [429, 503]".to_owned(),
             Self::Email => "an e-mail address such as kunci@example.com".to_owned(),
             Self::Secret { min_len } => format!("a secret of at least {min_len} characters"),
         }
@@ -582,6 +640,10 @@ impl Kind {
                         .all(|b| b.is_ascii_alphanumeric() || b":_-.".contains(&b))
             }
             (Self::SmtpUrl, toml::Value::String(s)) => is_smtp_url(s),
+            (Self::HeaderSpec, toml::Value::String(s)) => is_header_spec(s),
+            (Self::Pattern, toml::Value::String(s)) => {
+                s.len() <= 512 && kunci_upstream::generic::PatternFormat::new(s).is_some()
+            }
             (Self::Email, toml::Value::String(s)) => is_email(s),
             (Self::Secret { min_len }, toml::Value::String(s)) => {
                 s.chars().count() >= min_len && !s.chars().any(char::is_control)
@@ -592,6 +654,7 @@ impl Kind {
             (Self::List(item), toml::Value::Array(items)) => {
                 return items.iter().enumerate().try_for_each(|(i, v)| match v {
                     toml::Value::String(s) if item.check(s) => Ok(()),
+                    toml::Value::Integer(n) if item.check(&n.to_string()) => Ok(()),
                     _ => Err(format!(
                         "element {} is not valid: expected {}",
                         i + 1,
@@ -616,6 +679,24 @@ impl Item {
             Self::Origin => is_origin(s),
             Self::Event => s == "*" || kunci_domain::notify::EventKind::parse(s).is_some(),
             Self::Email => is_email(s),
+            Self::Status => s.parse::<u16>().is_ok_and(|n| (100..600).contains(&n)),
+        }
+    }
+}
+
+/// `Name` (an HTTP token) or `Name: template` whose template holds `{key}` once.
+fn is_header_spec(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    match s.split_once(':') {
+        None => token(s.trim()),
+        Some((name, template)) => {
+            token(name.trim())
+                && template.matches("{key}").count() == 1
+                && !template.chars().any(char::is_control)
         }
     }
 }

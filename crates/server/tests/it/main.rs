@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod config;
 mod examples;
+mod generic;
 mod headers;
 mod health;
 mod helpers;

@@ -519,3 +519,21 @@ impl ApiKeyPool {
             .await?)
     }
 }
+
+/// One line of the usage leaderboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageLine {
+    pub account_id: String,
+    pub upstream: String,
+    pub calls: i64,
+    pub last_call: i64,
+}
+
+/// Calls per account, for the leaderboard.
+#[async_trait]
+pub trait UsageStore: Send + Sync + fmt::Debug {
+    /// Counts one call of `account_id` to `upstream`.
+    async fn count(&self, account_id: &str, upstream: &str, now: i64) -> Result<(), StoreError>;
+    /// The accounts with the most calls, most first.
+    async fn top(&self, limit: u32) -> Result<Vec<UsageLine>, StoreError>;
+}

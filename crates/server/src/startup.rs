@@ -226,6 +226,7 @@ impl Application {
             clients,
             accounts,
             pool,
+            usage: Arc::new(database.clone()),
             upstreams,
             lockout,
             limiter: limiter.clone(),

@@ -85,6 +85,7 @@ pub(crate) async fn search(
         .search(&query)
         .await
         .map_err(|err| upstream_error(&state, err))?;
+    count_use(&state, &who, "search").await;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = (status, answer.body).into_response();
     let headers = response.headers_mut();
@@ -99,6 +100,60 @@ pub(crate) async fn search(
         HeaderValue::from_static(if answer.cache_hit { "hit" } else { "miss" }),
     );
     Ok(response)
+}
+
+/// Counts a served call for the leaderboard; a failure to count never fails the call.
+async fn count_use(state: &AppState, who: &Principal, upstream: &str) {
+    if let Some(sub) = who.sub.as_deref()
+        && let Err(err) = state
+            .usage()
+            .count(sub, upstream, state.clock().now_unix())
+            .await
+    {
+        tracing::warn!(error = %err, "usage not counted");
+    }
+}
+
+/// `GET /api/v1/admin/stats/leaderboard`: the accounts and keys with the most use.
+pub(crate) async fn leaderboard(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let unavailable = |err: kunci_domain::store::StoreError| {
+        tracing::error!(error = %err, "usage store unavailable");
+        ApiError::StoreUnavailable
+    };
+    let top = state.usage().top(10).await.map_err(unavailable)?;
+    let mut accounts = Vec::new();
+    for line in &top {
+        let name = state
+            .accounts()
+            .store()
+            .by_id(&line.account_id)
+            .await
+            .map_err(unavailable)?
+            .map(|a| a.username);
+        accounts.push(json!({
+            "sub": line.account_id,
+            "username": name,
+            "upstream": line.upstream,
+            "calls": line.calls,
+            "last_call": line.last_call,
+        }));
+    }
+    let mut keys = state.pool().store().list(None).await.map_err(unavailable)?;
+    keys.sort_by(|a, b| b.usage_count.cmp(&a.usage_count).then(a.id.cmp(&b.id)));
+    let keys: Vec<Value> = keys
+        .iter()
+        .take(10)
+        .map(|k| {
+            json!({
+                "id": k.id,
+                "upstream": k.upstream,
+                "masked": k.masked,
+                "usage_count": k.usage_count,
+                "last_used": k.last_used,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "accounts": accounts, "keys": keys })))
 }
 
 /// A key as the API shows it: masked, never the key.
@@ -335,6 +390,7 @@ pub(crate) async fn proxy(
         .proxy(&upstream, request)
         .await
         .map_err(|err| upstream_error(&state, err))?;
+    count_use(&state, &who, &upstream).await;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = (status, answer.body).into_response();
     if let Some(value) = answer

@@ -65,6 +65,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/settings/keys", post(settings::add))
         .route("/settings/keys/{id}/status", post(settings::set_status))
         .route("/settings/keys/{id}/delete", post(settings::delete))
+        .route("/api/v1/admin/stats/leaderboard", get(pool::leaderboard))
         .route("/api/v1/admin/api-keys", get(pool::list).post(pool::create))
         .route(
             "/api/v1/admin/api-keys/{id}",

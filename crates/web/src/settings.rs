@@ -56,6 +56,14 @@ struct Page<'a> {
     notice: Option<&'static str>,
     upstreams: Vec<String>,
     keys: Vec<Row<'a>>,
+    top: Vec<TopRow>,
+}
+
+#[derive(Serialize)]
+struct TopRow {
+    name: String,
+    upstream: String,
+    calls: i64,
 }
 
 fn when(unix: Option<i64>) -> Option<String> {
@@ -105,6 +113,18 @@ pub(crate) async fn page(
             Vec::new()
         }
     };
+    let mut top = Vec::new();
+    for line in state.usage().top(10).await.unwrap_or_default() {
+        let name = match state.accounts().store().by_id(&line.account_id).await {
+            Ok(Some(account)) => account.username,
+            _ => line.account_id.clone(),
+        };
+        top.push(TopRow {
+            name,
+            upstream: line.upstream,
+            calls: line.calls,
+        });
+    }
     let now = state.clock().now_unix();
     let who = auth
         .session
@@ -120,6 +140,7 @@ pub(crate) async fn page(
             notice: query.get("notice").and_then(|c| notice(c)),
             upstreams: state.upstreams().names(),
             keys: keys.iter().map(|k| row(k, now)).collect(),
+            top,
         },
     )
 }

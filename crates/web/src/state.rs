@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kunci_domain::accounts::Accounts;
-use kunci_domain::apikeys::ApiKeyPool;
+use kunci_domain::apikeys::{ApiKeyPool, UsageStore};
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::ServiceClients;
 use kunci_domain::clock::Clock;
@@ -56,6 +56,7 @@ pub struct Services {
     pub clients: ServiceClients,
     pub accounts: Accounts,
     pub pool: ApiKeyPool,
+    pub usage: Arc<dyn UsageStore>,
     pub upstreams: Arc<dyn Upstreams>,
     pub lockout: Lockout,
     pub limiter: Arc<Limiter>,
@@ -124,6 +125,10 @@ impl AppState {
 
     pub fn lockout(&self) -> &Lockout {
         &self.inner.services.lockout
+    }
+
+    pub fn usage(&self) -> &dyn UsageStore {
+        self.inner.services.usage.as_ref()
     }
 
     pub fn pool(&self) -> &ApiKeyPool {

@@ -99,6 +99,31 @@ async fn a_search_is_served_with_a_pool_key_and_then_from_the_cache() {
     assert_eq!((status, cache.as_deref()), (200, Some("hit")));
     assert_eq!(google.calls(&key(1)), 1, "the hit spent no quota");
 
+    let mut root = user(&app, "root").await;
+    let board = root.api("/api/v1/admin/stats/leaderboard").await;
+    assert_eq!(board.status, 200, "{}", board.body);
+    let board = board.json();
+    assert_eq!(board["accounts"][0]["username"], "alice");
+    assert_eq!(board["accounts"][0]["calls"], 2);
+    assert_eq!(board["keys"][0]["usage_count"], 1);
+    assert!(
+        board["keys"][0]["masked"]
+            .as_str()
+            .unwrap()
+            .starts_with("AIza…")
+    );
+    assert_eq!(
+        alice.api("/api/v1/admin/stats/leaderboard").await.status,
+        403
+    );
+    let page = root.open("/settings").await;
+    assert!(
+        page.body
+            .contains("<td>alice</td><td>search</td><td>2</td>"),
+        "{}",
+        page.body
+    );
+
     let mut anonymous = Browser::new(&app.url(""));
     anonymous.arrive("/").await;
     assert_eq!(search(&mut anonymous, "rust").await.0, 401);

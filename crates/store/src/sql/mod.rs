@@ -17,6 +17,7 @@ mod revocation;
 mod sessions;
 mod signing_keys;
 mod target;
+mod usage;
 
 /// Runs `$body` with `$pool` bound to whichever pool the database holds. The SQL is written
 /// once, with `$1`-style placeholders (first appearances in order) that both SQLite and

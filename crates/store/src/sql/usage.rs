@@ -1,0 +1,36 @@
+//! Calls per account and upstream in the SQL database.
+
+use async_trait::async_trait;
+use kunci_domain::apikeys::{UsageLine, UsageStore};
+use kunci_domain::store::StoreError;
+
+use super::{Database, store_error, with_pool};
+
+#[async_trait]
+impl UsageStore for Database {
+    async fn count(&self, account_id: &str, upstream: &str, now: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO upstream_usage (account_id, upstream, calls, last_call) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (account_id, upstream) DO UPDATE SET calls = upstream_usage.calls + 1, \
+             last_call = excluded.last_call")
+            .bind(account_id).bind(upstream).bind(now).execute(pool).await.map(drop))
+        .map_err(store_error)
+    }
+
+    async fn top(&self, limit: u32) -> Result<Vec<UsageLine>, StoreError> {
+        let rows: Vec<(String, String, i64, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT account_id, upstream, calls, last_call FROM upstream_usage \
+             ORDER BY calls DESC, account_id LIMIT $1")
+            .bind(i64::from(limit)).fetch_all(pool).await)
+        .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(account_id, upstream, calls, last_call)| UsageLine {
+                account_id,
+                upstream,
+                calls,
+                last_call,
+            })
+            .collect())
+    }
+}

@@ -155,6 +155,9 @@ pub trait ApiKeyStore: Send + Sync + fmt::Debug {
     /// An administrator's change. False when there is no such key.
     async fn update(&self, id: &str, change: &KeyChange) -> Result<bool, StoreError>;
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Counts a use of key `id` made outside [`ApiKeyStore::pick`] (an administrator's test
+    /// call) in day `day`. False when there is no such key.
+    async fn count_use(&self, id: &str, now: i64, day: Day) -> Result<bool, StoreError>;
     /// The earliest time a key of `upstream` that is not usable now becomes usable.
     async fn earliest_available(
         &self,
@@ -396,6 +399,34 @@ impl ApiKeyPool {
             })
             .await?;
         Ok(())
+    }
+
+    /// Key `id` and its text for an administrator's test call, whatever its status: audited
+    /// (with the masked key) before the call is made, and counted as a use in `day`.
+    pub async fn lease_for_test(
+        &self,
+        actor: &str,
+        id: &str,
+        day: Day,
+    ) -> Result<(ApiKey, kunci_crypto::SecretString), PoolError> {
+        let key = self
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(|| PoolError::Unknown(id.to_owned()))?;
+        let secret = self.open(&key)?;
+        let event = crate::audit::AuditEvent::new(
+            actor,
+            "admin.api_key.tested",
+            format!("{} {} ({})", key.upstream, key.masked, key.id),
+        );
+        let now = self.clock.now_unix();
+        self.audit
+            .around(event, async {
+                Ok::<_, PoolError>(self.store.count_use(id, now, day).await?)
+            })
+            .await?;
+        Ok((key, secret))
     }
 
     /// The key text, for a call. Only the upstream transport ever sees it.

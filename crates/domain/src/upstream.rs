@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::apikeys::KeyFormat;
+use crate::apikeys::{ApiKey, KeyFormat};
 
 /// A search as the client asked it (already validated).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +40,31 @@ pub struct UpstreamAnswer {
     pub cache_hit: bool,
 }
 
+/// How an administrator's test call with one key went.
+#[derive(Debug, Clone)]
+pub struct KeyTest {
+    /// The upstream's HTTP status; `None` when it could not be reached.
+    pub status: Option<u16>,
+    /// `served`, `quota_exceeded`, `cooling`, `invalid`, `client_error` or `unreachable`.
+    pub outcome: &'static str,
+    /// The upstream's reason in a few words (never the key).
+    pub summary: String,
+    /// The key after the verdict was applied.
+    pub key: ApiKey,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
     #[error("no upstream is configured under that name")]
     Unknown,
+    #[error("there is no such API key")]
+    UnknownKey,
+    /// A proxied path that would leave the upstream's base URL.
+    #[error("the path may not leave the upstream's base")]
+    BadPath,
+    /// A `generic` upstream without `test_path`: there is no call to test a key with.
+    #[error("this upstream has no test request (`test_path`)")]
+    NotTestable,
     /// No key usable now; one is expected back at `retry_after` (Unix seconds), if known.
     #[error("no API key is available")]
     NoKey { retry_after: Option<i64> },
@@ -65,6 +86,9 @@ pub trait Upstreams: Send + Sync + fmt::Debug {
     fn key_format(&self, upstream: &str) -> Option<Arc<dyn KeyFormat>>;
     /// A search on the default search upstream, from the cache when it can be.
     async fn search(&self, query: &SearchQuery) -> Result<UpstreamAnswer, UpstreamError>;
+    /// One call with key `id` (whatever its status), made for administrator `actor`: audited,
+    /// counted, and its verdict applied to the key like any other call's.
+    async fn test_key(&self, actor: &str, id: &str) -> Result<KeyTest, UpstreamError>;
     /// A request passed through to a `generic` upstream with a key from its pool.
     async fn proxy(
         &self,

@@ -499,6 +499,7 @@ fn generic_route(upstream: &UpstreamConfig, base_url: &str) -> anyhow::Result<Ro
             reset,
         },
         format,
+        test_path: upstream.test_path.clone(),
     })
 }
 

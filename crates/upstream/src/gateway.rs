@@ -7,9 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_util::FutureExt as _;
 use kunci_crypto::SecretString;
-use kunci_domain::apikeys::KeyFormat;
+use kunci_domain::apikeys::{KeyFormat, PoolError, Verdict};
 use kunci_domain::clock::Clock;
-use kunci_domain::upstream::{ProxyRequest, SearchQuery, UpstreamAnswer, UpstreamError, Upstreams};
+use kunci_domain::upstream::{
+    KeyTest, ProxyRequest, SearchQuery, UpstreamAnswer, UpstreamError, Upstreams,
+};
 
 use crate::google;
 use crate::proxy::{Cache, Call, CallError, KeyPlacement, Upstreams as Proxy};
@@ -26,6 +28,9 @@ pub enum Route {
         key: KeyPlacement,
         rules: crate::generic::Rules,
         format: Option<crate::generic::PatternFormat>,
+        /// A cheap `GET` below `base_url` that tests a key (`models`); none: keys of this
+        /// upstream cannot be tested.
+        test_path: Option<String>,
     },
 }
 
@@ -55,6 +60,100 @@ impl Gateway {
             cache: Arc::new(Cache::default()),
             cache_secs,
             clock,
+        }
+    }
+}
+
+/// A Custom Search call (the key is added per attempt).
+fn google_call(upstream: &str, base_url: &str, cx: &SecretString, query: &SearchQuery) -> Call {
+    let mut params = vec![
+        ("cx".to_owned(), cx.expose().to_owned()),
+        ("q".to_owned(), query.q.clone()),
+    ];
+    if let Some(start) = query.start {
+        params.push(("start".to_owned(), start.to_string()));
+    }
+    if let Some(num) = query.num {
+        params.push(("num".to_owned(), num.to_string()));
+    }
+    Call {
+        upstream: upstream.to_owned(),
+        method: reqwest::Method::GET,
+        url: base_url.to_owned(),
+        query: params,
+        key: KeyPlacement::Header {
+            name: "x-goog-api-key".to_owned(),
+            template: "{key}".to_owned(),
+        },
+        body: None,
+        classify: Arc::new(google::classify),
+        day: Arc::new(google::day),
+    }
+}
+
+/// A call to a `generic` upstream (the key is added per attempt).
+fn generic_call(
+    upstream: &str,
+    method: reqwest::Method,
+    url: String,
+    key: &KeyPlacement,
+    rules: &crate::generic::Rules,
+    query: Vec<(String, String)>,
+    body: Option<(String, bytes::Bytes)>,
+) -> Call {
+    let rules = rules.clone();
+    let reset = rules.reset;
+    Call {
+        upstream: upstream.to_owned(),
+        method,
+        url,
+        query,
+        key: key.clone(),
+        body,
+        classify: Arc::new(move |status, _body, retry_after, now| {
+            rules.classify(status, retry_after, now)
+        }),
+        day: Arc::new(move |now| reset.day(now)),
+    }
+}
+
+/// Whether `path` (and its query), put after an upstream's base URL, stays below it: not
+/// absolute, no backslash, and no `.` or `..` segment, also not percent-encoded (URL parsers
+/// read `%2e%2e` as `..`).
+pub fn stays_below(path: &str) -> bool {
+    let path_only = path.split(['?', '#']).next().unwrap_or_default();
+    !path.starts_with('/')
+        && !path.contains('\\')
+        && !path_only.split('/').any(|segment| {
+            let plain = segment.to_ascii_lowercase().replace("%2e", ".");
+            plain == "." || plain == ".."
+        })
+}
+
+fn below(base_url: &str, path: &str) -> String {
+    format!("{}/{}", base_url.trim_end_matches('/'), path)
+}
+
+fn outcome(verdict: &Verdict, status: Option<u16>) -> &'static str {
+    match (verdict, status) {
+        (_, None) => "unreachable",
+        (Verdict::Served, _) => "served",
+        (Verdict::QuotaExceeded { .. }, _) => "quota_exceeded",
+        (Verdict::Cooling { .. }, _) => "cooling",
+        (Verdict::Invalid, _) => "invalid",
+        (Verdict::ClientError, _) => "client_error",
+    }
+}
+
+fn pool_to_domain(err: PoolError) -> UpstreamError {
+    match err {
+        PoolError::Unknown(_) => UpstreamError::UnknownKey,
+        PoolError::Unsealable(masked) => {
+            UpstreamError::Config(format!("the key {masked} cannot be opened: re-enter it"))
+        }
+        other => {
+            tracing::error!(error = %other, "the API-key store failed");
+            UpstreamError::Store
         }
     }
 }
@@ -90,29 +189,7 @@ impl Upstreams for Gateway {
         let Some(Route::GoogleCse { base_url, cx }) = self.routes.get(&self.search) else {
             return Err(UpstreamError::Unknown);
         };
-        let mut params = vec![
-            ("cx".to_owned(), cx.expose().to_owned()),
-            ("q".to_owned(), query.q.clone()),
-        ];
-        if let Some(start) = query.start {
-            params.push(("start".to_owned(), start.to_string()));
-        }
-        if let Some(num) = query.num {
-            params.push(("num".to_owned(), num.to_string()));
-        }
-        let call = Call {
-            upstream: self.search.clone(),
-            method: reqwest::Method::GET,
-            url: base_url.clone(),
-            query: params,
-            key: KeyPlacement::Header {
-                name: "x-goog-api-key".to_owned(),
-                template: "{key}".to_owned(),
-            },
-            body: None,
-            classify: Arc::new(google::classify),
-            day: Arc::new(google::day),
-        };
+        let call = google_call(&self.search, base_url, cx, query);
         let proxy = self.proxy.clone();
         let fetch = async move { proxy.call(&call).await }.boxed();
         let cache_key = format!(
@@ -138,6 +215,62 @@ impl Upstreams for Gateway {
         })
     }
 
+    async fn test_key(&self, actor: &str, id: &str) -> Result<KeyTest, UpstreamError> {
+        let pool = self.proxy.pool();
+        let key = pool
+            .store()
+            .get(id)
+            .await
+            .map_err(|err| pool_to_domain(err.into()))?
+            .ok_or(UpstreamError::UnknownKey)?;
+        let call = match self.routes.get(&key.upstream) {
+            None => return Err(UpstreamError::Unknown),
+            Some(Route::GoogleCse { base_url, cx }) => {
+                let query = SearchQuery {
+                    q: "kunci".to_owned(),
+                    start: None,
+                    num: Some(1),
+                };
+                google_call(&key.upstream, base_url, cx, &query)
+            }
+            Some(Route::Generic {
+                test_path: None, ..
+            }) => return Err(UpstreamError::NotTestable),
+            Some(Route::Generic {
+                base_url,
+                key: placement,
+                rules,
+                test_path: Some(path),
+                ..
+            }) => generic_call(
+                &key.upstream,
+                reqwest::Method::GET,
+                below(base_url, path),
+                placement,
+                rules,
+                Vec::new(),
+                None,
+            ),
+        };
+        let (key, secret) = pool
+            .lease_for_test(actor, id, (call.day)(self.clock.now_unix()))
+            .await
+            .map_err(pool_to_domain)?;
+        let (verdict, summary, status) = self.proxy.call_with(&call, &key, &secret).await;
+        let after = pool
+            .store()
+            .get(id)
+            .await
+            .map_err(|err| pool_to_domain(err.into()))?
+            .unwrap_or(key);
+        Ok(KeyTest {
+            status,
+            outcome: outcome(&verdict, status),
+            summary,
+            key: after,
+        })
+    }
+
     async fn proxy(
         &self,
         upstream: &str,
@@ -152,28 +285,25 @@ impl Upstreams for Gateway {
         else {
             return Err(UpstreamError::Unknown);
         };
-        if request.path.split('/').any(|s| s == ".." || s == ".") || request.path.contains('\\') {
-            return Err(UpstreamError::Config(
-                "a path may not leave the upstream's base".to_owned(),
-            ));
+        // The path arrives decoded: a `?` or `#` in it was encoded by the client and must not
+        // become a query or fragment here.
+        if !stays_below(&request.path)
+            || request.path.contains(['?', '#'])
+            || request.path.chars().any(char::is_control)
+        {
+            return Err(UpstreamError::BadPath);
         }
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| UpstreamError::Config("unsupported method".to_owned()))?;
-        let url = format!("{}/{}", base_url.trim_end_matches('/'), request.path);
-        let rules = rules.clone();
-        let reset = rules.reset;
-        let call = Call {
-            upstream: upstream.to_owned(),
+        let call = generic_call(
+            upstream,
             method,
-            url,
-            query: request.query,
-            key: key.clone(),
-            body: request.body,
-            classify: Arc::new(move |status, _body, retry_after, now| {
-                rules.classify(status, retry_after, now)
-            }),
-            day: Arc::new(move |now| reset.day(now)),
-        };
+            below(base_url, &request.path),
+            key,
+            rules,
+            request.query,
+            request.body,
+        );
         let answer = self.proxy.call(&call).await.map_err(to_domain)?;
         Ok(UpstreamAnswer {
             status: answer.status,
@@ -181,5 +311,36 @@ impl Upstreams for Gateway {
             body: answer.body,
             cache_hit: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stays_below;
+
+    #[test]
+    fn paths_never_climb_out_of_the_base() {
+        for good in [
+            "models",
+            "v1/chat/completions",
+            "res/v1/web/search?q=a/../b",
+            "a/..b/c",
+        ] {
+            assert!(stays_below(good), "{good}");
+        }
+        for bad in [
+            "..",
+            "a/../../admin",
+            "./x",
+            "/etc/passwd",
+            "a/%2e%2e/b",
+            "%2E%2e",
+            ".%2e/x",
+            "%2e",
+            "a\\..\\b",
+            "a/..?q=1",
+        ] {
+            assert!(!stays_below(bad), "{bad}");
+        }
     }
 }

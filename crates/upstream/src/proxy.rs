@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 use kunci_crypto::SecretString;
-use kunci_domain::apikeys::{ApiKeyPool, Verdict};
+use kunci_domain::apikeys::{ApiKey, ApiKeyPool, Verdict};
 use kunci_domain::clock::Clock;
 
 /// Retries after the first attempt.
@@ -195,21 +195,8 @@ impl Upstreams {
                 return Err(last);
             };
             tried.push(key.id.clone());
-            let sent = self.send(call, &secret).await;
+            let (verdict, summary, answer) = self.attempt(call, &key, &secret).await;
             let now = self.clock.now_unix();
-            let (verdict, summary, answer) = match sent {
-                Ok((answer, retry_after)) => {
-                    let (verdict, summary) =
-                        (call.classify)(answer.status, &answer.body, retry_after, now);
-                    (verdict, summary, Some(answer))
-                }
-                Err(why) => (Verdict::Cooling { until: now + 30 }, why, None),
-            };
-            let error = (!summary.is_empty()).then_some(summary.as_str());
-            if let Err(err) = self.pool.report(&key, &verdict, error).await {
-                tracing::error!(error = %err, "could not record an upstream answer");
-            }
-            tracing::info!(upstream = %call.upstream, key = %key.masked, verdict = ?verdict, "upstream answered");
             match verdict {
                 Verdict::Served => {
                     return answer.ok_or(CallError::Unavailable);
@@ -240,6 +227,48 @@ impl Upstreams {
             }
         }
         Err(last)
+    }
+
+    /// One call with `key`, its answer classified and the verdict reported to the pool.
+    async fn attempt(
+        &self,
+        call: &Call,
+        key: &ApiKey,
+        secret: &SecretString,
+    ) -> (Verdict, String, Option<Answer>) {
+        let sent = self.send(call, secret).await;
+        let now = self.clock.now_unix();
+        let (verdict, summary, answer) = match sent {
+            Ok((answer, retry_after)) => {
+                let (verdict, summary) =
+                    (call.classify)(answer.status, &answer.body, retry_after, now);
+                (verdict, summary, Some(answer))
+            }
+            Err(why) => (Verdict::Cooling { until: now + 30 }, why, None),
+        };
+        let error = (!summary.is_empty()).then_some(summary.as_str());
+        if let Err(err) = self.pool.report(key, &verdict, error).await {
+            tracing::error!(error = %err, "could not record an upstream answer");
+        }
+        tracing::info!(upstream = %call.upstream, key = %key.masked, verdict = ?verdict, "upstream answered");
+        (verdict, summary, answer)
+    }
+
+    /// One call with a chosen key (an administrator's test), never retried: the verdict, a
+    /// short reason and the status (`None`: no answer).
+    pub async fn call_with(
+        &self,
+        call: &Call,
+        key: &ApiKey,
+        secret: &SecretString,
+    ) -> (Verdict, String, Option<u16>) {
+        match tokio::time::timeout(DEADLINE, self.attempt(call, key, secret)).await {
+            Ok((verdict, summary, answer)) => (verdict, summary, answer.map(|a| a.status)),
+            Err(_) => {
+                let until = self.clock.now_unix() + 30;
+                (Verdict::Cooling { until }, "timeout".to_owned(), None)
+            }
+        }
     }
 
     /// One attempt. The key travels in a header only, never in the URL.

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{ApiKey, KeyChange, KeyStatus, PoolError};
+use kunci_domain::ratelimit::{Decision, Rate};
 use kunci_domain::session::Scope;
 use kunci_domain::upstream::{SearchQuery, UpstreamError};
 use serde::Deserialize;
@@ -25,7 +26,13 @@ fn seconds_until(state: &AppState, at: i64) -> i64 {
 
 fn upstream_error(state: &AppState, err: UpstreamError) -> ApiError {
     match err {
-        UpstreamError::Unknown => ApiError::NotFound,
+        UpstreamError::Unknown | UpstreamError::UnknownKey => ApiError::NotFound,
+        UpstreamError::BadPath => {
+            ApiError::InvalidRequest("the path may not leave the upstream's base")
+        }
+        UpstreamError::NotTestable => ApiError::InvalidRequest(
+            "this upstream has no test request: set `test_path` in its configuration",
+        ),
         UpstreamError::NoKey { retry_after } => ApiError::NoApiKeyAvailable {
             retry_after: retry_after.map(|at| seconds_until(state, at)),
         },
@@ -194,7 +201,7 @@ fn pool_error(err: PoolError) -> ApiError {
     }
 }
 
-fn actor(who: &Principal) -> String {
+pub(crate) fn actor(who: &Principal) -> String {
     format!(
         "user:{}",
         who.username
@@ -351,6 +358,47 @@ pub(crate) async fn remove(
         .await
         .map_err(pool_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Key tests an administrator may run: each spends a real call of the key's quota.
+fn key_tests() -> Rate {
+    Rate::per(5, 60_000)
+}
+
+/// Whether `actor` may test a key now; else the seconds to wait.
+pub(crate) async fn may_test(state: &AppState, actor: &str) -> Result<(), i64> {
+    match state
+        .limiter()
+        .check(&format!("keytest:{actor}"), key_tests())
+        .await
+    {
+        Decision::Allow => Ok(()),
+        Decision::Deny { retry_after_ms } => Err((retry_after_ms + 999) / 1000),
+    }
+}
+
+/// `POST /api/v1/admin/api-keys/{id}/test`: one real call with the key (it spends quota; at
+/// most five a minute per administrator). The verdict is applied to the key as for any call.
+pub(crate) async fn test(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&who);
+    may_test(&state, &actor)
+        .await
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let test = state
+        .upstreams()
+        .test_key(&actor, &id)
+        .await
+        .map_err(|err| upstream_error(&state, err))?;
+    Ok(Json(json!({
+        "outcome": test.outcome,
+        "upstream_status": test.status,
+        "summary": test.summary,
+        "key": shown(&test.key),
+    })))
 }
 
 /// `/api/v1/proxy/{upstream}/{*path}`: any method, passed through to a `generic` upstream with a

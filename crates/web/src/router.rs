@@ -65,12 +65,14 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/settings/keys", post(settings::add))
         .route("/settings/keys/{id}/status", post(settings::set_status))
         .route("/settings/keys/{id}/delete", post(settings::delete))
+        .route("/settings/keys/{id}/test", post(settings::test))
         .route("/api/v1/admin/stats/leaderboard", get(pool::leaderboard))
         .route("/api/v1/admin/api-keys", get(pool::list).post(pool::create))
         .route(
             "/api/v1/admin/api-keys/{id}",
             patch(pool::update).delete(pool::remove),
         )
+        .route("/api/v1/admin/api-keys/{id}/test", post(pool::test))
         .with_state(state.clone())
         .route_layer(middleware::from_fn_with_state(
             Scope::Admin,

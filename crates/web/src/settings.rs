@@ -10,6 +10,7 @@ use axum::extract::{Extension, Form, Path, Query, State};
 use axum::response::Response;
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{ApiKey, KeyChange, KeyStatus, PoolError};
+use kunci_domain::upstream::UpstreamError;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthContext, see_other};
@@ -28,6 +29,17 @@ fn notice(code: &str) -> Option<&'static str> {
         "bad_input" => "Priority and daily budget are whole numbers (the budget at least 1).",
         "unknown" => "There is no such key.",
         "failed" => "The change could not be made; see the log.",
+        "test_served" => "Test: the upstream answered; the key works.",
+        "test_invalid" => "Test: the upstream refused the key; it is marked invalid.",
+        "test_quota_exceeded" => "Test: the key's quota is spent; it rests until the time shown.",
+        "test_cooling" => "Test: the upstream throttled or failed; the key rests a little.",
+        "test_client_error" => {
+            "Test: the upstream refused the request itself (check the upstream's \
+             configuration); the key is not blamed."
+        }
+        "test_unreachable" => "Test: the upstream could not be reached.",
+        "test_untestable" => "Keys of this upstream cannot be tested: set its `test_path`.",
+        "test_limited" => "Too many tests: each spends quota. Wait a minute.",
         _ => return None,
     })
 }
@@ -266,6 +278,27 @@ pub(crate) async fn delete(
         Err(PoolError::Unknown(_)) => back("unknown"),
         Err(err) => {
             tracing::error!(error = %err, "settings delete failed");
+            back("failed")
+        }
+    }
+}
+
+/// `POST /settings/keys/{id}/test`: one real call with the key (rate limited, it spends quota).
+pub(crate) async fn test(
+    State(state): State<AppState>,
+    Extension(auth): Extension<AuthContext>,
+    Path(id): Path<String>,
+) -> Response {
+    let actor = actor(&auth);
+    if crate::pool::may_test(&state, &actor).await.is_err() {
+        return back("test_limited");
+    }
+    match state.upstreams().test_key(&actor, &id).await {
+        Ok(test) => back(&format!("test_{}", test.outcome)),
+        Err(UpstreamError::UnknownKey | UpstreamError::Unknown) => back("unknown"),
+        Err(UpstreamError::NotTestable) => back("test_untestable"),
+        Err(err) => {
+            tracing::error!(error = %err, "key test failed");
             back("failed")
         }
     }

@@ -58,6 +58,7 @@ pub struct UpstreamConfig {
     pub reset_secs: Option<i64>,
     pub reset_hour_utc: Option<u8>,
     pub key_pattern: Option<String>,
+    pub test_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

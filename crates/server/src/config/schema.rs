@@ -434,6 +434,10 @@ pub static KEYS: &[Key] = &[
         "`generic`: a regular expression every key must match entirely before it is stored \
          (e.g. `sk-[A-Za-z0-9_-]{20,}`); without it, 8 to 512 printable characters.",
     ),
+    Key::new("upstreams.*.test_path", Kind::UpstreamPath, None).doc(
+        "`generic`: a cheap `GET` below `base_url` that tests a key from the settings page \
+         (e.g. `models`, or `res/v1/web/search?q=test&count=1`); without it keys cannot be tested.",
+    ),
     Key::new("upstreams.*.cx", Kind::Secret { min_len: 1 }, None)
         .secret()
         .doc("`google_cse`: the Programmable Search Engine id. Keep it in the encrypted env file."),
@@ -543,6 +547,8 @@ pub enum Kind {
     RedisUrl,
     Command,
     Prefix,
+    /// A relative path (and query) below an upstream's base URL.
+    UpstreamPath,
     MemcachedUrl,
     /// `Name` or `Name: template with {key}`.
     HeaderSpec,
@@ -582,6 +588,9 @@ impl Kind {
             Self::RedisUrl => "a redis:// or rediss:// URL".to_owned(),
             Self::Command => "a shell command".to_owned(),
             Self::Prefix => "up to 64 letters, digits and `:_-.`".to_owned(),
+            Self::UpstreamPath => {
+                "a relative path such as `models` or `v1/status?full=0` (no `..`)".to_owned()
+            }
             Self::MemcachedUrl => "a memcache://HOST:PORT URL".to_owned(),
             Self::List(Item::Cidr) => {
                 "a list of networks such as [\"10.0.0.0/8\", \"::1/128\"]".to_owned()
@@ -639,6 +648,7 @@ impl Kind {
                     && s.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b":_-.".contains(&b))
             }
+            (Self::UpstreamPath, toml::Value::String(s)) => is_upstream_path(s),
             (Self::SmtpUrl, toml::Value::String(s)) => is_smtp_url(s),
             (Self::HeaderSpec, toml::Value::String(s)) => is_header_spec(s),
             (Self::Pattern, toml::Value::String(s)) => {
@@ -714,6 +724,15 @@ fn is_email(s: &str) -> bool {
         && !s
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+}
+
+/// A path below a base URL: URL-safe characters, not absolute, never leaving the base.
+fn is_upstream_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 512
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~/?=&%+,".contains(&b))
+        && kunci_upstream::gateway::stays_below(s)
 }
 
 fn is_smtp_url(s: &str) -> bool {
@@ -841,6 +860,26 @@ mod tests {
             "null",
         ] {
             assert!(!is_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn test_paths_stay_below_the_base_url() {
+        for good in ["models", "res/v1/web/search?q=test&count=1", "v1/status"] {
+            assert!(is_upstream_path(good), "{good}");
+        }
+        for bad in [
+            "",
+            "/models",
+            "../admin",
+            "v1/%2e%2e/admin",
+            "a b",
+            "models#x",
+            "a\\b",
+            "line\nbreak",
+            "https://elsewhere.example/x?y",
+        ] {
+            assert!(!is_upstream_path(bad), "{bad}");
         }
     }
 

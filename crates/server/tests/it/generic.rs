@@ -52,6 +52,20 @@ async fn start_fake() -> (String, Fake) {
             }
         }),
     );
+    let app = app.route(
+        "/v1/models",
+        axum::routing::get(|headers: HeaderMap| async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if auth == format!("Bearer {OK}") {
+                axum::Json(json!({"object": "list", "data": []})).into_response()
+            } else {
+                StatusCode::UNAUTHORIZED.into_response()
+            }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -150,16 +164,69 @@ async fn a_generic_upstream_is_proxied_with_pool_keys() {
     assert_eq!(status["5"], "cooling");
     assert_eq!(status["0"], "active");
 
-    let escape = root
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/proxy/openai/..%2Fadmin",
-            "application/json",
-            &[("x-csrf-token", &token)],
-            Some(("application/json", b"{}".to_vec())),
-        )
-        .await;
-    assert_eq!(escape.status, 502, "{}", escape.body);
+    for escape in [
+        "/api/v1/proxy/openai/..%2Fadmin",
+        "/api/v1/proxy/openai/v1/%252e%252e/admin",
+        "/api/v1/proxy/openai/models%3Fkey=x",
+    ] {
+        let escape = root
+            .send(
+                reqwest::Method::POST,
+                escape,
+                "application/json",
+                &[("x-csrf-token", &token)],
+                Some(("application/json", b"{}".to_vec())),
+            )
+            .await;
+        assert_eq!(escape.status, 400, "{}", escape.body);
+    }
     let unknown = root.api("/api/v1/proxy/nowhere/x").await;
     assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test]
+async fn keys_of_a_generic_upstream_are_tested_with_its_test_path_only() {
+    let (url, _fake) = start_fake().await;
+    let app = TestApp::builder()
+        .var("KUNCI__UPSTREAMS__OPENAI__KIND", "generic")
+        .var("KUNCI__UPSTREAMS__OPENAI__BASE_URL", &url)
+        .var("KUNCI__UPSTREAMS__OPENAI__INVALID_STATUSES", "401")
+        .var("KUNCI__UPSTREAMS__OPENAI__TEST_PATH", "models")
+        .var("KUNCI__UPSTREAMS__PLAIN__KIND", "generic")
+        .var("KUNCI__UPSTREAMS__PLAIN__BASE_URL", &url)
+        .spawn()
+        .await
+        .unwrap();
+    app.accounts
+        .add("test", "root", &SecretString::new("root pass"), true)
+        .await
+        .unwrap();
+    let mut root = Browser::new(&app.url(""));
+    root.post_json(
+        "/api/v1/auth/login_web",
+        &json!({"username": "root", "password": "root pass"}),
+        false,
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (upstream, key) in [("openai", OK), ("openai", REVOKED), ("plain", THROTTLED)] {
+        let created = root
+            .post_json(
+                "/api/v1/admin/api-keys",
+                &json!({"key": key, "upstream": upstream}),
+                true,
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        ids.push(created.json()["id"].as_str().unwrap().to_owned());
+    }
+    let test = |id: &str| format!("/api/v1/admin/api-keys/{id}/test");
+    let good = root.post_json(&test(&ids[0]), &json!({}), true).await;
+    assert_eq!(good.json()["outcome"], "served", "{}", good.body);
+    let revoked = root.post_json(&test(&ids[1]), &json!({}), true).await;
+    assert_eq!(revoked.json()["outcome"], "invalid", "{}", revoked.body);
+    assert_eq!(revoked.json()["key"]["status"], "invalid");
+    let untestable = root.post_json(&test(&ids[2]), &json!({}), true).await;
+    assert_eq!(untestable.status, 400, "{}", untestable.body);
+    assert!(untestable.body.contains("test_path"), "{}", untestable.body);
 }

@@ -625,3 +625,134 @@ async fn two_instances_sharing_postgres_count_every_use_and_share_budgets() {
         assert_eq!(google.calls(&key(n)), 15);
     }
 }
+
+#[tokio::test]
+async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
+    let google = FakeGoogle::start().await;
+    let app = app_with(&google, None).await;
+    google.behave(&key(1), Behaviour::Ok);
+    google.behave(&key(2), Behaviour::Invalid);
+    let good = add_key(&app, 1, 0, None).await;
+    let bad = add_key(&app, 2, 0, None).await;
+    let mut root = user(&app, "root").await;
+    let mut alice = user(&app, "alice").await;
+
+    let refused = alice
+        .post_json(
+            &format!("/api/v1/admin/api-keys/{good}/test"),
+            &json!({}),
+            true,
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let no_csrf = root
+        .post_json(
+            &format!("/api/v1/admin/api-keys/{good}/test"),
+            &json!({}),
+            false,
+        )
+        .await;
+    assert_eq!(no_csrf.status, 403);
+    assert_eq!(google.total_calls(), 0, "refused tests spend nothing");
+
+    let tested = root
+        .post_json(
+            &format!("/api/v1/admin/api-keys/{good}/test"),
+            &json!({}),
+            true,
+        )
+        .await;
+    assert_eq!(tested.status, 200, "{}", tested.body);
+    let body = tested.json();
+    assert_eq!(body["outcome"], "served");
+    assert_eq!(body["upstream_status"], 200);
+    assert_eq!(body["key"]["usage_count"], 1, "a test is a use");
+    assert_eq!(google.calls(&key(1)), 1);
+    assert!(!tested.body.contains(&key(1)[4..]));
+
+    let tested = root
+        .post_json(
+            &format!("/api/v1/admin/api-keys/{bad}/test"),
+            &json!({}),
+            true,
+        )
+        .await;
+    assert_eq!(tested.json()["outcome"], "invalid", "{}", tested.body);
+    assert_eq!(status_of(&app, &bad).await, KeyStatus::Invalid);
+
+    // A disabled key may be tested, and a good answer does not enable it.
+    app.pool
+        .change(
+            "test",
+            &good,
+            &kunci_domain::apikeys::KeyChange {
+                status: Some(KeyStatus::Disabled),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let tested = root
+        .post_json(
+            &format!("/api/v1/admin/api-keys/{good}/test"),
+            &json!({}),
+            true,
+        )
+        .await;
+    assert_eq!(tested.json()["outcome"], "served");
+    assert_eq!(status_of(&app, &good).await, KeyStatus::Disabled);
+
+    let unknown = root
+        .post_json("/api/v1/admin/api-keys/nope/test", &json!({}), true)
+        .await;
+    assert_eq!(unknown.status, 404);
+    // Four tests were let through (the unknown key counted too); the sixth in a minute is not.
+    let fifth = root
+        .post_json(
+            &format!("/api/v1/admin/api-keys/{good}/test"),
+            &json!({}),
+            true,
+        )
+        .await;
+    assert_eq!(fifth.status, 200);
+    let sixth = root
+        .post_json(
+            &format!("/api/v1/admin/api-keys/{good}/test"),
+            &json!({}),
+            true,
+        )
+        .await;
+    assert_eq!(sixth.status, 429, "{}", sixth.body);
+    assert!(sixth.headers.get("retry-after").is_some());
+    assert_eq!(google.calls(&key(1)), 3);
+
+    // The page's button says the same after the redirect; the limit holds there too.
+    let page = root.open("/settings").await;
+    let token = field(&page.body, "csrf_token");
+    assert!(
+        page.body.contains("spends a call of the key&#x27;s quota")
+            || page.body.contains("spends a call of the key's quota")
+    );
+    let limited = root
+        .post_form(
+            &format!("/settings/keys/{good}/test"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(limited.location(), Some("/settings?notice=test_limited"));
+    app.clock.advance(time::Duration::seconds(60));
+    let again = root
+        .post_form(
+            &format!("/settings/keys/{bad}/test"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(again.location(), Some("/settings?notice=test_invalid"));
+
+    let audited = app.audit.page(0, 100).await.unwrap();
+    let tests = audited
+        .iter()
+        .filter(|e| e.record.action == "admin.api_key.tested")
+        .count();
+    assert_eq!(tests, 5, "every test that reached the upstream is audited");
+}

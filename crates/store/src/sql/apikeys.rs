@@ -243,6 +243,17 @@ impl ApiKeyStore for Database {
         .map_err(store_error)
     }
 
+    async fn count_use(&self, id: &str, now: i64, day: Day) -> Result<bool, StoreError> {
+        let done = with_pool!(self, pool => sqlx::query(
+            "UPDATE api_keys SET last_used = $1, \
+               used_today = CASE WHEN budget_day = $2 THEN used_today + 1 ELSE 1 END, \
+               budget_day = $2, usage_count = usage_count + 1 WHERE id = $3")
+            .bind(now).bind(day.number).bind(id).execute(pool).await
+            .map(|r| r.rows_affected() > 0))
+        .map_err(store_error)?;
+        Ok(done)
+    }
+
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
         with_pool!(self, pool => sqlx::query("DELETE FROM api_keys WHERE id = $1")
             .bind(id).execute(pool).await.map(|r| r.rows_affected() == 1))

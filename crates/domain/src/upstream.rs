@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::apikeys::{ApiKey, KeyFormat};
+use crate::store::StoreError;
 
 /// A search as the client asked it (already validated).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,4 +96,23 @@ pub trait Upstreams: Send + Sync + fmt::Debug {
         upstream: &str,
         request: ProxyRequest,
     ) -> Result<UpstreamAnswer, UpstreamError>;
+}
+
+/// An upstream answer kept for identical calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedAnswer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: bytes::Bytes,
+    /// Unix seconds after which it is not served.
+    pub expires_at: i64,
+}
+
+/// Where cached answers live: this instance's memory, or Redis, shared by every instance.
+/// Keys are short digests, never the request text.
+#[async_trait]
+pub trait AnswerCache: Send + Sync + fmt::Debug {
+    /// The answer under `key` if it has not expired at `now`.
+    async fn get(&self, key: &str, now: i64) -> Result<Option<CachedAnswer>, StoreError>;
+    async fn put(&self, key: &str, answer: &CachedAnswer, now: i64) -> Result<(), StoreError>;
 }

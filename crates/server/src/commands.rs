@@ -800,7 +800,9 @@ async fn apikey(
                 b.audit.clone(),
                 b.notifier.clone(),
             );
-            let upstreams = startup::gateway(&b.loaded.config, pool.clone(), b.clock.clone())?;
+            let answers = Arc::new(kunci_upstream::proxy::MemoryAnswers::default());
+            let upstreams =
+                startup::gateway(&b.loaded.config, pool.clone(), answers, b.clock.clone())?;
             let format = |upstream: &str| {
                 upstreams.key_format(upstream).with_context(|| {
                     format!(

@@ -11,7 +11,7 @@ use axum::Router;
 use kunci_crypto::MasterKey;
 use kunci_crypto::password::Cost;
 use kunci_domain::accounts::{Accounts, PasswordPool};
-use kunci_domain::apikeys::ApiKeyPool;
+use kunci_domain::apikeys::{ApiKeyPool, UsageStore};
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::{NonceStore, ServiceClients};
 use kunci_domain::clock::Clock;
@@ -24,6 +24,7 @@ use kunci_domain::ratelimit::{Limiter, Rate, RateStore};
 use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
+use kunci_domain::upstream::AnswerCache;
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
 use kunci_upstream::gateway::{Gateway, Route};
 use kunci_upstream::notify::{
@@ -217,7 +218,18 @@ impl Application {
             audit.clone(),
             notifier.clone(),
         );
-        let upstreams = gateway(config, pool.clone(), clock.clone())?;
+        // The answer cache and the leaderboard: shared through Redis when there is one.
+        let (answers, usage): (Arc<dyn AnswerCache>, Arc<dyn UsageStore>) = match &redis {
+            Some(server) => (
+                Arc::new(kunci_store::redis::RedisAnswers::new(server)?),
+                Arc::new(kunci_store::redis::RedisUsage::new(server)?),
+            ),
+            None => (
+                Arc::new(kunci_upstream::proxy::MemoryAnswers::default()),
+                Arc::new(database.clone()),
+            ),
+        };
+        let upstreams = gateway(config, pool.clone(), answers, clock.clone())?;
         let services = Services {
             clock: clock.clone(),
             probes,
@@ -226,7 +238,7 @@ impl Application {
             clients,
             accounts,
             pool,
-            usage: Arc::new(database.clone()),
+            usage,
             upstreams,
             lockout,
             limiter: limiter.clone(),
@@ -419,6 +431,7 @@ pub fn api_key_pool(
 pub fn gateway(
     config: &Config,
     pool: ApiKeyPool,
+    answers: Arc<dyn AnswerCache>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn kunci_domain::upstream::Upstreams>> {
     let mut routes = std::collections::BTreeMap::new();
@@ -447,7 +460,7 @@ pub fn gateway(
         proxy,
         routes,
         config.search.upstream.clone(),
-        config.search.cache_secs,
+        (answers, config.search.cache_secs),
         clock,
     )))
 }

@@ -10,7 +10,7 @@ use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{KeyFormat, PoolError, Verdict};
 use kunci_domain::clock::Clock;
 use kunci_domain::upstream::{
-    KeyTest, ProxyRequest, SearchQuery, UpstreamAnswer, UpstreamError, Upstreams,
+    AnswerCache, KeyTest, ProxyRequest, SearchQuery, UpstreamAnswer, UpstreamError, Upstreams,
 };
 
 use crate::google;
@@ -50,18 +50,39 @@ impl Gateway {
         proxy: Proxy,
         routes: BTreeMap<String, Route>,
         search: String,
-        cache_secs: i64,
+        (answers, cache_secs): (Arc<dyn AnswerCache>, i64),
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             proxy: Arc::new(proxy),
             routes,
             search,
-            cache: Arc::new(Cache::default()),
+            cache: Arc::new(Cache::new(answers)),
             cache_secs,
             clock,
         }
     }
+}
+
+/// The cache key of a search: a digest, so neither memory nor Redis holds the query as a key.
+fn search_cache_key(upstream: &str, query: &SearchQuery) -> String {
+    use sha2::Digest as _;
+    let mut digest = sha2::Sha256::new();
+    for part in [
+        upstream,
+        &query.start.unwrap_or(1).to_string(),
+        &query.num.unwrap_or(10).to_string(),
+        &query.q,
+    ] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("search:{hex}")
 }
 
 /// A Custom Search call (the key is added per attempt).
@@ -192,13 +213,7 @@ impl Upstreams for Gateway {
         let call = google_call(&self.search, base_url, cx, query);
         let proxy = self.proxy.clone();
         let fetch = async move { proxy.call(&call).await }.boxed();
-        let cache_key = format!(
-            "search:{}:{}:{}:{}",
-            self.search,
-            query.start.unwrap_or(1),
-            query.num.unwrap_or(10),
-            query.q
-        );
+        let cache_key = search_cache_key(&self.search, query);
         let (result, hit) = if self.cache_secs > 0 {
             self.cache
                 .get_or_fetch(&cache_key, self.clock.now_unix(), self.cache_secs, fetch)

@@ -12,6 +12,8 @@ use futures_util::future::{BoxFuture, Shared};
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{ApiKey, ApiKeyPool, Verdict};
 use kunci_domain::clock::Clock;
+use kunci_domain::store::StoreError;
+use kunci_domain::upstream::{AnswerCache, CachedAnswer};
 
 /// Retries after the first attempt.
 pub const MAX_RETRIES: usize = 5;
@@ -331,10 +333,38 @@ impl Upstreams {
 
 type Pending = Shared<BoxFuture<'static, Result<Answer, CallError>>>;
 
-/// Answers of identical calls, kept for a while; concurrent identical misses share one call.
-#[derive(Default)]
+/// Cached answers in this instance's memory, at most [`CACHE_ENTRIES`].
+#[derive(Debug, Default)]
+pub struct MemoryAnswers {
+    entries: Mutex<HashMap<String, CachedAnswer>>,
+}
+
+/// The largest number of answers kept in memory.
+const CACHE_ENTRIES: usize = 10_000;
+
+#[async_trait::async_trait]
+impl AnswerCache for MemoryAnswers {
+    async fn get(&self, key: &str, now: i64) -> Result<Option<CachedAnswer>, StoreError> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(entries.get(key).filter(|a| a.expires_at > now).cloned())
+    }
+
+    async fn put(&self, key: &str, answer: &CachedAnswer, now: i64) -> Result<(), StoreError> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= CACHE_ENTRIES {
+            entries.retain(|_, a| a.expires_at > now);
+        }
+        if entries.len() < CACHE_ENTRIES {
+            entries.insert(key.to_owned(), answer.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Answers of identical calls, kept for a while in an [`AnswerCache`]; concurrent identical
+/// misses of this instance share one call. A cache that fails is skipped, never an error.
 pub struct Cache {
-    entries: Mutex<HashMap<String, (i64, Answer)>>,
+    store: Arc<dyn AnswerCache>,
     pending: Mutex<HashMap<String, Pending>>,
 }
 
@@ -344,10 +374,14 @@ impl std::fmt::Debug for Cache {
     }
 }
 
-/// The largest number of answers kept.
-const CACHE_ENTRIES: usize = 10_000;
-
 impl Cache {
+    pub fn new(store: Arc<dyn AnswerCache>) -> Self {
+        Self {
+            store,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The cached answer for `key` at `now`, or the result of `fetch` (shared by everyone asking
     /// meanwhile), kept until `now + ttl` when it succeeded. The flag says whether it was a hit.
     pub async fn get_or_fetch(
@@ -357,14 +391,17 @@ impl Cache {
         ttl: i64,
         fetch: BoxFuture<'static, Result<Answer, CallError>>,
     ) -> (Result<Answer, CallError>, bool) {
-        if let Some((expires, answer)) = self
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            && *expires > now
-        {
-            return (Ok(answer.clone()), true);
+        match self.store.get(key, now).await {
+            Ok(Some(cached)) => {
+                let answer = Answer {
+                    status: cached.status,
+                    content_type: cached.content_type,
+                    body: cached.body,
+                };
+                return (Ok(answer), true);
+            }
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "answer cache unavailable: asking upstream"),
         }
         let (shared, leader) = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -386,12 +423,14 @@ impl Cache {
             if let Ok(answer) = &result
                 && (200..300).contains(&answer.status)
             {
-                let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-                if entries.len() >= CACHE_ENTRIES {
-                    entries.retain(|_, (expires, _)| *expires > now);
-                }
-                if entries.len() < CACHE_ENTRIES {
-                    entries.insert(key.to_owned(), (now + ttl, answer.clone()));
+                let cached = CachedAnswer {
+                    status: answer.status,
+                    content_type: answer.content_type.clone(),
+                    body: answer.body.clone(),
+                    expires_at: now + ttl,
+                };
+                if let Err(err) = self.store.put(key, &cached, now).await {
+                    tracing::warn!(error = %err, "answer not cached");
                 }
             }
         }

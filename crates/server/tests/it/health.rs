@@ -129,6 +129,10 @@ async fn readyz_checks_a_reachable_redis() {
     };
     let app = TestApp::builder()
         .var("KUNCI__DATA__REDIS_URL", &url)
+        .var(
+            "KUNCI__DATA__REDIS_PREFIX",
+            &format!("kunci-t-{}:", uuid::Uuid::new_v4().simple()),
+        )
         .spawn()
         .await
         .unwrap();

@@ -756,3 +756,90 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
         .count();
     assert_eq!(tests, 5, "every test that reached the upstream is audited");
 }
+
+#[tokio::test]
+async fn two_instances_sharing_redis_share_the_cache_and_the_leaderboard() {
+    let Some(redis_url) = kunci_store::testing::service_url("KUNCI_TEST_REDIS_URL") else {
+        return;
+    };
+    let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::Ok);
+    let on_redis = |b: crate::helpers::app::TestAppBuilder| {
+        b.var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
+            .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
+            .var("KUNCI__UPSTREAMS__GOOGLE__CX", &google.cx)
+            .var("KUNCI__DATA__REDIS_URL", &redis_url)
+            .var("KUNCI__DATA__REDIS_PREFIX", &prefix)
+    };
+    let Some(one) = on_redis(TestApp::builder().backend(crate::helpers::TestBackend::Postgres))
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let two = on_redis(TestApp::builder().sharing(&one))
+        .spawn()
+        .await
+        .unwrap();
+    for (name, admin) in [("alice", false), ("root", true)] {
+        one.accounts
+            .add(
+                "test",
+                name,
+                &SecretString::new(format!("{name} pass")),
+                admin,
+            )
+            .await
+            .unwrap();
+    }
+    add_key(&one, 1, 0, None).await;
+    let mut alice_one = user(&one, "alice").await;
+    let mut alice_two = Browser::with_cookies_of(&two.url(""), &alice_one);
+
+    let (status, _, cache, _) = search(&mut alice_one, "shared").await;
+    assert_eq!((status, cache.as_deref()), (200, Some("miss")));
+    let (status, body, cache, _) = search(&mut alice_two, "shared").await;
+    assert_eq!(
+        (status, cache.as_deref()),
+        (200, Some("hit")),
+        "the other instance answers from the shared cache"
+    );
+    assert_eq!(body["items"][0]["title"], "result for shared");
+    assert_eq!(google.total_calls(), 1);
+    let (_, _, cache, _) = search(&mut alice_two, "other").await;
+    assert_eq!(cache.as_deref(), Some("miss"));
+    assert_eq!(google.total_calls(), 2);
+
+    // Every served call is counted in Redis, whichever instance served it.
+    let mut root = Browser::with_cookies_of(&two.url(""), &user(&two, "root").await);
+    let board = root.api("/api/v1/admin/stats/leaderboard").await;
+    assert_eq!(board.status, 200, "{}", board.body);
+    let accounts = board.json()["accounts"].clone();
+    assert_eq!(accounts[0]["username"], "alice", "{accounts}");
+    assert_eq!(accounts[0]["calls"], 3);
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let members: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(format!("{prefix}usage"))
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 1);
+    assert!(members[0].0.ends_with(" search") && (members[0].1 - 3.0).abs() < f64::EPSILON);
+    let answers: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}answer:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 2);
+    assert!(
+        answers
+            .iter()
+            .all(|k| !k.contains("shared") && !k.contains("other")),
+        "cache keys are digests, not queries: {answers:?}"
+    );
+}

@@ -3,9 +3,11 @@
 //! so several deployments or tests can share one server.
 
 mod announce;
+pub mod answers;
 mod nonces;
 mod rates;
 mod sessions;
+mod usage;
 
 use std::fmt;
 use std::time::Duration;
@@ -17,9 +19,11 @@ use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use announce::RedisRingChanged;
+pub use answers::RedisAnswers;
 pub use nonces::RedisNonces;
 pub use rates::RedisRates;
 pub use sessions::RedisSessions;
+pub use usage::RedisUsage;
 
 /// A Redis server kunci is configured to use.
 #[derive(Clone)]

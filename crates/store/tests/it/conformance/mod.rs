@@ -11,3 +11,4 @@ mod rates;
 mod refresh;
 mod sessions;
 mod signing_keys;
+mod usage;

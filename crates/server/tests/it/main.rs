@@ -7,6 +7,7 @@
 )]
 
 mod audit;
+mod canary;
 mod cli;
 mod config;
 mod examples;

@@ -29,6 +29,7 @@ for tool in curl openssl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 fi

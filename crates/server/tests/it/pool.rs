@@ -843,3 +843,109 @@ async fn two_instances_sharing_redis_share_the_cache_and_the_leaderboard() {
         "cache keys are digests, not queries: {answers:?}"
     );
 }
+
+/// Signs in through the login page as a person does.
+async fn sign_in(browser: &crate::helpers::webdriver::WebDriver, app: &TestApp, name: &str) {
+    browser.clear_cookies().await;
+    browser.goto(&app.url("/login")).await;
+    browser.type_into("input[name=username]", name).await;
+    browser
+        .type_into("input[name=password]", &format!("{name} pass"))
+        .await;
+    browser
+        .click_to_load("form[action='/login'] button[type=submit]")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_page_works_in_a_real_browser() {
+    let Some(browser) = crate::helpers::webdriver::WebDriver::start().await else {
+        return;
+    };
+    let google = FakeGoogle::start().await;
+    let secret = key(7);
+    google.behave(&secret, Behaviour::Ok);
+    let app = app_with(&google, None).await;
+
+    sign_in(&browser, &app, "alice").await;
+    browser.goto(&app.url("/settings")).await;
+    assert_eq!(
+        browser.text("h1").await,
+        "Forbidden",
+        "not for a user without admin"
+    );
+
+    sign_in(&browser, &app, "root").await;
+    browser.goto(&app.url("/settings")).await;
+    assert_eq!(browser.text("h1").await, "API keys");
+    assert_eq!(
+        browser
+            .attribute("input[name=key]", "type")
+            .await
+            .as_deref(),
+        Some("password")
+    );
+    browser.type_into("input[name=key]", &secret).await;
+    browser.type_into("input[name=priority]", "3").await;
+    browser
+        .click_to_load("form[action='/settings/keys'] button[type=submit]")
+        .await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .ends_with("/settings?notice=added"),
+        "{}: {}",
+        browser.current_url().await,
+        browser.source().await
+    );
+    assert_eq!(browser.text(".notice").await, "The key was added.");
+    let page = browser.source().await;
+    assert!(
+        page.contains(&format!("AIza…{}", &secret[35..])),
+        "masked key listed"
+    );
+    assert!(!page.contains(&secret[4..]), "the key is never on the page");
+    assert_eq!(browser.count("td.status-active").await, 1);
+
+    browser
+        .click_to_load("form[action$='/status'] button")
+        .await;
+    assert_eq!(browser.text(".notice").await, "The key was updated.");
+    assert_eq!(browser.count("td.status-disabled").await, 1);
+
+    browser.click_to_load("form[action$='/test'] button").await;
+    assert_eq!(
+        browser.text(".notice").await,
+        "Test: the upstream answered; the key works."
+    );
+    assert_eq!(google.calls(&secret), 1, "the test made one real call");
+    assert_eq!(
+        browser.count("td.status-disabled").await,
+        1,
+        "a good test does not enable a disabled key"
+    );
+    browser
+        .click_to_load("form[action$='/status'] button")
+        .await;
+    assert_eq!(browser.count("td.status-active").await, 1);
+
+    // A form whose CSRF token was tampered with is refused, and nothing changes.
+    browser
+        .script(
+            "document.querySelectorAll('input[name=csrf_token]')\
+             .forEach(function (i) { i.value = 'forged'; }); return true;",
+        )
+        .await;
+    browser
+        .click_to_load("form[action$='/delete'] button")
+        .await;
+    assert_eq!(app.pool.store().list(None).await.unwrap().len(), 1);
+    browser.goto(&app.url("/settings")).await;
+    browser
+        .click_to_load("form[action$='/delete'] button")
+        .await;
+    assert_eq!(browser.text(".notice").await, "The key was deleted.");
+    assert!(browser.source().await.contains("The pool is empty."));
+    assert!(app.pool.store().list(None).await.unwrap().is_empty());
+}

@@ -8,6 +8,7 @@ pub mod chromium;
 pub mod fake_google;
 mod proxy;
 pub mod sinks;
+pub mod webdriver;
 
 pub use app::TestApp;
 pub use binary::{Kunci, mode};

@@ -1,11 +1,12 @@
 //! Background loops: the key ring reload and schedule, verification counters, the purges of
-//! expired sessions, used nonces and old audit IP hashes. Each runs on its own interval until
+//! expired sessions, used nonces and old audit IP hashes, the usage counts. Each runs on its own interval until
 //! [`Jobs::stop`], which also flushes what is held in memory (counters, notifications).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kunci_domain::apikeys::BufferedUsage;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::Clock;
 use kunci_domain::keys::KeyRingService;
@@ -30,12 +31,14 @@ pub struct JobDeps {
     pub notifier: Arc<Dispatcher>,
     pub limiter: Arc<Limiter>,
     pub revocations: Arc<Revocations>,
+    pub usage: Arc<BufferedUsage>,
 }
 
 /// The running loops.
 #[derive(Debug)]
 pub struct Jobs {
     keys: Arc<KeyRingService>,
+    usage: Arc<BufferedUsage>,
     notifier: Arc<Dispatcher>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -54,6 +57,7 @@ impl Jobs {
             notifier,
             limiter,
             revocations,
+            usage,
         } = deps;
         let mut tasks = Vec::new();
         let nonce_clock = clock.clone();
@@ -167,8 +171,18 @@ impl Jobs {
                 }
             },
         ));
+        let counts = usage.clone();
+        tasks.push(every(
+            Duration::from_secs(1),
+            "write usage counts",
+            move || {
+                let usage = counts.clone();
+                async move { usage.flush().await.map_err(|e| e.to_string()) }
+            },
+        ));
         Self {
             keys,
+            usage,
             notifier,
             tasks,
         }
@@ -179,6 +193,9 @@ impl Jobs {
     pub async fn stop(self) {
         for task in &self.tasks {
             task.abort();
+        }
+        if let Err(err) = self.usage.flush().await {
+            tracing::warn!(error = %err, "could not write usage counts at shutdown");
         }
         if let Err(err) = self.keys.flush_verifications().await {
             tracing::warn!(error = %err, "could not flush key verification counters at shutdown");

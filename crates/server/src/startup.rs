@@ -229,6 +229,8 @@ impl Application {
                 Arc::new(database.clone()),
             ),
         };
+        // Calls are counted in memory and written once a second (by the jobs below).
+        let usage = Arc::new(kunci_domain::apikeys::BufferedUsage::new(usage));
         let upstreams = gateway(config, pool.clone(), answers, clock.clone())?;
         let services = Services {
             clock: clock.clone(),
@@ -238,7 +240,7 @@ impl Application {
             clients,
             accounts,
             pool,
-            usage,
+            usage: usage.clone(),
             upstreams,
             lockout,
             limiter: limiter.clone(),
@@ -260,6 +262,7 @@ impl Application {
             notifier,
             limiter,
             revocations,
+            usage,
         });
 
         let bind = config.environment.bind;

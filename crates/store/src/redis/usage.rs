@@ -33,20 +33,26 @@ fn member(account_id: &str, upstream: &str) -> String {
 
 #[async_trait]
 impl UsageStore for RedisUsage {
-    async fn count(&self, account_id: &str, upstream: &str, now: i64) -> Result<(), StoreError> {
+    async fn add(
+        &self,
+        account_id: &str,
+        upstream: &str,
+        calls: i64,
+        last_call: i64,
+    ) -> Result<(), StoreError> {
         let member = member(account_id, upstream);
         let mut conn = self.conn.clone();
         redis::pipe()
             .atomic()
             .cmd("ZINCRBY")
             .arg(format!("{}usage", self.prefix))
-            .arg(1)
+            .arg(calls)
             .arg(&member)
             .ignore()
             .cmd("HSET")
             .arg(format!("{}usage-last", self.prefix))
             .arg(&member)
-            .arg(now)
+            .arg(last_call)
             .ignore()
             .query_async::<()>(&mut conn)
             .await

@@ -8,12 +8,19 @@ use super::{Database, store_error, with_pool};
 
 #[async_trait]
 impl UsageStore for Database {
-    async fn count(&self, account_id: &str, upstream: &str, now: i64) -> Result<(), StoreError> {
+    async fn add(
+        &self,
+        account_id: &str,
+        upstream: &str,
+        calls: i64,
+        last_call: i64,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => sqlx::query(
-            "INSERT INTO upstream_usage (account_id, upstream, calls, last_call) VALUES ($1, $2, 1, $3) \
-             ON CONFLICT (account_id, upstream) DO UPDATE SET calls = upstream_usage.calls + 1, \
-             last_call = excluded.last_call")
-            .bind(account_id).bind(upstream).bind(now).execute(pool).await.map(drop))
+            "INSERT INTO upstream_usage (account_id, upstream, calls, last_call) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, upstream) DO UPDATE SET calls = upstream_usage.calls + excluded.calls, \
+             last_call = CASE WHEN excluded.last_call > upstream_usage.last_call \
+               THEN excluded.last_call ELSE upstream_usage.last_call END")
+            .bind(account_id).bind(upstream).bind(calls).bind(last_call).execute(pool).await.map(drop))
         .map_err(store_error)
     }
 

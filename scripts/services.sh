@@ -30,6 +30,8 @@ for tool in curl openssl; do
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# The forward-auth test runs the shipped nginx example for real.
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 fi

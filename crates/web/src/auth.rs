@@ -146,7 +146,9 @@ pub enum RequestKind {
 
 impl RequestKind {
     pub fn of(request: &Request) -> Self {
-        let api_path = request.uri().path().starts_with("/api/");
+        let path = request.uri().path();
+        // Forward-auth answers a proxy: never a bootstrap or a redirect.
+        let api_path = path.starts_with("/api/") || path == "/auth/verify";
         let accept = request
             .headers()
             .get(header::ACCEPT)

@@ -16,6 +16,7 @@ mod cors;
 mod csp_report;
 mod csrf;
 pub mod error;
+mod forward_auth;
 mod headers;
 mod health;
 mod inventory;

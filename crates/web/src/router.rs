@@ -10,8 +10,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
 use crate::{
-    auth, cors, csp_report, csrf, headers, health, inventory, jwks, limits, login, observe, pages,
-    pool, scope, service, session_api, settings,
+    auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks, limits, login,
+    observe, pages, pool, scope, service, session_api, settings,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -80,6 +80,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         ));
     let app = Router::new()
         .route("/", get(pages::home))
+        .route("/auth/verify", get(forward_auth::verify))
         .route("/login", get(pages::login).post(login::login_form))
         .route("/logout", post(login::logout_form))
         .route("/api/v1/session", get(session_api::session))

@@ -11,6 +11,7 @@ mod canary;
 mod cli;
 mod config;
 mod examples;
+mod forward_auth;
 mod generic;
 mod headers;
 mod health;

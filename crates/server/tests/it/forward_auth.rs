@@ -75,20 +75,20 @@ async fn start_nginx(kunci: &str, app: &str) -> Option<Nginx> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start nginx");
-    let url = format!("http://127.0.0.1:{port}");
+    let nginx = Nginx {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Nginx {
-                child,
-                url,
-                _dir: dir,
-            });
+            return Some(nginx);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!(
         "nginx did not start: {}",
-        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        std::fs::read_to_string(nginx._dir.path().join("error.log")).unwrap_or_default()
     );
 }
 

@@ -93,7 +93,7 @@ async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next)
         return ApiError::Unauthenticated.into_response();
     }
     let settings = state.settings();
-    let verified = kunci_crypto::jwt::verify(
+    let verified = state.bearer_cache().verify(
         &state.keys().ring(),
         token,
         state.clock().now_unix(),

@@ -11,6 +11,7 @@
 //! business rules and never talk to a database driver directly.
 
 pub mod auth;
+mod bearer_cache;
 pub mod cookies;
 mod cors;
 mod csp_report;

@@ -77,6 +77,7 @@ struct Inner {
     settings: WebSettings,
     services: Services,
     templates: Templates,
+    bearer_cache: crate::bearer_cache::BearerCache,
 }
 
 impl AppState {
@@ -86,8 +87,13 @@ impl AppState {
                 settings,
                 services,
                 templates: Templates::new(),
+                bearer_cache: crate::bearer_cache::BearerCache::default(),
             }),
         }
+    }
+
+    pub(crate) fn bearer_cache(&self) -> &crate::bearer_cache::BearerCache {
+        &self.inner.bearer_cache
     }
 
     pub fn settings(&self) -> &WebSettings {

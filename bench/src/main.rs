@@ -407,40 +407,44 @@ async fn main() -> anyhow::Result<()> {
     }
 
     say("6. login storm: page GETs while 50 logins/s hash");
-    let storm = login_storm(&http, &memory, 50, plan.0 * u32::try_from(plan.1)?);
-    let page = async {
-        tokio::task::spawn_blocking({
-            let url = memory.url("/");
-            let browser = browser.clone();
-            let script = options.script.clone();
-            let duration = plan.0 * u32::try_from(plan.1)?;
-            move || {
-                Wrk {
-                    script: &script,
-                    threads: 1,
-                    connections: 16,
-                }
-                .run(&url, &browser, duration)
-            }
-        })
-        .await?
-    };
-    let (logins, under_storm) = tokio::join!(storm, page);
-    let (logins, under_storm) = (logins?, under_storm?);
-    rows.push(Row {
-        scenario: "6. page GET p99 while 50 logins/s hash".to_owned(),
-        baseline: format!("alone: p99 {:.2} ms", page_alone.p99_ms),
-        kunci: format!(
-            "{}; {} logins ok of {} sent, p50 {:.0} ms",
-            describe(&under_storm),
-            logins.ok,
-            logins.sent,
-            logins.p50_ms
-        ),
-        ratio: format!("{:.2}× p99", under_storm.p99_ms / page_alone.p99_ms),
-        goal: "p99 < 5 ms".to_owned(),
-        met: Some(under_storm.p99_ms < 5.0 && under_storm.errors == 0),
-    });
+    let storm_for = plan.0 * u32::try_from(plan.1)?;
+    rows.push(
+        storm_row(
+            &http,
+            &options.script,
+            &memory,
+            &browser,
+            storm_for,
+            "6. page GET p99 while 50 logins/s hash (password_hash_parallel = 2, the default)",
+            &page_alone,
+        )
+        .await?,
+    );
+    say("6b. the same with password_hash_parallel = 1");
+    let dir = tempdir()?;
+    let one_hasher = prepared(&project(
+        &options,
+        &baseline,
+        &dir,
+        &[("KUNCI__SECURITY__PASSWORD_HASH_PARALLEL", "1")],
+    ))?;
+    let cookie = browser_login(&http, &one_hasher).await?;
+    rows.push(
+        storm_row(
+            &http,
+            &options.script,
+            &one_hasher,
+            &[
+                ("Cookie".to_owned(), cookie),
+                ("Accept".to_owned(), PAGE_ACCEPT.to_owned()),
+            ],
+            storm_for,
+            "6b. the same, password_hash_parallel = 1",
+            &page_alone,
+        )
+        .await?,
+    );
+    drop(one_hasher);
     drop(memory);
 
     say("7. memory: idle, and with many live sessions");
@@ -524,6 +528,48 @@ fn tempdir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("kunci-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Scenario 6: page GETs under wrk while `login_storm` hashes 50 passwords a second.
+async fn storm_row(
+    http: &reqwest::Client,
+    script: &std::path::Path,
+    server: &Server,
+    browser: &[(String, String)],
+    duration: Duration,
+    label: &str,
+    alone: &Load,
+) -> anyhow::Result<Row> {
+    let storm = login_storm(http, server, 50, duration);
+    let page = tokio::task::spawn_blocking({
+        let url = server.url("/");
+        let browser = browser.to_vec();
+        let script = script.to_owned();
+        move || {
+            Wrk {
+                script: &script,
+                threads: 1,
+                connections: 16,
+            }
+            .run(&url, &browser, duration)
+        }
+    });
+    let (logins, under_storm) = tokio::join!(storm, page);
+    let (logins, under_storm) = (logins?, under_storm??);
+    Ok(Row {
+        scenario: label.to_owned(),
+        baseline: format!("alone: p99 {:.2} ms", alone.p99_ms),
+        kunci: format!(
+            "{}; {} logins ok of {} sent, p50 {:.0} ms",
+            describe(&under_storm),
+            logins.ok,
+            logins.sent,
+            logins.p50_ms
+        ),
+        ratio: format!("{:.2}× p99", under_storm.p99_ms / alone.p99_ms),
+        goal: "p99 < 5 ms".to_owned(),
+        met: Some(under_storm.p99_ms < 5.0 && under_storm.errors == 0),
+    })
 }
 
 /// What the login storm did.

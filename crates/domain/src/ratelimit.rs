@@ -18,10 +18,12 @@ use async_trait::async_trait;
 use crate::clock::Clock;
 use crate::store::StoreError;
 
-/// A limit: `burst` requests at once, refilled at one per `interval_ms`.
+/// A limit: `burst` requests at once, refilled at one per `interval_us` microseconds (fine
+/// enough for a hundred thousand requests a second). Every time of the limiter is in
+/// microseconds; only `retry_after_ms` is in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
-    pub interval_ms: i64,
+    pub interval_us: i64,
     pub burst: u32,
 }
 
@@ -29,14 +31,15 @@ impl Rate {
     /// `count` requests per `period_ms`, all of them allowed at once.
     pub fn per(count: u32, period_ms: i64) -> Self {
         Self {
-            interval_ms: (period_ms / i64::from(count.max(1))).max(1),
+            interval_us: (period_ms.saturating_mul(1000) / i64::from(count.max(1))).max(1),
             burst: count.max(1),
         }
     }
 
-    /// How far ahead of `now` the TAT may be.
-    fn tolerance_ms(self) -> i64 {
-        self.interval_ms * i64::from(self.burst.saturating_sub(1))
+    /// How far ahead of now the TAT may be, in microseconds.
+    pub fn tolerance_us(self) -> i64 {
+        self.interval_us
+            .saturating_mul(i64::from(self.burst.saturating_sub(1)))
     }
 }
 
@@ -50,27 +53,28 @@ pub enum Decision {
     },
 }
 
-/// One GCRA step on a stored TAT. Returns the decision and the TAT to store (unchanged when
-/// denied).
-pub fn gcra(tat: Option<i64>, rate: Rate, now_ms: i64) -> (Decision, i64) {
-    let tat = tat.unwrap_or(now_ms).max(now_ms);
-    let allow_at = tat - rate.tolerance_ms();
-    if now_ms < allow_at {
+/// One GCRA step on a stored TAT at `now` (both in microseconds). Returns the decision and the
+/// TAT to store (unchanged when denied).
+pub fn gcra(tat: Option<i64>, rate: Rate, now: i64) -> (Decision, i64) {
+    let tat = tat.unwrap_or(now).max(now);
+    let allow_at = tat - rate.tolerance_us();
+    if now < allow_at {
         (
             Decision::Deny {
-                retry_after_ms: allow_at - now_ms,
+                retry_after_ms: (allow_at - now + 999) / 1000,
             },
             tat,
         )
     } else {
-        (Decision::Allow, tat + rate.interval_ms)
+        (Decision::Allow, tat + rate.interval_us)
     }
 }
 
 /// Where TATs live.
 #[async_trait]
 pub trait RateStore: Send + Sync + fmt::Debug {
-    async fn check(&self, key: &str, rate: Rate, now_ms: i64) -> Result<Decision, StoreError>;
+    /// One request under `key` at `now_us` (microseconds).
+    async fn check(&self, key: &str, rate: Rate, now_us: i64) -> Result<Decision, StoreError>;
 }
 
 /// TATs in this process's memory. Keys whose TAT has passed are forgotten by [`Self::prune`]
@@ -81,16 +85,16 @@ pub struct MemoryRates {
 }
 
 impl MemoryRates {
-    /// Drops keys whose TAT is before `now_ms`; returns how many remain.
-    pub fn prune(&self, now_ms: i64) -> usize {
+    /// Drops keys whose TAT is before `now_us`; returns how many remain.
+    pub fn prune(&self, now_us: i64) -> usize {
         let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
-        tats.retain(|_, tat| *tat > now_ms);
+        tats.retain(|_, tat| *tat > now_us);
         tats.len()
     }
 
-    fn step(&self, key: &str, rate: Rate, now_ms: i64) -> Decision {
+    fn step(&self, key: &str, rate: Rate, now_us: i64) -> Decision {
         let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
-        let (decision, tat) = gcra(tats.get(key).copied(), rate, now_ms);
+        let (decision, tat) = gcra(tats.get(key).copied(), rate, now_us);
         if decision == Decision::Allow {
             tats.insert(key.to_owned(), tat);
         }
@@ -100,8 +104,8 @@ impl MemoryRates {
 
 #[async_trait]
 impl RateStore for MemoryRates {
-    async fn check(&self, key: &str, rate: Rate, now_ms: i64) -> Result<Decision, StoreError> {
-        Ok(self.step(key, rate, now_ms))
+    async fn check(&self, key: &str, rate: Rate, now_us: i64) -> Result<Decision, StoreError> {
+        Ok(self.step(key, rate, now_us))
     }
 }
 
@@ -127,13 +131,13 @@ impl Limiter {
         }
     }
 
-    fn now_ms(&self) -> i64 {
-        i64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    fn now_us(&self) -> i64 {
+        i64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
     }
 
     /// One request under `key` at `rate`.
     pub async fn check(&self, key: &str, rate: Rate) -> Decision {
-        let now = self.now_ms();
+        let now = self.now_us();
         if let Some(shared) = &self.shared {
             match shared.check(key, rate, now).await {
                 Ok(decision) => {
@@ -163,7 +167,7 @@ impl Limiter {
 
     /// Forgets spent local keys (a background job calls this).
     pub fn prune(&self) -> usize {
-        self.local.prune(self.now_ms())
+        self.local.prune(self.now_us())
     }
 }
 
@@ -175,7 +179,7 @@ mod tests {
     fn a_burst_is_allowed_then_one_per_interval() {
         let rate = Rate::per(5, 60_000);
         let mut tat = None;
-        let mut now = 1_000_000;
+        let mut now = 1_000_000_000;
         for _ in 0..5 {
             let (decision, next) = gcra(tat, rate, now);
             assert_eq!(decision, Decision::Allow);
@@ -188,7 +192,7 @@ mod tests {
                 retry_after_ms: 12_000
             }
         );
-        now += 12_000;
+        now += 12_000_000;
         let (decision, next) = gcra(tat, rate, now);
         assert_eq!(decision, Decision::Allow);
         let (decision, _) = gcra(Some(next), rate, now);
@@ -205,7 +209,7 @@ mod tests {
         assert!(matches!(gcra(tat, rate, 0).0, Decision::Deny { .. }));
         let mut later = tat;
         for _ in 0..3 {
-            let (decision, next) = gcra(later, rate, 10_000);
+            let (decision, next) = gcra(later, rate, 10_000_000);
             assert_eq!(decision, Decision::Allow);
             later = Some(next);
         }
@@ -218,6 +222,25 @@ mod tests {
         assert_eq!(rates.step("a", rate, 0), Decision::Allow);
         assert_eq!(rates.step("b", rate, 0), Decision::Allow);
         assert_eq!(rates.prune(0), 2);
-        assert_eq!(rates.prune(10_000), 0);
+        assert_eq!(rates.prune(10_000_000), 0);
+    }
+
+    #[test]
+    fn thousands_a_second_are_counted_exactly() {
+        // 100 000 a second: within one millisecond, 100 beyond the burst.
+        let rate = Rate::per(100_000, 1_000);
+        assert_eq!(rate.interval_us, 10);
+        let rate = Rate { burst: 1, ..rate };
+        let mut tat = None;
+        let mut allowed = 0;
+        // A request every microsecond for a second, with a burst of one.
+        for now in 5_000_000..6_000_000 {
+            let (decision, next) = gcra(tat, rate, now);
+            if decision == Decision::Allow {
+                allowed += 1;
+                tat = Some(next);
+            }
+        }
+        assert_eq!(allowed, 100_000, "exactly the rate over one second");
     }
 }

@@ -154,8 +154,8 @@ impl Application {
             jwt_audience: security.jwt_audience.clone(),
             limits: Limits {
                 api: Rate {
-                    interval_ms: (1000 / i64::from(security.api_requests_per_second)).max(1),
                     burst: security.api_burst,
+                    ..Rate::per(security.api_requests_per_second, 1000)
                 },
                 login: Rate::per(security.login_requests_per_minute, 60_000),
             },

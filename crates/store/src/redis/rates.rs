@@ -9,7 +9,8 @@ use redis::aio::ConnectionManager;
 
 use super::RedisServer;
 
-/// Returns -1 to allow, else the milliseconds until a request would be allowed.
+/// Times in microseconds. Returns -1 to allow, else the microseconds until a request would
+/// be allowed.
 const GCRA: &str = r"
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
@@ -23,7 +24,7 @@ if now < allow_at then
   return allow_at - now
 end
 local next_tat = tat + interval
-redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now + 1000)
+redis.call('SET', KEYS[1], next_tat, 'PX', math.floor((next_tat - now) / 1000) + 1000)
 return -1
 ";
 
@@ -44,16 +45,15 @@ impl RedisRates {
 
 #[async_trait]
 impl RateStore for RedisRates {
-    async fn check(&self, key: &str, rate: Rate, now_ms: i64) -> Result<Decision, StoreError> {
+    async fn check(&self, key: &str, rate: Rate, now_us: i64) -> Result<Decision, StoreError> {
         let mut conn = self.conn.clone();
-        let tolerance = rate.interval_ms * i64::from(rate.burst.saturating_sub(1));
         let answer: i64 = redis::cmd("EVAL")
             .arg(GCRA)
             .arg(1)
             .arg(format!("{}rate:{key}", self.prefix))
-            .arg(now_ms)
-            .arg(rate.interval_ms)
-            .arg(tolerance)
+            .arg(now_us)
+            .arg(rate.interval_us)
+            .arg(rate.tolerance_us())
             .query_async(&mut conn)
             .await
             .map_err(|e| StoreError::unavailable("redis", e))?;
@@ -61,7 +61,7 @@ impl RateStore for RedisRates {
             Decision::Allow
         } else {
             Decision::Deny {
-                retry_after_ms: answer,
+                retry_after_ms: (answer + 999) / 1000,
             }
         })
     }

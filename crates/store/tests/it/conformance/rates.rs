@@ -7,7 +7,7 @@ use kunci_domain::ratelimit::{Decision, MemoryRates, Rate, RateStore};
 /// The rules every store keeps.
 async fn burst_then_refill(store: &dyn RateStore) {
     let rate = Rate::per(5, 60_000);
-    let now = 1_800_000_000_000;
+    let now = 1_800_000_000_000_000;
     for _ in 0..5 {
         assert_eq!(
             store.check("ip:1", rate, now).await.unwrap(),
@@ -26,7 +26,7 @@ async fn burst_then_refill(store: &dyn RateStore) {
         "per key"
     );
     assert_eq!(
-        store.check("ip:1", rate, now + 12_000).await.unwrap(),
+        store.check("ip:1", rate, now + 12_000_000).await.unwrap(),
         Decision::Allow
     );
 }
@@ -36,7 +36,7 @@ async fn parallel_requests_get_exactly_the_burst(store: Arc<dyn RateStore>) {
     let tasks: Vec<_> = (0..40)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.check("ip:p", rate, 5_000_000).await.unwrap() })
+            tokio::spawn(async move { store.check("ip:p", rate, 5_000_000_000).await.unwrap() })
         })
         .collect();
     let mut allowed = 0;
@@ -64,7 +64,10 @@ async fn redis() {
     let other = kunci_store::redis::RedisRates::new(&server).unwrap();
     let rate = Rate::per(5, 60_000);
     assert!(matches!(
-        other.check("ip:1", rate, 1_800_000_000_000).await.unwrap(),
+        other
+            .check("ip:1", rate, 1_800_000_000_000_000)
+            .await
+            .unwrap(),
         Decision::Deny { .. }
     ));
 }

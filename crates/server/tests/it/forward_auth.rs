@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use kunci_crypto::SecretString;
 use serde_json::json;
 
 use crate::helpers::{Browser, TestApp};
@@ -118,33 +117,10 @@ async fn start_app() -> String {
     address
 }
 
-async fn login(base: &str, name: &str) -> Browser {
-    let mut b = Browser::new(base);
-    let page = b
-        .post_json(
-            "/api/v1/auth/login_web",
-            &json!({"username": name, "password": format!("{name} pass")}),
-            false,
-        )
-        .await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    b
-}
-
 #[tokio::test]
 async fn nginx_lets_in_logged_in_users_and_keeps_out_the_rest() {
     let app = TestApp::spawn().await;
-    for (name, admin) in [("alice", false), ("root", true)] {
-        app.accounts
-            .add(
-                "test",
-                name,
-                &SecretString::new(format!("{name} pass")),
-                admin,
-            )
-            .await
-            .unwrap();
-    }
+    app.add_accounts(&[("alice", false), ("root", true)]).await;
     let backend = start_app().await;
     let kunci = app
         .url("")
@@ -181,7 +157,7 @@ async fn nginx_lets_in_logged_in_users_and_keeps_out_the_rest() {
     );
 
     // Logged in through the proxy: the application learns who it is.
-    let mut alice = login(&nginx.url, "alice").await;
+    let mut alice = Browser::logged_in(&nginx.url, "alice").await;
     let allowed = alice
         .request(reqwest::Method::GET, "/app/", "text/plain")
         .await;
@@ -203,7 +179,7 @@ async fn nginx_lets_in_logged_in_users_and_keeps_out_the_rest() {
         .request(reqwest::Method::GET, "/app/admin/", "text/plain")
         .await;
     assert_eq!(scope_denied.status, 403);
-    let mut root = login(&nginx.url, "root").await;
+    let mut root = Browser::logged_in(&nginx.url, "root").await;
     let admin = root
         .request(reqwest::Method::GET, "/app/admin/", "text/plain")
         .await;
@@ -279,10 +255,7 @@ async fn nginx_lets_in_logged_in_users_and_keeps_out_the_rest() {
 #[tokio::test]
 async fn verify_answers_without_redirects() {
     let app = TestApp::spawn().await;
-    app.accounts
-        .add("test", "alice", &SecretString::new("alice pass"), false)
-        .await
-        .unwrap();
+    app.add_accounts(&[("alice", false)]).await;
     let mut nobody = Browser::new(&app.url(""));
     let page = nobody
         .request(reqwest::Method::GET, "/auth/verify", "text/html")
@@ -295,7 +268,7 @@ async fn verify_answers_without_redirects() {
         page.set_cookie_lines().is_empty(),
         "no session is started for a proxy's question"
     );
-    let mut alice = login(&app.url(""), "alice").await;
+    let mut alice = Browser::logged_in(&app.url(""), "alice").await;
     let ok = alice.api("/auth/verify").await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.headers["x-kunci-user"], "alice");

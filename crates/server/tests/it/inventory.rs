@@ -1,24 +1,14 @@
 //! The session inventory: an account sees and ends its own browser sessions and app logins;
 //! admins do the same for any account; nobody touches another account's entries.
 
-use kunci_crypto::SecretString;
 use serde_json::{Value, json};
 
 use crate::helpers::{Browser, TestApp};
 
 async fn app() -> TestApp {
     let app = TestApp::spawn().await;
-    for (name, admin) in [("alice", false), ("bob", false), ("root", true)] {
-        app.accounts
-            .add(
-                "test",
-                name,
-                &SecretString::new(format!("{name} pass")),
-                admin,
-            )
-            .await
-            .unwrap();
-    }
+    app.add_accounts(&[("alice", false), ("bob", false), ("root", true)])
+        .await;
     app
 }
 

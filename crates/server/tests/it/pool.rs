@@ -58,16 +58,7 @@ async fn add_key(app: &TestApp, n: u32, priority: i64, group: Option<&str>) -> S
 }
 
 async fn user(app: &TestApp, name: &str) -> Browser {
-    let mut b = Browser::new(&app.url(""));
-    let page = b
-        .post_json(
-            "/api/v1/auth/login_web",
-            &json!({"username": name, "password": format!("{name} pass")}),
-            false,
-        )
-        .await;
-    assert_eq!(page.status, 200);
-    b
+    Browser::logged_in(&app.url(""), name).await
 }
 
 async fn search(b: &mut Browser, q: &str) -> (u16, Value, Option<String>, Option<String>) {
@@ -79,6 +70,16 @@ async fn search(b: &mut Browser, q: &str) -> (u16, Value, Option<String>, Option
         header("x-cache"),
         header("retry-after"),
     )
+}
+
+/// `POST /api/v1/admin/api-keys/{id}/test`, with or without the CSRF token.
+async fn test_key(b: &mut Browser, id: &str, csrf: bool) -> crate::helpers::browser::Page {
+    b.post_json(
+        &format!("/api/v1/admin/api-keys/{id}/test"),
+        &json!({}),
+        csrf,
+    )
+    .await
 }
 
 async fn status_of(app: &TestApp, id: &str) -> KeyStatus {
@@ -637,31 +638,13 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
     let mut root = user(&app, "root").await;
     let mut alice = user(&app, "alice").await;
 
-    let refused = alice
-        .post_json(
-            &format!("/api/v1/admin/api-keys/{good}/test"),
-            &json!({}),
-            true,
-        )
-        .await;
+    let refused = test_key(&mut alice, &good, true).await;
     assert_eq!(refused.status, 403);
-    let no_csrf = root
-        .post_json(
-            &format!("/api/v1/admin/api-keys/{good}/test"),
-            &json!({}),
-            false,
-        )
-        .await;
+    let no_csrf = test_key(&mut root, &good, false).await;
     assert_eq!(no_csrf.status, 403);
     assert_eq!(google.total_calls(), 0, "refused tests spend nothing");
 
-    let tested = root
-        .post_json(
-            &format!("/api/v1/admin/api-keys/{good}/test"),
-            &json!({}),
-            true,
-        )
-        .await;
+    let tested = test_key(&mut root, &good, true).await;
     assert_eq!(tested.status, 200, "{}", tested.body);
     let body = tested.json();
     assert_eq!(body["outcome"], "served");
@@ -670,13 +653,7 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
     assert_eq!(google.calls(&key(1)), 1);
     assert!(!tested.body.contains(&key(1)[4..]));
 
-    let tested = root
-        .post_json(
-            &format!("/api/v1/admin/api-keys/{bad}/test"),
-            &json!({}),
-            true,
-        )
-        .await;
+    let tested = test_key(&mut root, &bad, true).await;
     assert_eq!(tested.json()["outcome"], "invalid", "{}", tested.body);
     assert_eq!(status_of(&app, &bad).await, KeyStatus::Invalid);
 
@@ -692,13 +669,7 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
         )
         .await
         .unwrap();
-    let tested = root
-        .post_json(
-            &format!("/api/v1/admin/api-keys/{good}/test"),
-            &json!({}),
-            true,
-        )
-        .await;
+    let tested = test_key(&mut root, &good, true).await;
     assert_eq!(tested.json()["outcome"], "served");
     assert_eq!(status_of(&app, &good).await, KeyStatus::Disabled);
 
@@ -707,21 +678,9 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
         .await;
     assert_eq!(unknown.status, 404);
     // Four tests were let through (the unknown key counted too); the sixth in a minute is not.
-    let fifth = root
-        .post_json(
-            &format!("/api/v1/admin/api-keys/{good}/test"),
-            &json!({}),
-            true,
-        )
-        .await;
+    let fifth = test_key(&mut root, &good, true).await;
     assert_eq!(fifth.status, 200);
-    let sixth = root
-        .post_json(
-            &format!("/api/v1/admin/api-keys/{good}/test"),
-            &json!({}),
-            true,
-        )
-        .await;
+    let sixth = test_key(&mut root, &good, true).await;
     assert_eq!(sixth.status, 429, "{}", sixth.body);
     assert!(sixth.headers.get("retry-after").is_some());
     assert_eq!(google.calls(&key(1)), 3);

@@ -53,6 +53,21 @@ pub struct TestAppBuilder {
 }
 
 impl TestApp {
+    /// Creates accounts whose password is `"<name> pass"`; `true` makes an administrator.
+    pub async fn add_accounts(&self, accounts: &[(&str, bool)]) {
+        for (name, admin) in accounts {
+            self.accounts
+                .add(
+                    "test",
+                    name,
+                    &kunci_crypto::SecretString::new(format!("{name} pass")),
+                    *admin,
+                )
+                .await
+                .unwrap();
+        }
+    }
+
     /// An application on SQLite with the test defaults.
     pub async fn spawn() -> Self {
         Self::builder()

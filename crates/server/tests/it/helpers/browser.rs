@@ -48,6 +48,21 @@ impl Browser {
         }
     }
 
+    /// A browser logged in through `login_web` at `base` as `name` (password `"<name> pass"`,
+    /// as [`super::TestApp::add_accounts`] sets it).
+    pub async fn logged_in(base: &str, name: &str) -> Self {
+        let mut browser = Self::new(base);
+        let page = browser
+            .post_json(
+                "/api/v1/auth/login_web",
+                &serde_json::json!({"username": name, "password": format!("{name} pass")}),
+                false,
+            )
+            .await;
+        assert_eq!(page.status, 200, "login as {name}: {}", page.body);
+        browser
+    }
+
     /// The same browser (its cookies) talking to another address: another instance.
     pub fn with_cookies_of(base: &str, other: &Browser) -> Self {
         Self {

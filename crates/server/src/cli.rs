@@ -76,6 +76,13 @@ pub enum Command {
     /// The pool of third-party API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Check the security posture of this deployment and say what to fix (exit 1 on a failure).
+    Doctor {
+        /// Where the deployment answers, for the HTTPS, HSTS and cookie checks (default:
+        /// `environment.public_url`).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod audit;
 mod canary;
 mod cli;
 mod config;
+mod doctor;
 mod examples;
 mod forward_auth;
 mod generic;

@@ -76,6 +76,24 @@ impl RedisServer {
             .map_err(|e| StoreError::unavailable("redis", e))
     }
 
+    /// The server's persistence settings: `appendonly` and `save` (`None` where the server
+    /// refuses `CONFIG GET`, as managed services often do).
+    pub async fn persistence(&self) -> redis::RedisResult<(Option<String>, Option<String>)> {
+        let mut conn = self.connect().await?;
+        let mut get = async |name: &str| {
+            redis::cmd("CONFIG")
+                .arg("GET")
+                .arg(name)
+                .query_async::<Vec<String>>(&mut conn)
+                .await
+                .ok()
+                .and_then(|v| v.get(1).cloned())
+        };
+        let appendonly = get("appendonly").await;
+        let save = get("save").await;
+        Ok((appendonly, save))
+    }
+
     /// Opens a plain multiplexed connection with bounded connect and response times.
     pub async fn connect(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
         let config = AsyncConnectionConfig::new()

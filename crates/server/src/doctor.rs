@@ -1,0 +1,327 @@
+//! `kunci doctor`: the security posture of a deployment, a line per check with what to do.
+//! It reads and asks; it changes nothing. Checks that cannot run (no database, no answer from
+//! the public URL) say so instead of passing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kunci_crypto::keyring::{KeyPurpose, KeyState};
+use kunci_domain::environment::Environment;
+use kunci_domain::keys::StoredKey;
+
+use crate::config::{Loaded, SessionStoreKind};
+use crate::secrets::permissions;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub level: Level,
+    pub what: String,
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn pass(what: impl Into<String>) -> Self {
+        Self {
+            level: Level::Pass,
+            what: what.into(),
+            fix: None,
+        }
+    }
+
+    fn warn(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            level: Level::Warn,
+            what: what.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    fn fail(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            level: Level::Fail,
+            what: what.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// The report as text: `PASS`/`WARN`/`FAIL` lines, fixes indented below, a summary.
+pub fn render(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let tag = match f.level {
+            Level::Pass => "PASS",
+            Level::Warn => "WARN",
+            Level::Fail => "FAIL",
+        };
+        out.push_str(&format!("{tag}  {}\n", f.what));
+        if let Some(fix) = &f.fix {
+            out.push_str(&format!("      fix: {fix}\n"));
+        }
+    }
+    let count = |level| findings.iter().filter(|f| f.level == level).count();
+    out.push_str(&format!(
+        "\n{} passed, {} warnings, {} failed\n",
+        count(Level::Pass),
+        count(Level::Warn),
+        count(Level::Fail)
+    ));
+    out
+}
+
+/// The master key's file, when the key comes from one.
+pub fn key_files(root: &Path, environment: Environment, key_file: Option<&Path>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(path) = key_file {
+        findings.push(match permissions::check(path) {
+            Ok(()) if path.exists() => {
+                Finding::pass(format!("master key file {} is private", path.display()))
+            }
+            Ok(()) => Finding::fail(
+                format!(
+                    "KUNCI_MASTER_KEY_FILE names {}, which does not exist",
+                    path.display()
+                ),
+                "point it at the mounted key file",
+            ),
+            Err(loose) => Finding::fail(
+                format!(
+                    "master key file {} is readable by group or others (mode {:04o})",
+                    path.display(),
+                    loose.mode
+                ),
+                format!("chmod 600 {}", path.display()),
+            ),
+        });
+    }
+    let instance_key = root.join("instance").join(".masterkey");
+    if instance_key.exists() {
+        if let Err(loose) = permissions::check(&instance_key) {
+            findings.push(Finding::fail(
+                format!(
+                    "{} is readable by group or others (mode {:04o})",
+                    instance_key.display(),
+                    loose.mode
+                ),
+                format!("chmod 600 {}", instance_key.display()),
+            ));
+        }
+        if environment.is_deployed() {
+            findings.push(Finding::warn(
+                format!(
+                    "a development master key lies in {} ({environment} never reads it)",
+                    instance_key.display()
+                ),
+                "delete it unless it is this deployment's key; keep keys away from the data",
+            ));
+        }
+    }
+    findings
+}
+
+/// Plaintext `.env.<environment>` files in the project folder.
+pub fn plaintext_env_files(root: &Path, environment: Environment) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return findings;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".env.") && !n.ends_with(".enc") && n != ".env.example")
+        .filter(|n| !n.ends_with(".bak"))
+        .collect();
+    names.sort();
+    for name in names {
+        let target = name.trim_start_matches(".env.");
+        let fix = format!("kunci env encrypt {target}, then delete {name} (and its backups)");
+        if environment.is_deployed() {
+            findings.push(Finding::fail(
+                format!("plaintext secrets file {name} on a {environment} machine"),
+                fix,
+            ));
+        } else {
+            findings.push(Finding::warn(format!("plaintext secrets file {name}"), fix));
+        }
+    }
+    if findings.is_empty() {
+        findings.push(Finding::pass("no plaintext .env files"));
+    }
+    findings
+}
+
+/// HTTPS, HSTS and cookie prefixes as the deployment answers at `url`.
+pub async fn live(url: &str, environment: Environment) -> Vec<Finding> {
+    let deployed = environment.is_deployed();
+    let severity = |what: String, fix: &str| {
+        if deployed {
+            Finding::fail(what, fix)
+        } else {
+            Finding::warn(format!("{what} (expected in {environment})"), fix)
+        }
+    };
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(client) => client,
+        Err(err) => return vec![Finding::warn(format!("no HTTP client: {err}"), "-")],
+    };
+    let base = url.trim_end_matches('/');
+    let mut findings = Vec::new();
+    let Ok(health) = client.get(format!("{base}/healthz")).send().await else {
+        return vec![Finding::warn(
+            format!("{base} did not answer: HTTPS, HSTS and cookies were not checked"),
+            "run doctor where it can reach the deployment, or pass --url",
+        )];
+    };
+    if !base.starts_with("https://") {
+        findings.push(severity(
+            format!("{base} is not HTTPS"),
+            "serve it over HTTPS (a proxy that terminates TLS) and set environment.public_url",
+        ));
+    }
+    let hsts = health
+        .headers()
+        .get("strict-transport-security")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let max_age = hsts.as_deref().and_then(|h| {
+        h.split(';')
+            .find_map(|p| p.trim().strip_prefix("max-age="))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    });
+    match max_age {
+        Some(age) if age >= 15_552_000 => {
+            findings.push(Finding::pass(format!("HSTS sent (max-age {age})")));
+        }
+        Some(age) => findings.push(severity(
+            format!("HSTS max-age is only {age} s"),
+            "keep kunci's header (a year); check the proxy does not rewrite it",
+        )),
+        None => findings.push(severity(
+            "no Strict-Transport-Security header".to_owned(),
+            "set environment.public_url to the https:// address (kunci then sends HSTS) and \
+             check the proxy passes the header on",
+        )),
+    }
+    let page = client
+        .get(format!("{base}/"))
+        .header("accept", "text/html")
+        .send()
+        .await;
+    if let Ok(page) = page {
+        let cookies: Vec<String> = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
+        let session = cookies.iter().find(|c| {
+            c.split('=')
+                .next()
+                .is_some_and(|n| n.trim_start_matches("__Host-") == "kunci_session")
+        });
+        match session {
+            Some(c) if c.starts_with("__Host-") && c.contains("Secure") => findings.push(
+                Finding::pass("session cookie is __Host- prefixed and Secure"),
+            ),
+            Some(_) => findings.push(severity(
+                "session cookie without the __Host- prefix and Secure".to_owned(),
+                "set environment.public_url to the https:// address",
+            )),
+            None => findings.push(Finding::warn(
+                "the home page set no session cookie: cookies not checked",
+                "-",
+            )),
+        }
+    }
+    findings
+}
+
+/// The signing keys: an active key per purpose, rotated on schedule.
+pub fn signing_keys(keys: &[StoredKey], rotation_days: u32, now: i64) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if rotation_days == 0 {
+        findings.push(Finding::warn(
+            "automatic key rotation is off (security.key_rotation_days = 0)",
+            "set security.key_rotation_days (30 is the default), or rotate by hand on a schedule",
+        ));
+    }
+    for purpose in KeyPurpose::ALL {
+        let active = keys
+            .iter()
+            .find(|k| k.purpose == purpose && k.state == KeyState::Active);
+        let Some(key) = active else {
+            findings.push(Finding::warn(
+                format!("no active {} key yet", purpose.as_str()),
+                "kunci serve creates it on first start",
+            ));
+            continue;
+        };
+        let since = key.activated_at.unwrap_or(key.created_at);
+        let days = (now - since) / 86_400;
+        // The schedule runs every minute on a live server: a day late means none ran it.
+        if rotation_days > 0 && days > i64::from(rotation_days) {
+            findings.push(Finding::fail(
+                format!(
+                    "the active {} key {} is {days} days old; rotation is every {rotation_days}",
+                    purpose.as_str(),
+                    key.kid
+                ),
+                "kunci keys rotate (and check a server is running: it rotates on schedule)",
+            ));
+        } else {
+            findings.push(Finding::pass(format!(
+                "the active {} key is {days} days old",
+                purpose.as_str()
+            )));
+        }
+    }
+    findings
+}
+
+/// Whether Redis keeps what kunci puts there when it holds the sessions.
+pub async fn redis_persistence(loaded: &Loaded) -> Vec<Finding> {
+    let data = &loaded.config.data;
+    let (SessionStoreKind::Redis, Some(url)) = (data.session_store, &data.redis_url) else {
+        return Vec::new();
+    };
+    let Ok(server) = kunci_store::RedisServer::new(url.expose(), &data.redis_prefix) else {
+        return vec![Finding::fail(
+            "data.redis_url is not a Redis URL",
+            "fix the URL",
+        )];
+    };
+    let Ok((aof, save)) = server.persistence().await else {
+        return vec![Finding::warn(
+            "Redis did not answer: its persistence was not checked",
+            "run doctor where it can reach Redis",
+        )];
+    };
+    match (aof.as_deref(), save.as_deref()) {
+        (None, None) => vec![Finding::warn(
+            "Redis refused CONFIG GET: its persistence was not checked",
+            "check appendonly/save on the Redis server",
+        )],
+        (Some("yes"), _) => vec![Finding::pass("Redis persists sessions (appendonly)")],
+        (_, Some(save)) if !save.trim().is_empty() => {
+            vec![Finding::pass("Redis persists sessions (snapshots)")]
+        }
+        _ => vec![Finding::warn(
+            "Redis keeps sessions in memory only: a Redis restart logs everyone out",
+            "appendonly yes (or save) on the Redis server",
+        )],
+    }
+}

@@ -1,0 +1,115 @@
+//! `kunci doctor` on real project folders: a production deployment with a loose key file, a
+//! plaintext env file, no HSTS where it answers and a signing key past its rotation is told each
+//! of them with the fix, and exits 1; a fresh development project passes.
+
+use crate::helpers::{Kunci, mode};
+
+/// Runs SQL on the project's SQLite database.
+fn sql(path: &std::path::Path, statement: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn doctor_names_each_weakness_of_a_production_deployment() {
+    // Somewhere that answers without HSTS: a development instance.
+    let elsewhere = Kunci::new();
+    let plain_http = elsewhere.serve(&[]);
+
+    let project = Kunci::new();
+    let key_file = project.path("master.key");
+    project
+        .run(&["key", "generate", "--out", key_file.to_str().unwrap()])
+        .success();
+    let kunci = project
+        .var("KUNCI_MASTER_KEY_FILE", key_file.to_str().unwrap())
+        .var("KUNCI__ENVIRONMENT__PUBLIC_URL", "https://kunci.test");
+    kunci
+        .run(&["--env", "production", "db", "migrate"])
+        .success();
+    kunci
+        .run(&["--env", "production", "keys", "list"])
+        .success();
+    // The active keys were made 90 days ago, and nothing rotated them since.
+    sql(
+        &kunci.path("instance/kunci.db"),
+        "UPDATE signing_keys SET created_at = created_at - 7776000, \
+         activated_at = activated_at - 7776000 WHERE state = 'active'",
+    );
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    assert_eq!(mode(&key_file) & 0o777, 0o644);
+    kunci.write(".env.production", "PAYMENT_TOKEN=CANARY-doctor\n");
+
+    let report = kunci.run(&[
+        "--env",
+        "production",
+        "doctor",
+        "--url",
+        &plain_http.url(""),
+    ]);
+    let out = report.stdout();
+    assert_eq!(report.code(), Some(1), "{}", report.all());
+    for expected in [
+        "FAIL  master key file",
+        "(mode 0644)",
+        &format!("fix: chmod 600 {}", key_file.display()),
+        "FAIL  plaintext secrets file .env.production on a production machine",
+        "fix: kunci env encrypt production",
+        "FAIL  no Strict-Transport-Security header",
+        "is not HTTPS",
+        "FAIL  the active cookie key",
+        "is 90 days old; rotation is every 30",
+        "fix: kunci keys rotate",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(
+        !report.all().contains("CANARY"),
+        "doctor never prints secrets"
+    );
+    assert!(
+        report.stderr().contains("check(s) failed"),
+        "{}",
+        report.stderr()
+    );
+}
+
+#[test]
+fn a_fresh_development_project_passes() {
+    let kunci = Kunci::new();
+    kunci.run(&["db", "migrate"]).success();
+    let server = kunci.serve(&[]);
+    let report = kunci.run(&["doctor", "--url", &server.url("")]);
+    let out = report.stdout();
+    assert_eq!(report.code(), Some(0), "{}", report.all());
+    assert!(out.contains("PASS  no plaintext .env files"), "{out}");
+    assert!(
+        out.contains("PASS  the active cookie key is 0 days old"),
+        "{out}"
+    );
+    assert!(
+        out.contains("PASS  the active jwt key is 0 days old"),
+        "{out}"
+    );
+    assert!(
+        out.contains("WARN  no Strict-Transport-Security header (expected in development)"),
+        "{out}"
+    );
+    assert!(out.contains(" 0 failed"), "{out}");
+}

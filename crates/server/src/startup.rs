@@ -160,6 +160,7 @@ impl Application {
                 login: Rate::per(security.login_requests_per_minute, 60_000),
             },
             cors_origins: config.environment.cors_origins.clone(),
+            metrics_token: config.metrics.token.clone(),
         };
         // Nonces of signed requests: in Redis when there is one (shared, fast), else the
         // database (shared by every instance on PostgreSQL).

@@ -253,6 +253,16 @@ impl Upstreams {
             tracing::error!(error = %err, "could not record an upstream answer");
         }
         tracing::info!(upstream = %call.upstream, key = %key.masked, verdict = ?verdict, "upstream answered");
+        let label = match &verdict {
+            Verdict::Served => "served",
+            Verdict::QuotaExceeded { .. } => "quota_exceeded",
+            Verdict::Cooling { .. } if answer.is_none() => "unreachable",
+            Verdict::Cooling { .. } => "cooling",
+            Verdict::Invalid => "invalid",
+            Verdict::ClientError => "client_error",
+        };
+        metrics::counter!("kunci_upstream_answers_total", "upstream" => call.upstream.clone(), "verdict" => label)
+            .increment(1);
         (verdict, summary, answer)
     }
 

@@ -117,6 +117,8 @@ async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next)
         return ApiError::InvalidToken.into_response();
     }
     state.keys().record_verification(&verified.kid);
+    metrics::counter!("kunci_key_verifications_total", "kid" => verified.kid.to_string())
+        .increment(1);
     let scopes = claims
         .scope
         .split_whitespace()
@@ -210,6 +212,7 @@ pub(crate) async fn authenticate(
     let current = verified.filter(|v| v.claims.exp > now && mirrors(&v.claims, &id, &record));
     if let Some(v) = &current {
         state.keys().record_verification(&v.kid);
+        metrics::counter!("kunci_key_verifications_total", "kid" => v.kid.to_string()).increment(1);
     }
     let refreshed = match &current {
         Some(v) if v.key_active => None,

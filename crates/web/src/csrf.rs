@@ -193,6 +193,7 @@ mod tests {
                 api: kunci_domain::ratelimit::Rate::per(100, 1000),
                 login: kunci_domain::ratelimit::Rate::per(5, 60_000),
             },
+            metrics_token: None,
         }
     }
 

@@ -24,6 +24,7 @@ mod inventory;
 mod jwks;
 pub mod limits;
 mod login;
+mod metrics;
 pub mod net;
 mod observe;
 pub mod pages;

@@ -59,6 +59,7 @@ pub(crate) async fn rate_limit(
         Decision::Allow => next.run(Request::from_parts(parts, body)).await,
         Decision::Deny { retry_after_ms } => {
             tracing::info!(bucket, "rate limited");
+            metrics::counter!("kunci_rate_limited_total", "bucket" => bucket).increment(1);
             ApiError::RateLimited {
                 retry_after: (retry_after_ms + 999) / 1000,
             }

@@ -96,6 +96,27 @@ async fn attempt(
     username: &str,
     password: &SecretString,
     addr: ClientAddr,
+    flow: &'static str,
+    cookies: Option<&RequestCookies>,
+) -> Result<LoggedIn, ApiError> {
+    let result = check_password(state, username, password, addr, flow, cookies).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(ApiError::InvalidCredentials) => "invalid",
+        Err(ApiError::AccountLocked { .. }) => "locked",
+        Err(ApiError::PasswordTooLong) => "too_long",
+        Err(ApiError::StoreUnavailable) => "unavailable",
+        Err(_) => "error",
+    };
+    metrics::counter!("kunci_logins_total", "flow" => flow, "outcome" => outcome).increment(1);
+    result
+}
+
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: &SecretString,
+    addr: ClientAddr,
     flow: &str,
     cookies: Option<&RequestCookies>,
 ) -> Result<LoggedIn, ApiError> {

@@ -93,6 +93,8 @@ pub(crate) async fn search(
         .await
         .map_err(|err| upstream_error(&state, err))?;
     count_use(&state, &who, "search").await;
+    metrics::counter!("kunci_search_cache_total", "result" => if answer.cache_hit { "hit" } else { "miss" })
+        .increment(1);
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = (status, answer.body).into_response();
     let headers = response.headers_mut();

@@ -11,7 +11,7 @@ use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
 use crate::{
     auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks, limits, login,
-    observe, pages, pool, scope, service, session_api, settings,
+    metrics, observe, pages, pool, scope, service, session_api, settings,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -38,6 +38,7 @@ pub struct SiteRoutes {
 pub fn router(state: AppState, site: SiteRoutes) -> Router {
     let public = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/readyz", get(health::readyz))
         .route("/forbidden", get(pages::forbidden))
         .route("/static/{name}", get(pages::asset))
@@ -126,8 +127,8 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
-            state,
+            state.clone(),
             headers::security_headers,
         ))
-        .layer(middleware::from_fn(observe::request_span))
+        .layer(middleware::from_fn_with_state(state, observe::request_span))
 }

@@ -44,6 +44,8 @@ pub struct WebSettings {
     /// `aud` of access tokens.
     pub jwt_audience: String,
     pub limits: Limits,
+    /// `metrics.token`: the bearer token `/metrics` asks for; none: loopback only.
+    pub metrics_token: Option<kunci_crypto::SecretString>,
 }
 
 /// Everything handlers use, built once in the composition root.
@@ -82,6 +84,7 @@ struct Inner {
 
 impl AppState {
     pub fn new(settings: WebSettings, services: Services) -> Self {
+        crate::metrics::install();
         Self {
             inner: Arc::new(Inner {
                 settings,

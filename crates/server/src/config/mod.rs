@@ -38,6 +38,15 @@ pub struct Config {
     #[serde(default)]
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     pub search: SearchConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    #[serde(default, deserialize_with = "optional_secret")]
+    pub token: Option<SecretString>,
 }
 
 /// `[upstreams.<name>]`

@@ -41,6 +41,10 @@ pub static SECTIONS: &[Section] = &[
         name: "search",
         doc: "`GET /api/v1/search`: which upstream answers it, and how long answers are cached.",
     },
+    Section {
+        name: "metrics",
+        doc: "`GET /metrics` (Prometheus text): who may read it.",
+    },
 ];
 
 #[derive(Debug)]
@@ -450,6 +454,14 @@ pub static KEYS: &[Key] = &[
         Some("3600"),
     )
     .doc("Identical searches within this many seconds are answered from the cache (0: never)."),
+    // [metrics]
+    Key::new("metrics.token", Kind::Secret { min_len: 16 }, None)
+        .secret()
+        .doc(
+            "A bearer token for `GET /metrics` (at least 16 characters), for a Prometheus on \
+             another machine. Without it, `/metrics` answers only loopback clients that came \
+             through no proxy; everyone else gets 404.",
+        ),
 ];
 
 /// One configuration key.

@@ -21,6 +21,7 @@ mod inventory;
 mod limits;
 mod lockout;
 mod login;
+mod metrics;
 mod mobile;
 mod notifications;
 mod pool;

@@ -123,6 +123,18 @@ fn account_of(who: &Principal) -> Result<&str, ApiError> {
 }
 
 /// `GET /api/v1/me/sessions`
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/sessions",
+    tag = "account",
+    summary = "My sessions and app logins",
+    responses(
+        (status = 200, description = "the inventory"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn mine(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -134,6 +146,21 @@ pub(crate) async fn mine(
 }
 
 /// `DELETE /api/v1/me/sessions/{id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/sessions/{id}",
+    tag = "account",
+    summary = "End one of my sessions",
+    params(("id" = String, Path, description = "the session or app-login id from the inventory")),
+    responses(
+        (status = 204, description = "ended"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn end_mine(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -148,6 +175,19 @@ pub(crate) async fn end_mine(
 }
 
 /// `POST /api/v1/me/sessions/revoke_all`: "this wasn't me".
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/sessions/revoke_all",
+    tag = "account",
+    summary = "End all my other sessions",
+    responses(
+        (status = 200, description = "how many ended"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn end_all_mine(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -186,6 +226,21 @@ fn admin(who: &Principal) -> String {
 }
 
 /// `GET /api/v1/admin/accounts/{name}/sessions`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/accounts/{name}/sessions",
+    tag = "admin",
+    summary = "An account's sessions and app logins",
+    params(("name" = String, Path, description = "the account name")),
+    responses(
+        (status = 200, description = "the inventory"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn of_account(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -195,6 +250,21 @@ pub(crate) async fn of_account(
 }
 
 /// `DELETE /api/v1/admin/accounts/{name}/sessions/{id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/accounts/{name}/sessions/{id}",
+    tag = "admin",
+    summary = "End one session of an account",
+    params(("name" = String, Path, description = "the account name"), ("id" = String, Path, description = "the session id")),
+    responses(
+        (status = 204, description = "ended"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn end_of_account(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -212,6 +282,21 @@ pub(crate) async fn end_of_account(
 }
 
 /// `POST /api/v1/admin/accounts/{name}/sessions/revoke_all`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/accounts/{name}/sessions/revoke_all",
+    tag = "admin",
+    summary = "End every session of an account",
+    params(("name" = String, Path, description = "the account name")),
+    responses(
+        (status = 200, description = "how many ended"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn end_all_of_account(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,

@@ -27,6 +27,7 @@ mod login;
 mod metrics;
 pub mod net;
 mod observe;
+pub mod openapi;
 pub mod pages;
 mod pool;
 mod router;

@@ -219,6 +219,21 @@ fn with_cookies(mut response: Response, cookies: Vec<HeaderValue>) -> Response {
 }
 
 /// `POST /api/v1/auth/login_web` `{"username","password"}`: cookies, no token in the body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login_web",
+    tag = "auth",
+    summary = "Browser login: session cookies (HttpOnly), CSRF cookie",
+    request_body(content = crate::openapi::Credentials, content_type = "application/json"),
+    responses(
+        (status = 200, description = "logged in; kunci_session, kunci_auth and kunci_csrf set"),
+        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 413, description = "payload_too_large", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    )
+)]
 pub(crate) async fn login_web(
     State(state): State<AppState>,
     addr: ClientAddr,
@@ -347,6 +362,19 @@ async fn end_session(state: &AppState, auth: &AuthContext) -> Result<(), ApiErro
 
 /// `POST /api/v1/auth/logout`: ends this session (cookies) or this app's refresh-token family
 /// (bearer; the access token itself runs out within its lifetime).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    summary = "End this session (or this app login)",
+    responses(
+        (status = 200, description = "{ok: true}; cookies cleared"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn logout(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -387,6 +415,19 @@ pub(crate) async fn logout_form(
 
 /// `POST /api/v1/auth/logout_all`: ends every session and refresh-token family of the
 /// account, this one included ("this wasn't me").
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout_all",
+    tag = "auth",
+    summary = "End every session and app login of the account",
+    responses(
+        (status = 200, description = "{ok, sessions_ended, apps_ended}"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn logout_all(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -413,6 +454,17 @@ pub(crate) async fn logout_all(
 }
 
 /// `GET /api/v1/me`: who is logged in, and by which mechanism.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "account",
+    summary = "Who is calling: sub, username, scopes, how",
+    responses(
+        (status = 200, description = "the caller"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn me(Extension(who): Extension<Principal>) -> Response {
     let Some(sub) = who.sub.as_deref() else {
         return ApiError::Unauthenticated.into_response();
@@ -512,6 +564,21 @@ fn refresh_error(err: RefreshError) -> ApiError {
 
 /// `POST /api/v1/auth/login_mobile` `{"username","password","client_id"}`: an access token
 /// (JWT) and a refresh token bound to the app instance `client_id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login_mobile",
+    tag = "auth",
+    summary = "App login: an access JWT and a rotating refresh token",
+    request_body(content = crate::openapi::MobileCredentials, content_type = "application/json"),
+    responses(
+        (status = 200, description = "{access_token, token_type, expires_in, refresh_token}"),
+        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 413, description = "payload_too_large", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    )
+)]
 pub(crate) async fn login_mobile(
     State(state): State<AppState>,
     addr: ClientAddr,
@@ -543,6 +610,19 @@ pub(crate) async fn login_mobile(
 
 /// `POST /api/v1/auth/refresh` `{"refresh_token","client_id"}`: a new pair; the token used is
 /// dead.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    summary = "A new token pair for a refresh token (the old one dies)",
+    request_body(content = crate::openapi::RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "{access_token, token_type, expires_in, refresh_token}"),
+        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    )
+)]
 pub(crate) async fn refresh(State(state): State<AppState>, body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<RefreshRequest>(&body) else {
         return ApiError::InvalidRequest("expected {\"refresh_token\": …, \"client_id\": …}")

@@ -67,6 +67,23 @@ fn number(
 }
 
 /// `GET /api/v1/search?q=…[&start=…][&num=…]` for logged-in users.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "pool",
+    summary = "A search on the default search upstream, cached (X-Cache: hit|miss)",
+    params(("q" = String, Query, description = "the query, 1 to 2048 characters"), ("start" = String, Query, description = "first result, 1 to 91"), ("num" = String, Query, description = "results, 1 to 10")),
+    responses(
+        (status = 200, description = "the upstream's JSON"),
+        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 502, description = "upstream_config_error or upstream_unavailable", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn search(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -124,6 +141,19 @@ async fn count_use(state: &AppState, who: &Principal, upstream: &str) {
 }
 
 /// `GET /api/v1/admin/stats/leaderboard`: the accounts and keys with the most use.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stats/leaderboard",
+    tag = "admin",
+    summary = "Accounts and keys with the most use",
+    responses(
+        (status = 200, description = "{accounts, keys}, keys masked"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn leaderboard(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let unavailable = |err: kunci_domain::store::StoreError| {
         tracing::error!(error = %err, "usage store unavailable");
@@ -214,6 +244,19 @@ pub(crate) fn actor(who: &Principal) -> String {
 }
 
 /// `GET /api/v1/admin/api-keys`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/api-keys",
+    tag = "admin",
+    summary = "The API-key pool, masked",
+    responses(
+        (status = 200, description = "{keys}"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let keys = state
         .pool()
@@ -239,6 +282,22 @@ struct NewKey {
 }
 
 /// `POST /api/v1/admin/api-keys` `{"key","upstream","priority","quota_group"}`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/api-keys",
+    tag = "admin",
+    summary = "Add a key to an upstream's pool",
+    request_body(content = crate::openapi::KeyCreate, content_type = "application/json"),
+    responses(
+        (status = 201, description = "the key, masked"),
+        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 409, description = "duplicate_api_key", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -317,6 +376,23 @@ mod double_option {
 }
 
 /// `PATCH /api/v1/admin/api-keys/{id}` `{"status","priority","quota_group"}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/api-keys/{id}",
+    tag = "admin",
+    summary = "Enable, disable, re-prioritise a key",
+    params(("id" = String, Path, description = "the key id")),
+    request_body(content = crate::openapi::KeyUpdate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "the key, masked"),
+        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -349,6 +425,21 @@ pub(crate) async fn update(
 }
 
 /// `DELETE /api/v1/admin/api-keys/{id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/api-keys/{id}",
+    tag = "admin",
+    summary = "Delete a key",
+    params(("id" = String, Path, description = "the key id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -381,6 +472,23 @@ pub(crate) async fn may_test(state: &AppState, actor: &str) -> Result<(), i64> {
 
 /// `POST /api/v1/admin/api-keys/{id}/test`: one real call with the key (it spends quota; at
 /// most five a minute per administrator). The verdict is applied to the key as for any call.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/api-keys/{id}/test",
+    tag = "admin",
+    summary = "One real call with the key (spends quota; five a minute)",
+    params(("id" = String, Path, description = "the key id")),
+    responses(
+        (status = 200, description = "{outcome, upstream_status, summary, key}"),
+        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn test(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -406,6 +514,24 @@ pub(crate) async fn test(
 /// `/api/v1/proxy/{upstream}/{*path}`: any method, passed through to a `generic` upstream with a
 /// key from its pool (logged-in users). The key is added by kunci; the client's own
 /// `Authorization` never travels on.
+#[utoipa::path(
+    method(get, post, put, patch, delete),
+    path = "/api/v1/proxy/{upstream}/{path}",
+    tag = "pool",
+    summary = "Passed through to a generic upstream with a pool key",
+    params(("upstream" = String, Path, description = "a configured upstream name"), ("path" = String, Path, description = "the path below its base URL")),
+    responses(
+        (status = 200, description = "the upstream's answer, status and body as given"),
+        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 502, description = "upstream_config_error or upstream_unavailable", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
 pub(crate) async fn proxy(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,

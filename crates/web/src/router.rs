@@ -11,7 +11,7 @@ use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
 use crate::{
     auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks, limits, login,
-    metrics, observe, pages, pool, scope, service, session_api, settings,
+    metrics, observe, openapi, pages, pool, scope, service, session_api, settings,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -39,6 +39,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
     let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/readyz", get(health::readyz))
         .route("/forbidden", get(pages::forbidden))
         .route("/static/{name}", get(pages::asset))

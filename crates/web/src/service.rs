@@ -80,6 +80,19 @@ pub(crate) async fn verify_signed(
 }
 
 /// `POST /api/v1/service/ping`: answers who signed the request, and echoes the body's size.
+#[utoipa::path(
+    post,
+    path = "/api/v1/service/ping",
+    tag = "service",
+    summary = "A signed service request (X-Kunci-Signature)",
+    responses(
+        (status = 200, description = "{ok, client, bytes}"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 413, description = "payload_too_large", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("signature" = []))
+)]
 pub(crate) async fn ping(
     Extension(caller): Extension<ServiceCaller>,
     body: axum::body::Bytes,

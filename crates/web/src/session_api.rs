@@ -10,6 +10,18 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "account",
+    summary = "The browser session: state, expiry, CSRF token",
+    responses(
+        (status = 200, description = "the session"),
+        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
+        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+    ),
+    security(("cookie" = []))
+)]
 pub(crate) async fn session(auth: Option<Extension<AuthContext>>) -> Response {
     // A bearer request has no session.
     let Some(Extension(auth)) = auth else {

@@ -186,3 +186,14 @@ async fn a_panicking_handler_answers_500_without_internal_detail() {
     // The server keeps serving.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_session() {
+    let app = TestApp::spawn().await;
+    let answer = app.get("/api/v1/openapi.json").await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    let doc: Value = answer.json().await.unwrap();
+    assert!(doc["paths"]["/api/v1/auth/login_web"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/search"]["get"]["responses"]["503"].is_object());
+}

@@ -10,6 +10,7 @@
 //! pass-through.
 
 mod aead;
+pub mod backup;
 pub mod csrf;
 pub mod device;
 pub mod envfile;

@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
     thread_local!(static RING: kunci_crypto::keyring::KeyRing = common::ring());
     if let Ok(text) = std::str::from_utf8(data) {
         RING.with(|ring| {
-            let _ = kunci_crypto::jwt::verify(ring, text, 1_800_000_000, "https://kunci.test", "kunci");
+            let _ =
+                kunci_crypto::jwt::verify(ring, text, 1_800_000_000, "https://kunci.test", "kunci");
         });
     }
 });

@@ -560,11 +560,16 @@ async fn storm_row(
         scenario: label.to_owned(),
         baseline: format!("alone: p99 {:.2} ms", alone.p99_ms),
         kunci: format!(
-            "{}; {} logins ok of {} sent, p50 {:.0} ms",
+            "{}; {} logins ok of {} sent, p50 {:.0} ms{}",
             describe(&under_storm),
             logins.ok,
             logins.sent,
-            logins.p50_ms
+            logins.p50_ms,
+            if logins.failures.is_empty() {
+                String::new()
+            } else {
+                format!(" (others: {:?})", logins.failures)
+            }
         ),
         ratio: format!("{:.2}× p99", under_storm.p99_ms / alone.p99_ms),
         goal: "p99 < 5 ms".to_owned(),
@@ -578,6 +583,8 @@ struct Storm {
     sent: usize,
     ok: usize,
     p50_ms: f64,
+    /// What the others got: a status, or the client's error.
+    failures: std::collections::BTreeMap<String, usize>,
 }
 
 /// Sends `per_sec` browser logins a second for `duration`, each on its own task so slow
@@ -602,24 +609,33 @@ async fn login_storm(
                 .json(&serde_json::json!({"username": USER, "password": PASSWORD}))
                 .send()
                 .await;
-            (
-                answer.is_ok_and(|a| a.status() == 200),
-                sent.elapsed().as_secs_f64() * 1000.0,
-            )
+            let outcome = match answer {
+                Ok(a) if a.status() == 200 => None,
+                Ok(a) => Some(a.status().to_string()),
+                Err(e) if e.is_timeout() => Some("timeout".to_owned()),
+                Err(e) if e.is_connect() => Some("connect error".to_owned()),
+                Err(_) => Some("client error".to_owned()),
+            };
+            (outcome, sent.elapsed().as_secs_f64() * 1000.0)
         }));
     }
     let sent = tasks.len();
     let mut ok = 0;
     let mut times = Vec::new();
+    let mut failures = std::collections::BTreeMap::new();
     for task in tasks {
-        let (good, ms) = task.await?;
-        ok += usize::from(good);
+        let (outcome, ms) = task.await?;
+        match outcome {
+            None => ok += 1,
+            Some(why) => *failures.entry(why).or_insert(0) += 1,
+        }
         times.push(ms);
     }
     Ok(Storm {
         sent,
         ok,
         p50_ms: median(times),
+        failures,
     })
 }
 

@@ -41,6 +41,10 @@ pub enum Reserved {
     Allowed(u32),
     /// Locked until this time. `newly` when this reservation locked it.
     Locked { until: i64, newly: bool },
+    /// Not locked, but `limit` attempts of the key are already being evaluated: this one is not
+    /// (so parallel guesses never get more than `limit` evaluations), and it does not lock the
+    /// key either — those in flight may be the owner's. The caller retries shortly.
+    Busy,
 }
 
 #[async_trait]
@@ -74,6 +78,9 @@ pub struct Ticket {
 pub enum LockoutError {
     #[error("account_locked")]
     Locked { retry_after: i64 },
+    /// Enough attempts of this name are being evaluated right now; retry in a moment.
+    #[error("too many attempts at once")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -126,6 +133,7 @@ impl Lockout {
                 count,
                 name: name.to_owned(),
             }),
+            Reserved::Busy => Err(LockoutError::Busy),
             Reserved::Locked { until, newly } => {
                 if newly {
                     self.locked(name, device.is_some(), until).await;

@@ -80,6 +80,9 @@ fn device_cookie(state: &AppState, name: &str) -> Option<HeaderValue> {
 fn lockout_error(err: LockoutError) -> ApiError {
     match err {
         LockoutError::Locked { retry_after } => ApiError::AccountLocked { retry_after },
+        // Five attempts of this name are being checked at this moment (possibly the owner's
+        // own, from several devices): not a lock, try again in a second.
+        LockoutError::Busy => ApiError::RateLimited { retry_after: 1 },
         other => {
             tracing::error!(error = %other, "lockout store unavailable");
             ApiError::StoreUnavailable

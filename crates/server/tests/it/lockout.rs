@@ -186,3 +186,51 @@ async fn the_lock_ends_after_its_period_or_when_lifted() {
     let mut b = Browser::new(&app.url(""));
     assert_eq!(login(&app, &mut b, "alice", "correct horse").await.0, 200);
 }
+
+#[tokio::test]
+async fn the_owner_logging_in_from_many_places_at_once_is_never_locked_out() {
+    let app = TestApp::spawn().await;
+    add_alice(&app).await;
+    let url = app.url("");
+    let logins: Vec<_> = (0..30)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut b = Browser::new(&url);
+                let page = b
+                    .post_json(
+                        "/api/v1/auth/login_web",
+                        &json!({"username": "alice", "password": "correct horse"}),
+                        false,
+                    )
+                    .await;
+                let retry = page
+                    .headers
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (
+                    page.status,
+                    page.json()["error"].as_str().map(str::to_owned),
+                    retry,
+                )
+            })
+        })
+        .collect();
+    for login in logins {
+        match login.await.unwrap() {
+            (200, _, _) => {}
+            (429, error, retry) => {
+                assert_eq!(
+                    error.as_deref(),
+                    Some("rate_limited"),
+                    "never account_locked"
+                );
+                assert_eq!(retry.as_deref(), Some("1"), "come back in a second");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut b = Browser::new(&url);
+    let (status, _, _) = login(&app, &mut b, "alice", "correct horse").await;
+    assert_eq!(status, 200, "nothing was locked");
+}

@@ -43,13 +43,9 @@ impl LockoutStore for Database {
             Some((attempts,)) if attempts <= i64::from(policy.limit) => Ok(Reserved::Allowed(
                 u32::try_from(attempts).unwrap_or(u32::MAX),
             )),
-            Some(_) => {
-                // Past the limit: this attempt locks the key and is not evaluated.
-                let until = now + policy.lock_secs;
-                let newly = self.lock(key, until, now).await?;
-                let until = self.locked_until(key, now).await?.unwrap_or(until);
-                Ok(Reserved::Locked { until, newly })
-            }
+            // Past the limit while unlocked: `limit` attempts are in flight (their failures lock
+            // the key as they are recorded; a success clears it). Not evaluated, not a lock.
+            Some(_) => Ok(Reserved::Busy),
             None => {
                 let until = self.locked_until(key, now).await?.unwrap_or(now + 1);
                 Ok(Reserved::Locked {

@@ -111,18 +111,33 @@ async fn parallel_attempts_never_get_past_the_limit(db: Database) {
     let attempts: Vec<_> = (0..50)
         .map(|_| {
             let lockout = lockout.clone();
-            tokio::spawn(async move { lockout.check_in("dave", None).await.is_ok() })
+            tokio::spawn(async move { lockout.check_in("dave", None).await })
         })
         .collect();
-    let mut evaluated = 0;
+    let mut tickets = Vec::new();
     for attempt in attempts {
-        evaluated += usize::from(attempt.await.unwrap());
+        match attempt.await.unwrap() {
+            Ok(ticket) => tickets.push(ticket),
+            Err(LockoutError::Busy) => {}
+            Err(other) => panic!("{other:?}"),
+        }
     }
-    assert_eq!(evaluated, 5);
+    assert_eq!(tickets.len(), 5, "five evaluated, the rest told to wait");
+    assert!(
+        heard.0.lock().unwrap().is_empty(),
+        "attempts in flight lock nothing"
+    );
+    for ticket in tickets {
+        lockout.failed(ticket).await.unwrap();
+    }
+    assert!(matches!(
+        lockout.check_in("dave", None).await,
+        Err(LockoutError::Locked { .. })
+    ));
     assert_eq!(
         heard.0.lock().unwrap().len(),
         1,
-        "one lock, one notification"
+        "five failures: one lock, one notification"
     );
 }
 

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use kunci_crypto::SecretString;
 use serde_json::json;
 
 use crate::helpers::{Browser, TestApp};
@@ -86,17 +85,8 @@ async fn a_generic_upstream_is_proxied_with_pool_keys() {
         .spawn()
         .await
         .unwrap();
-    app.accounts
-        .add("test", "root", &SecretString::new("root pass"), true)
-        .await
-        .unwrap();
-    let mut root = Browser::new(&app.url(""));
-    root.post_json(
-        "/api/v1/auth/login_web",
-        &json!({"username": "root", "password": "root pass"}),
-        false,
-    )
-    .await;
+    app.add_accounts(&[("root", true)]).await;
+    let mut root = Browser::logged_in(&app.url(""), "root").await;
     for (key, priority) in [(REVOKED, 9), (THROTTLED, 5), (OK, 0)] {
         let page = root
             .post_json(
@@ -197,17 +187,8 @@ async fn keys_of_a_generic_upstream_are_tested_with_its_test_path_only() {
         .spawn()
         .await
         .unwrap();
-    app.accounts
-        .add("test", "root", &SecretString::new("root pass"), true)
-        .await
-        .unwrap();
-    let mut root = Browser::new(&app.url(""));
-    root.post_json(
-        "/api/v1/auth/login_web",
-        &json!({"username": "root", "password": "root pass"}),
-        false,
-    )
-    .await;
+    app.add_accounts(&[("root", true)]).await;
+    let mut root = Browser::logged_in(&app.url(""), "root").await;
     let mut ids = Vec::new();
     for (upstream, key) in [("openai", OK), ("openai", REVOKED), ("plain", THROTTLED)] {
         let created = root

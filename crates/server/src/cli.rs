@@ -76,6 +76,9 @@ pub enum Command {
     /// The pool of third-party API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Encrypted backups of the database (SQLite for now).
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Check the security posture of this deployment and say what to fix (exit 1 on a failure).
     Doctor {
         /// Where the deployment answers, for the HTTPS, HSTS and cookie checks (default:
@@ -145,6 +148,25 @@ pub enum UserCommand {
 pub enum ScopeArg {
     User,
     Admin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take a consistent snapshot and write it encrypted under the master key (mode 0600).
+    Create {
+        /// Where to write it (default: instance/backups/kunci-<time>.kbk). Never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a backup's integrity and completeness without restoring it.
+    Verify { file: PathBuf },
+    /// Replace the database with a backup's (stop kunci first). An existing database that holds
+    /// data is only replaced with --force, and is kept beside it.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

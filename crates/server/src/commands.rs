@@ -98,7 +98,52 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => user(&input, &process, command).await,
         Command::Apikey(command) => apikey(&input, &process, command).await,
         Command::Doctor { url } => doctor(&input, &process, url).await,
+        Command::Backup(command) => backup(&input, &process, command).await,
     }
+}
+
+/// `kunci backup …`
+async fn backup(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    command: crate::cli::BackupCommand,
+) -> anyhow::Result<()> {
+    use crate::cli::BackupCommand;
+    let (loaded, key) = load(input, process, Need::Always).await?;
+    let (key, _) = key.context("no master key")?;
+    let now = kunci_domain::clock::Clock::now_unix(&SystemClock);
+    match command {
+        BackupCommand::Create { out } => {
+            let (path, bytes) = crate::backup::create(&loaded, &key, out, now).await?;
+            output::result(&format!(
+                "wrote {} ({bytes} bytes of database, encrypted under master key {})",
+                path.display(),
+                key.fingerprint()
+            ));
+        }
+        BackupCommand::Verify { file } => {
+            let summary = crate::backup::read(&file, &key, &mut std::io::sink())?;
+            output::result(&format!(
+                "{} is complete and intact: a {} database ({} bytes, schema {}) taken at {}",
+                file.display(),
+                summary.header.backend,
+                summary.bytes,
+                summary.header.schema,
+                time::OffsetDateTime::from_unix_timestamp(summary.header.created_at)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        BackupCommand::Restore { file, force } => {
+            let kept = crate::backup::restore(&loaded, &key, &file, force, now).await?;
+            let mut text = format!("restored the database from {}", file.display());
+            if let Some(kept) = kept {
+                text.push_str(&format!("; the previous one is kept as {}", kept.display()));
+            }
+            output::result(&text);
+        }
+    }
+    Ok(())
 }
 
 /// `kunci doctor`: every check, then exit 1 if one failed.

@@ -7,6 +7,7 @@
 )]
 
 mod audit;
+mod backup;
 mod canary;
 mod cli;
 mod config;

@@ -168,6 +168,58 @@ impl Database {
         })
     }
 
+    /// A consistent copy of a SQLite database in the new file `path` (`VACUUM INTO`: one read
+    /// transaction, while the server keeps serving). `Ok(false)` on PostgreSQL, which has no
+    /// such copy: its backups need a logical export.
+    pub async fn snapshot_into(&self, path: &Path) -> Result<bool, sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(path.to_string_lossy().into_owned())
+                    .execute(pool)
+                    .await?;
+                Ok(true)
+            }
+            Self::Postgres(_) => Ok(false),
+        }
+    }
+
+    /// Whether the database holds anything a restore would destroy: accounts, signing keys,
+    /// audit entries, API keys, service clients or sessions.
+    pub async fn holds_data(&self) -> Result<bool, sqlx::Error> {
+        for table in [
+            "accounts",
+            "signing_keys",
+            "audit_log",
+            "api_keys",
+            "service_clients",
+            "sessions",
+        ] {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT EXISTS (SELECT 1 FROM {table})"));
+            let (found,): (bool,) = match self {
+                Self::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+                Self::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+            };
+            if found {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// SQLite's own check of a database file: `ok`, or what is wrong.
+    pub async fn integrity(&self) -> Result<String, sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => {
+                let (answer,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+                    .fetch_one(pool)
+                    .await?;
+                Ok(answer)
+            }
+            Self::Postgres(_) => Ok("ok".to_owned()),
+        }
+    }
+
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         match self {

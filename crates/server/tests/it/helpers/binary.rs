@@ -60,6 +60,15 @@ impl Kunci {
         command
     }
 
+    /// Starts a command without waiting for it (to interrupt it).
+    pub fn start(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start kunci")
+    }
+
     /// Runs a command to completion.
     pub fn run(&self, args: &[&str]) -> Outcome {
         let output = self.command(args).output().expect("run kunci");

@@ -1,0 +1,227 @@
+//! `kunci backup` on real project folders: a SQLite database goes into an encrypted file and
+//! comes back whole in another folder; a flipped byte, a cut file and another master key are
+//! refused by `verify` and `restore` alike, and nothing is touched then; an occupied database
+//! is only replaced with `--force`, and kept; a `create` killed at any moment leaves no file
+//! under the final name.
+
+use std::path::Path;
+
+use crate::helpers::{Kunci, mode};
+
+/// Two projects sharing one master key (as a deployment and its recovery machine do).
+fn pair() -> (Kunci, Kunci, tempfile::TempDir) {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("master.key");
+    Kunci::new()
+        .run(&["key", "generate", "--out", key_file.to_str().unwrap()])
+        .success();
+    let with_key = |k: Kunci| k.var("KUNCI_MASTER_KEY_FILE", key_file.to_str().unwrap());
+    (with_key(Kunci::new()), with_key(Kunci::new()), keys)
+}
+
+/// A project with something in most tables.
+fn populated(kunci: &Kunci) {
+    kunci.run(&["db", "migrate"]).success();
+    kunci
+        .run_with_input(
+            &["user", "add", "alice", "--scope", "admin"],
+            "alice pass 1234\n",
+        )
+        .success();
+    kunci
+        .run_with_input(&["user", "add", "bob"], "bob pass 12345\n")
+        .success();
+    kunci.run(&["client", "add", "billing"]).success();
+    kunci.run(&["keys", "list"]).success();
+}
+
+fn listing(kunci: &Kunci) -> String {
+    ["user", "client"]
+        .iter()
+        .map(|what| kunci.run(&[what, "list"]).success().stdout())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn backup_of(kunci: &Kunci) -> std::path::PathBuf {
+    let out = kunci.path("backup.kbk");
+    kunci
+        .run(&["backup", "create", "--out", out.to_str().unwrap()])
+        .success();
+    out
+}
+
+#[test]
+fn a_backup_restores_whole_in_another_folder() {
+    let (origin, recovery, _keys) = pair();
+    populated(&origin);
+    let file = backup_of(&origin);
+    assert_eq!(mode(&file) & 0o777, 0o600);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"kunci-backup v1 "));
+    for clear in [&b"alice"[..], b"billing", b"SQLite format"] {
+        assert!(
+            !bytes.windows(clear.len()).any(|w| w == clear),
+            "nothing in clear"
+        );
+    }
+    let verified = origin.run(&["backup", "verify", file.to_str().unwrap()]);
+    assert!(verified.success().stdout().contains("complete and intact"));
+
+    let restored = recovery.run(&["backup", "restore", file.to_str().unwrap()]);
+    assert!(
+        restored
+            .success()
+            .stdout()
+            .contains("restored the database")
+    );
+    assert_eq!(listing(&recovery), listing(&origin));
+    recovery.run(&["audit", "verify"]).success();
+    assert_eq!(
+        mode(&recovery.path("instance/kunci.db")) & 0o777,
+        0o600,
+        "the restored database is private"
+    );
+}
+
+#[test]
+fn damaged_cut_or_foreign_backups_are_refused_and_touch_nothing() {
+    let (origin, recovery, _keys) = pair();
+    populated(&origin);
+    let file = backup_of(&origin);
+    let bytes = std::fs::read(&file).unwrap();
+    recovery.run(&["db", "migrate"]).success();
+    recovery
+        .run_with_input(&["user", "add", "carol"], "carol pass 1234\n")
+        .success();
+    let before = listing(&recovery);
+
+    let flipped = recovery.path("flipped.kbk");
+    let mut changed = bytes.clone();
+    let at = changed.len() / 2;
+    changed[at] ^= 0x20;
+    std::fs::write(&flipped, changed).unwrap();
+    let cut = recovery.path("cut.kbk");
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+
+    for (path, expected) in [(&flipped, "damaged"), (&cut, "incomplete")] {
+        for command in [
+            vec!["backup", "verify", path.to_str().unwrap()],
+            vec!["backup", "restore", "--force", path.to_str().unwrap()],
+        ] {
+            let refused = recovery.run(&command);
+            assert_eq!(refused.code(), Some(1), "{command:?}: {}", refused.all());
+            assert!(
+                refused.stderr().contains(expected),
+                "{command:?}: {}",
+                refused.stderr()
+            );
+        }
+    }
+    // Another deployment's key.
+    let stranger = Kunci::new();
+    stranger.run(&["db", "migrate"]).success();
+    for command in ["verify", "restore"] {
+        let refused = stranger.run(&["backup", command, file.to_str().unwrap()]);
+        assert_eq!(refused.code(), Some(1));
+        assert!(
+            refused.stderr().contains("another master key"),
+            "{}",
+            refused.stderr()
+        );
+    }
+    assert_eq!(listing(&recovery), before, "nothing was touched");
+    let leftovers: Vec<_> = std::fs::read_dir(recovery.path("instance"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("restoring"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn an_occupied_database_is_replaced_only_with_force_and_kept() {
+    let (origin, recovery, _keys) = pair();
+    populated(&origin);
+    let file = backup_of(&origin);
+    recovery.run(&["db", "migrate"]).success();
+    recovery
+        .run_with_input(&["user", "add", "carol"], "carol pass 1234\n")
+        .success();
+    let refused = recovery.run(&["backup", "restore", file.to_str().unwrap()]);
+    assert_eq!(refused.code(), Some(1));
+    assert!(refused.stderr().contains("--force"), "{}", refused.stderr());
+    assert!(recovery.run(&["user", "list"]).stdout().contains("carol"));
+
+    let forced = recovery.run(&["backup", "restore", "--force", file.to_str().unwrap()]);
+    let out = forced.success().stdout();
+    assert!(out.contains("kept as"), "{out}");
+    assert_eq!(listing(&recovery), listing(&origin));
+    let kept: Vec<_> = std::fs::read_dir(recovery.path("instance"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| {
+            n.starts_with("kunci.db.before-restore-")
+                && !n.ends_with("-wal")
+                && !n.ends_with("-shm")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "the replaced database is kept: {kept:?}");
+}
+
+/// Makes the database big enough that `create` takes a while.
+fn inflate(database: &Path) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.display()))
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE ballast (b BLOB); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) \
+             INSERT INTO ballast SELECT randomblob(100000) FROM n;",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn a_create_killed_at_any_moment_leaves_no_file_under_the_final_name() {
+    let (origin, _, _keys) = pair();
+    populated(&origin);
+    inflate(&origin.path("instance/kunci.db"));
+    let mut caught_writing = 0;
+    for delay_ms in [20, 80, 200, 400, 700] {
+        let out = origin.path(&format!("killed-{delay_ms}.kbk"));
+        let mut child = origin.start(&["backup", "create", "--out", out.to_str().unwrap()]);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        if out.exists() {
+            // It finished before the kill: then it must be whole.
+            origin
+                .run(&["backup", "verify", out.to_str().unwrap()])
+                .success();
+        }
+        let partial = std::fs::read_dir(origin.root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .any(|n| n.starts_with(&format!("killed-{delay_ms}.kbk.partial-")));
+        caught_writing += usize::from(partial && !out.exists());
+    }
+    assert!(
+        caught_writing > 0,
+        "no kill landed while the file was being written"
+    );
+    // And an uninterrupted one of the same database is complete.
+    let whole = backup_of(&origin);
+    origin
+        .run(&["backup", "verify", whole.to_str().unwrap()])
+        .success();
+}

@@ -97,7 +97,7 @@ fn seal_file(snapshot: &Path, out: &mut File, sealer: &mut Sealer) -> anyhow::Re
     }
 }
 
-/// `backup create`: the path written.
+/// `backup create`: the path written and the database's size.
 pub async fn create(
     loaded: &Loaded,
     master: &MasterKey,
@@ -106,6 +106,35 @@ pub async fn create(
 ) -> anyhow::Result<(PathBuf, u64)> {
     let db_path = sqlite_path(loaded)?;
     let database = crate::startup::open_database(loaded).await?;
+    let out =
+        out.unwrap_or_else(|| default_name(&loaded.root.join(&loaded.config.backup.dir), now));
+    let result = write_backup(&database, &db_path, master, &out, now).await;
+    database.close().await;
+    result.map(|bytes| (out, bytes))
+}
+
+/// `<dir>/kunci-<UTC time>.kbk`: names that sort in time order.
+fn default_name(dir: &Path, now: i64) -> PathBuf {
+    let stamp = time::OffsetDateTime::from_unix_timestamp(now)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year][month][day]-[hour][minute][second]"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| now.to_string());
+    dir.join(format!("kunci-{stamp}.kbk"))
+}
+
+/// Snapshots `database` (the SQLite file `db_path`) and writes it encrypted to `out`.
+async fn write_backup(
+    database: &Database,
+    db_path: &Path,
+    master: &MasterKey,
+    out: &Path,
+    now: i64,
+) -> anyhow::Result<u64> {
     let schema = database
         .migration_status()
         .await?
@@ -114,9 +143,8 @@ pub async fn create(
         .map(|m| m.version)
         .max()
         .unwrap_or(0);
-    let snapshot = beside(&db_path, "backup-snapshot");
+    let snapshot = beside(db_path, "backup-snapshot");
     let taken = database.snapshot_into(&snapshot).await;
-    database.close().await;
     // The snapshot is the database in clear: private at once, removed whatever happens.
     let result = async {
         taken.context("the snapshot of the database failed")?;
@@ -124,15 +152,6 @@ pub async fn create(
             &snapshot,
             std::os::unix::fs::PermissionsExt::from_mode(0o600),
         )?;
-        let stamp = time::OffsetDateTime::from_unix_timestamp(now)?.format(
-            time::macros::format_description!("[year][month][day]-[hour][minute][second]"),
-        )?;
-        let out = out.unwrap_or_else(|| {
-            loaded
-                .root
-                .join("instance/backups")
-                .join(format!("kunci-{stamp}.kbk"))
-        });
         if let Some(parent) = out.parent() {
             kunci_store::fs::create_private_dir_all(parent)?;
         }
@@ -147,25 +166,113 @@ pub async fn create(
         };
         // Written under a temporary name and renamed when complete: a backup interrupted at
         // any point leaves no file under the final name.
-        let partial = beside(&out, "partial");
+        let partial = beside(out, "partial");
         let written = (|| {
             let mut file = private_new_file(&partial)?;
             let (mut sealer, line) = Sealer::new(master, &header);
             file.write_all(line.as_bytes())?;
             let bytes = seal_file(&snapshot, &mut file, &mut sealer)?;
             file.sync_all()?;
-            std::fs::rename(&partial, &out)?;
-            sync_parent(&out)?;
+            std::fs::rename(&partial, out)?;
+            sync_parent(out)?;
             anyhow::Ok(bytes)
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&partial);
         }
-        Ok((out, written?))
+        written
     }
     .await;
     let _ = std::fs::remove_file(&snapshot);
     result
+}
+
+/// Scheduled backups (`[backup]`): where, and how many to keep.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub database: Database,
+    pub db_path: PathBuf,
+    pub master: MasterKey,
+    pub dir: PathBuf,
+    pub keep: usize,
+}
+
+impl Schedule {
+    /// The schedule of `loaded`, if `backup.interval_hours` asks for one.
+    pub fn of(
+        loaded: &Loaded,
+        database: &Database,
+        master: &MasterKey,
+    ) -> anyhow::Result<Option<Self>> {
+        let config = &loaded.config.backup;
+        if config.interval_hours == 0 {
+            return Ok(None);
+        }
+        let db_path = sqlite_path(loaded).context("`backup.interval_hours`")?;
+        let dir = if config.dir.is_absolute() {
+            config.dir.clone()
+        } else {
+            loaded.root.join(&config.dir)
+        };
+        Ok(Some(Self {
+            database: database.clone(),
+            db_path,
+            master: master.clone(),
+            dir,
+            keep: usize::try_from(config.keep).unwrap_or(usize::MAX),
+        }))
+    }
+
+    /// One scheduled run: a new backup, then the oldest beyond `keep` deleted. A failure is
+    /// notified (`backup_failed`) and leaves the older backups alone.
+    pub async fn run(
+        &self,
+        now: i64,
+        notifier: &dyn kunci_domain::notify::Notifier,
+    ) -> anyhow::Result<PathBuf> {
+        let out = default_name(&self.dir, now);
+        let written = write_backup(&self.database, &self.db_path, &self.master, &out, now).await;
+        let result = written.and_then(|bytes| {
+            tracing::info!(file = %out.display(), bytes, "scheduled backup written");
+            self.prune()
+        });
+        match result {
+            Ok(()) => Ok(out),
+            Err(err) => {
+                let why: String = format!("{err:#}").chars().take(300).collect();
+                tracing::error!(error = %why, "scheduled backup failed");
+                notifier.notify(
+                    kunci_domain::notify::Notification::new(
+                        kunci_domain::notify::EventKind::BackupFailed,
+                        now,
+                        self.dir.display().to_string(),
+                    )
+                    .detail("error", why),
+                );
+                Err(err)
+            }
+        }
+    }
+
+    /// Deletes the oldest `kunci-*.kbk` files beyond `keep`.
+    fn prune(&self) -> anyhow::Result<()> {
+        let mut backups: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("kunci-") && n.ends_with(".kbk"))
+            })
+            .collect();
+        backups.sort();
+        let excess = backups.len().saturating_sub(self.keep);
+        for old in backups.into_iter().take(excess) {
+            std::fs::remove_file(&old)?;
+            tracing::info!(file = %old.display(), "old backup deleted (backup.keep)");
+        }
+        Ok(())
+    }
 }
 
 /// Reads a whole backup, checking every frame, and writes what it holds to `sink`.

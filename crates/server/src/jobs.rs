@@ -32,6 +32,8 @@ pub struct JobDeps {
     pub limiter: Arc<Limiter>,
     pub revocations: Arc<Revocations>,
     pub usage: Arc<BufferedUsage>,
+    /// Scheduled backups and their interval, when `[backup]` asks for them.
+    pub backup: Option<(crate::backup::Schedule, Duration)>,
 }
 
 /// The running loops.
@@ -58,9 +60,11 @@ impl Jobs {
             limiter,
             revocations,
             usage,
+            backup,
         } = deps;
         let mut tasks = Vec::new();
         let nonce_clock = clock.clone();
+        let backup_clock = clock.clone();
         if let Some(server) = redis {
             // Other instances announce rotations here: reload at once.
             let listener = keys.clone();
@@ -171,6 +175,21 @@ impl Jobs {
                 }
             },
         ));
+        if let Some((schedule, interval)) = backup {
+            let (clock, notifier) = (backup_clock, notifier.clone());
+            let schedule = Arc::new(schedule);
+            tasks.push(every(interval, "scheduled backup", move || {
+                let (schedule, clock, notifier) =
+                    (schedule.clone(), clock.clone(), notifier.clone());
+                async move {
+                    schedule
+                        .run(clock.now_unix(), notifier.as_ref())
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("{e:#}"))
+                }
+            }));
+        }
         let counts = usage.clone();
         tasks.push(every(
             Duration::from_secs(1),

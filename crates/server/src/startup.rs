@@ -264,6 +264,10 @@ impl Application {
             limiter,
             revocations,
             usage,
+            backup: crate::backup::Schedule::of(loaded, &database, &master)?.map(|schedule| {
+                let hours = u64::from(config.backup.interval_hours);
+                (schedule, Duration::from_secs(hours * 3600))
+            }),
         });
 
         let bind = config.environment.bind;

@@ -39,6 +39,16 @@ pub struct Config {
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     pub search: SearchConfig,
     pub metrics: MetricsConfig,
+    pub backup: BackupConfig,
+}
+
+/// `[backup]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    pub interval_hours: u32,
+    pub dir: PathBuf,
+    pub keep: u32,
 }
 
 /// `[metrics]`

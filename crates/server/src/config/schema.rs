@@ -42,6 +42,10 @@ pub static SECTIONS: &[Section] = &[
         doc: "`GET /api/v1/search`: which upstream answers it, and how long answers are cached.",
     },
     Section {
+        name: "backup",
+        doc: "Scheduled encrypted backups of the (SQLite) database: how often, where, how many.",
+    },
+    Section {
         name: "metrics",
         doc: "`GET /metrics` (Prometheus text): who may read it.",
     },
@@ -454,6 +458,17 @@ pub static KEYS: &[Key] = &[
         Some("3600"),
     )
     .doc("Identical searches within this many seconds are answered from the cache (0: never)."),
+    // [backup]
+    Key::new(
+        "backup.interval_hours",
+        Kind::Integer { min: 0, max: 8_760 },
+        Some("0"),
+    )
+    .doc("Take an encrypted backup every this many hours while the server runs (0: never). SQLite only for now."),
+    Key::new("backup.dir", Kind::Path, Some("\"instance/backups\""))
+        .doc("Where scheduled backups go (relative to the project folder), as `kunci-<time>.kbk`."),
+    Key::new("backup.keep", Kind::Integer { min: 1, max: 10_000 }, Some("7"))
+        .doc("How many scheduled backups to keep; older ones are deleted after each new one."),
     // [metrics]
     Key::new("metrics.token", Kind::Secret { min_len: 16 }, None)
         .secret()

@@ -225,3 +225,66 @@ fn a_create_killed_at_any_moment_leaves_no_file_under_the_final_name() {
         .run(&["backup", "verify", whole.to_str().unwrap()])
         .success();
 }
+
+/// Records notifications.
+#[derive(Debug, Default)]
+struct Heard(std::sync::Mutex<Vec<kunci_domain::notify::Notification>>);
+
+impl kunci_domain::notify::Notifier for Heard {
+    fn notify(&self, notification: kunci_domain::notify::Notification) {
+        self.0.lock().unwrap().push(notification);
+    }
+}
+
+#[tokio::test]
+async fn scheduled_backups_keep_the_newest_and_notify_a_failure() {
+    let app = crate::helpers::TestApp::spawn().await;
+    app.add_accounts(&[("alice", false)]).await;
+    let db_path = std::path::PathBuf::from(
+        app.database_url
+            .trim_start_matches("sqlite://")
+            .split('?')
+            .next()
+            .unwrap(),
+    );
+    let target = kunci_store::DatabaseTarget::Sqlite {
+        path: Some(db_path.clone()),
+    };
+    let database = kunci_store::Database::connect(&target, &kunci_store::ConnectOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let schedule = kunci::backup::Schedule {
+        database,
+        db_path,
+        master: app.master.clone(),
+        dir: dir.path().join("backups"),
+        keep: 2,
+    };
+    let heard = Heard::default();
+    let mut written = Vec::new();
+    for hour in 0..4 {
+        let now = 1_800_000_000 + hour * 3600;
+        written.push(schedule.run(now, &heard).await.unwrap());
+    }
+    let mut left: Vec<_> = std::fs::read_dir(&schedule.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    left.sort();
+    assert_eq!(left, written[2..], "the two newest are kept");
+    assert!(heard.0.lock().unwrap().is_empty());
+
+    // The folder cannot be made (a file is in the way): the run fails, says so, and the old
+    // backups stay.
+    let blocked = kunci::backup::Schedule {
+        dir: left[0].join("inside"),
+        ..schedule.clone()
+    };
+    assert!(blocked.run(1_800_100_000, &heard).await.is_err());
+    let notes = heard.0.lock().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].kind, kunci_domain::notify::EventKind::BackupFailed);
+    assert!(notes[0].details.contains_key("error"));
+    assert_eq!(std::fs::read_dir(&schedule.dir).unwrap().count(), 2);
+}

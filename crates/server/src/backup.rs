@@ -8,14 +8,14 @@
 //! the restored one into place. PostgreSQL needs a logical export and is refused with a clear
 //! message until that is built.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use kunci_crypto::MasterKey;
 use kunci_crypto::backup::{Header, MAX_CHUNK, Opener, Sealer};
+use kunci_store::fs::{create_private, sibling, sync_parent};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget};
 
 use crate::config::Loaded;
@@ -40,28 +40,6 @@ fn sqlite_path(loaded: &Loaded) -> anyhow::Result<PathBuf> {
             "backups of PostgreSQL are not built yet (only SQLite): use pg_dump for now, \
              and keep its output as private as the database"
         ),
-    }
-}
-
-/// A file name unique to this process and moment, beside `path`.
-fn beside(path: &Path, tag: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{tag}-{}", std::process::id()));
-    path.with_file_name(name)
-}
-
-fn private_new_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-fn sync_parent(path: &Path) -> io::Result<()> {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => File::open(parent)?.sync_all(),
-        _ => Ok(()),
     }
 }
 
@@ -143,7 +121,7 @@ async fn write_backup(
         .map(|m| m.version)
         .max()
         .unwrap_or(0);
-    let snapshot = beside(db_path, "backup-snapshot");
+    let snapshot = sibling(db_path, "backup-snapshot");
     let taken = database.snapshot_into(&snapshot).await;
     // The snapshot is the database in clear: private at once, removed whatever happens.
     let result = async {
@@ -166,9 +144,9 @@ async fn write_backup(
         };
         // Written under a temporary name and renamed when complete: a backup interrupted at
         // any point leaves no file under the final name.
-        let partial = beside(out, "partial");
+        let partial = sibling(out, "partial");
         let written = (|| {
-            let mut file = private_new_file(&partial)?;
+            let mut file = create_private(&partial)?;
             let (mut sealer, line) = Sealer::new(master, &header);
             file.write_all(line.as_bytes())?;
             let bytes = seal_file(&snapshot, &mut file, &mut sealer)?;
@@ -345,10 +323,10 @@ pub async fn restore(
     if let Some(parent) = db_path.parent() {
         kunci_store::fs::create_private_dir_all(parent)?;
     }
-    let restored = beside(&db_path, "restoring");
+    let restored = sibling(&db_path, "restoring");
     let result = async {
         {
-            let mut file = private_new_file(&restored)?;
+            let mut file = create_private(&restored)?;
             read(backup, master, &mut file)?;
             file.sync_all()?;
         }

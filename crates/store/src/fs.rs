@@ -32,14 +32,19 @@ pub fn ensure_private_file(path: &Path) -> io::Result<()> {
 /// Creates `path` with `content` and mode 0600, failing if it exists (a key file must never
 /// replace another one by accident).
 pub fn create_private_file(path: &Path, content: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = create_private(path)?;
     file.write_all(content)?;
     file.sync_all()?;
     sync_parent(path)
+}
+
+/// Opens the new file `path` for writing with mode 0600, failing if it exists.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Replaces `path` with `content` atomically: a private temporary file beside it is written,
@@ -48,11 +53,7 @@ pub fn create_private_file(path: &Path, content: &[u8]) -> io::Result<()> {
 pub fn write_private_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
     let tmp = temporary_sibling(path);
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut file = create_private(&tmp)?;
         file.write_all(content)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -66,12 +67,18 @@ pub fn write_private_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
 
 /// `FILE.tmp-<pid>`: unique per process, so two writers never share a temporary file.
 pub fn temporary_sibling(path: &Path) -> std::path::PathBuf {
+    sibling(path, "tmp")
+}
+
+/// `FILE.<tag>-<pid>`: a working file beside `path`, unique per process.
+pub fn sibling(path: &Path, tag: &str) -> std::path::PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
+    name.push(format!(".{tag}-{}", std::process::id()));
     path.with_file_name(name)
 }
 
-fn sync_parent(path: &Path) -> io::Result<()> {
+/// Flushes the folder holding `path`, so a rename or a new file in it survives a crash.
+pub fn sync_parent(path: &Path) -> io::Result<()> {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => File::open(parent)?.sync_all(),
         _ => Ok(()),

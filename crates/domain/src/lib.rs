@@ -21,6 +21,7 @@ pub mod revocation;
 pub mod session;
 pub mod store;
 pub mod upstream;
+pub mod usage;
 
 /// The system's random number generator failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -6,13 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kunci_domain::apikeys::BufferedUsage;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::Clock;
 use kunci_domain::keys::KeyRingService;
 use kunci_domain::ratelimit::Limiter;
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::SessionStore;
+use kunci_domain::usage::BufferedUsage;
 use kunci_store::{Database, RedisServer};
 use kunci_upstream::notify::Dispatcher;
 use tokio::task::JoinHandle;

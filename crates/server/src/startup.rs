@@ -11,7 +11,7 @@ use axum::Router;
 use kunci_crypto::MasterKey;
 use kunci_crypto::password::Cost;
 use kunci_domain::accounts::{Accounts, PasswordPool};
-use kunci_domain::apikeys::{ApiKeyPool, UsageStore};
+use kunci_domain::apikeys::ApiKeyPool;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::{NonceStore, ServiceClients};
 use kunci_domain::clock::Clock;
@@ -25,6 +25,7 @@ use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_domain::upstream::AnswerCache;
+use kunci_domain::usage::UsageStore;
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
 use kunci_upstream::gateway::{Gateway, Route};
 use kunci_upstream::notify::{
@@ -231,7 +232,7 @@ impl Application {
             ),
         };
         // Calls are counted in memory and written once a second (by the jobs below).
-        let usage = Arc::new(kunci_domain::apikeys::BufferedUsage::new(usage));
+        let usage = Arc::new(kunci_domain::usage::BufferedUsage::new(usage));
         let upstreams = gateway(config, pool.clone(), answers, clock.clone())?;
         let services = Services {
             clock: clock.clone(),

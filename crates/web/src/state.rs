@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kunci_domain::accounts::Accounts;
-use kunci_domain::apikeys::{ApiKeyPool, UsageStore};
+use kunci_domain::apikeys::ApiKeyPool;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::ServiceClients;
 use kunci_domain::clock::Clock;
@@ -17,6 +17,7 @@ use kunci_domain::refresh::RefreshTokens;
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::Sessions;
 use kunci_domain::upstream::Upstreams;
+use kunci_domain::usage::UsageStore;
 
 use crate::cookies::CookieSettings;
 use crate::limits::Limits;

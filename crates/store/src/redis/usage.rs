@@ -5,8 +5,8 @@
 //! starts the leaderboard over.
 
 use async_trait::async_trait;
-use kunci_domain::apikeys::{UsageLine, UsageStore};
 use kunci_domain::store::StoreError;
+use kunci_domain::usage::{UsageLine, UsageStore};
 use redis::aio::ConnectionManager;
 
 use super::RedisServer;

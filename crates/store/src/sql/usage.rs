@@ -1,8 +1,8 @@
 //! Calls per account and upstream in the SQL database.
 
 use async_trait::async_trait;
-use kunci_domain::apikeys::{UsageLine, UsageStore};
 use kunci_domain::store::StoreError;
+use kunci_domain::usage::{UsageLine, UsageStore};
 
 use super::{Database, store_error, with_pool};
 

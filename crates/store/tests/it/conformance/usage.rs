@@ -1,7 +1,7 @@
 //! The leaderboard's counts (SQL and Redis) and the shared answer cache (Redis).
 
-use kunci_domain::apikeys::UsageStore;
 use kunci_domain::upstream::{AnswerCache, CachedAnswer};
+use kunci_domain::usage::UsageStore;
 
 async fn counts_and_ranks(store: &dyn UsageStore) {
     assert!(store.top(10).await.unwrap().is_empty());

@@ -97,130 +97,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Client(command) => client(&input, &process, command).await,
         Command::User(command) => user(&input, &process, command).await,
         Command::Apikey(command) => apikey(&input, &process, command).await,
-        Command::Doctor { url } => doctor(&input, &process, url).await,
-        Command::Backup(command) => backup(&input, &process, command).await,
+        Command::Doctor { url } => crate::doctor::command(&input, &process, url).await,
+        Command::Backup(command) => crate::backup::command(&input, &process, command).await,
     }
-}
-
-/// `kunci backup …`
-async fn backup(
-    input: &LoadInput,
-    process: &ProcessEnv,
-    command: crate::cli::BackupCommand,
-) -> anyhow::Result<()> {
-    use crate::cli::BackupCommand;
-    let (loaded, key) = load(input, process, Need::Always).await?;
-    let (key, _) = key.context("no master key")?;
-    let now = kunci_domain::clock::Clock::now_unix(&SystemClock);
-    match command {
-        BackupCommand::Create { out } => {
-            let (path, bytes) = crate::backup::create(&loaded, &key, out, now).await?;
-            output::result(&format!(
-                "wrote {} ({bytes} bytes of database, encrypted under master key {})",
-                path.display(),
-                key.fingerprint()
-            ));
-        }
-        BackupCommand::Verify { file } => {
-            let summary = crate::backup::read(&file, &key, &mut std::io::sink())?;
-            output::result(&format!(
-                "{} is complete and intact: a {} database ({} bytes, schema {}) taken at {}",
-                file.display(),
-                summary.header.backend,
-                summary.bytes,
-                summary.header.schema,
-                time::OffsetDateTime::from_unix_timestamp(summary.header.created_at)
-                    .map(|t| t.to_string())
-                    .unwrap_or_default()
-            ));
-        }
-        BackupCommand::Restore { file, force } => {
-            let kept = crate::backup::restore(&loaded, &key, &file, force, now).await?;
-            let mut text = format!("restored the database from {}", file.display());
-            if let Some(kept) = kept {
-                text.push_str(&format!("; the previous one is kept as {}", kept.display()));
-            }
-            output::result(&text);
-        }
-    }
-    Ok(())
-}
-
-/// `kunci doctor`: every check, then exit 1 if one failed.
-async fn doctor(
-    input: &LoadInput,
-    process: &ProcessEnv,
-    url: Option<String>,
-) -> anyhow::Result<()> {
-    use crate::doctor::{self, Finding, Level};
-    let mut findings = Vec::new();
-    let loaded = match load(input, process, Need::IfEncrypted).await {
-        Ok((loaded, _)) => loaded,
-        Err(err) => {
-            // Without its secrets the configuration still tells most of the posture.
-            let plain = config::load(input)?;
-            findings.push(Finding {
-                level: Level::Fail,
-                what: format!("the configuration does not load with its secrets: {err:#}"),
-                fix: Some("fix what the message says, then `kunci config check`".to_owned()),
-            });
-            plain
-        }
-    };
-    findings.extend(doctor::key_files(
-        &input.root,
-        input.environment,
-        process.master_key_file.as_deref(),
-    ));
-    findings.extend(doctor::plaintext_env_files(&input.root, input.environment));
-    let url = url.unwrap_or_else(|| loaded.config.environment.public_url.clone());
-    findings.extend(doctor::live(&url, input.environment).await);
-    let target =
-        kunci_store::DatabaseTarget::parse(loaded.config.data.database_url.expose(), &loaded.root);
-    let fresh = matches!(&target, Ok(kunci_store::DatabaseTarget::Sqlite { path: Some(path) }) if !path.exists());
-    if fresh {
-        findings.push(Finding {
-            level: Level::Warn,
-            what: "no database yet: signing keys not checked".to_owned(),
-            fix: Some("kunci db migrate, or start kunci serve once".to_owned()),
-        });
-    } else {
-        match startup::open_database(&loaded).await {
-            Ok(database) => {
-                use kunci_domain::keys::SigningKeyStore as _;
-                match database.list().await {
-                    Ok(keys) => findings.extend(doctor::signing_keys(
-                        &keys,
-                        loaded.config.security.key_rotation_days,
-                        kunci_domain::clock::Clock::now_unix(&SystemClock),
-                    )),
-                    Err(err) => findings.push(Finding {
-                        level: Level::Fail,
-                        what: format!("the signing keys cannot be read: {err}"),
-                        fix: Some("kunci db migrate".to_owned()),
-                    }),
-                }
-                database.close().await;
-            }
-            Err(err) => findings.push(Finding {
-                level: Level::Fail,
-                what: format!("the database cannot be opened: {err:#}"),
-                fix: Some("check data.database_url and the database server".to_owned()),
-            }),
-        }
-    }
-    findings.extend(doctor::redis_persistence(&loaded).await);
-    output::result(&doctor::render(&findings));
-    let failed = findings.iter().filter(|f| f.level == Level::Fail).count();
-    if failed > 0 {
-        bail!("{failed} check(s) failed");
-    }
-    Ok(())
 }
 
 /// Whether a command needs the master key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
+pub(crate) enum Need {
     /// Always; in development and test it is created on first use.
     Always,
     /// Only to read an encrypted env file, if there is one.
@@ -228,7 +112,7 @@ enum Need {
 }
 
 /// Loads the configuration, with the encrypted env file decrypted and layered in when present.
-async fn load(
+pub(crate) async fn load(
     input: &LoadInput,
     process: &ProcessEnv,
     need: Need,

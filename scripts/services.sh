@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the services kunci's tests use are installed and running on loopback:
-# PostgreSQL, Redis and memcached. Safe to run again; starts only what is down, installs only what is
+# PostgreSQL, MariaDB, Redis and memcached. Safe to run again; starts only what is down, installs only what is
 # missing (Debian packages). Prints the variables the tests read, for `eval "$(…)"`.
 set -euo pipefail
 
@@ -52,6 +52,18 @@ if ! psql -h 127.0.0.1 -U postgres -d test -Atqc 'SELECT 1' >/dev/null 2>&1; the
     || psql -h 127.0.0.1 -U postgres -Atqc 'CREATE DATABASE test' >&2
 fi
 
+# MariaDB (the MySQL backend's conformance suites and backups)
+if ! command -v mariadbd >/dev/null 2>&1; then
+  apt_install mariadb-server
+fi
+if ! mariadb-admin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; then
+  log "starting MariaDB"
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd >&2
+  wait_for MariaDB mariadb-admin -h 127.0.0.1 -P 3306 -u root ping
+fi
+mariadb -h 127.0.0.1 -P 3306 -u root -e 'CREATE DATABASE IF NOT EXISTS test' >&2
+
 # Redis
 if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
@@ -75,5 +87,6 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/11211) 2>/dev/null; then
 fi
 
 echo "export KUNCI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
+echo "export KUNCI_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test"
 echo "export KUNCI_TEST_REDIS_URL=redis://127.0.0.1:6379"
 echo "export KUNCI_TEST_MEMCACHED_URL=memcache://127.0.0.1:11211"

@@ -40,7 +40,7 @@ fn sqlite_path(loaded: &Loaded) -> anyhow::Result<PathBuf> {
         DatabaseTarget::Sqlite { path: None } => {
             bail!("an in-memory database cannot be backed up")
         }
-        DatabaseTarget::Postgres { .. } => bail!(
+        DatabaseTarget::Postgres { .. } | DatabaseTarget::MySql { .. } => bail!(
             "backups of PostgreSQL are not built yet (only SQLite): use pg_dump for now, \
              and keep its output as private as the database"
         ),

@@ -57,11 +57,13 @@ pub fn skip(why: &str) {
 pub enum TestBackend {
     Sqlite,
     Postgres,
+    MySql,
 }
 
-/// A database of its own for one test: a SQLite file in the test's folder, or a fresh schema
-/// on the PostgreSQL server. Schemas are named `kunci_t_<server epoch>_<random>`; creating one
-/// drops those left behind by runs more than two hours old, so the server never fills up.
+/// A database of its own for one test: a SQLite file in the test's folder, a fresh schema on
+/// the PostgreSQL server or a fresh database on the MariaDB/MySQL server. Both are named
+/// `kunci_t_<server epoch>_<random>`; creating one drops those left behind by runs more than
+/// two hours old, so the servers never fill up.
 #[derive(Debug, Clone)]
 pub struct TestDatabase {
     /// The URL to give kunci (`data.database_url`).
@@ -79,6 +81,12 @@ impl TestDatabase {
                 let base = service_url("KUNCI_TEST_DATABASE_URL")?;
                 Some(Self {
                     url: fresh_schema(&base).await,
+                })
+            }
+            TestBackend::MySql => {
+                let base = service_url("KUNCI_TEST_MYSQL_URL")?;
+                Some(Self {
+                    url: fresh_mysql_database(&base).await,
                 })
             }
         }
@@ -136,6 +144,58 @@ async fn fresh_schema(base: &str) -> String {
     pool.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}options[search_path]={schema}")
+}
+
+async fn fresh_mysql_database(base: &str) -> String {
+    let target = DatabaseTarget::parse(base, Path::new("/")).expect("KUNCI_TEST_MYSQL_URL");
+    let options = ConnectOptions {
+        max_connections: 1,
+        ..ConnectOptions::default()
+    };
+    let Database::MySql(pool) = Database::connect(&target, &options)
+        .await
+        .expect("MariaDB/MySQL")
+    else {
+        panic!("KUNCI_TEST_MYSQL_URL must be a mysql:// or mariadb:// URL");
+    };
+    let epoch: i64 = sqlx::query_scalar("SELECT CAST(UNIX_TIMESTAMP() AS SIGNED)")
+        .fetch_one(&pool)
+        .await
+        .expect("MariaDB answers");
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata \
+         WHERE schema_name LIKE 'kunci\\_t\\_%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("list test databases");
+    for name in stale {
+        let born = name.split('_').nth(2).and_then(|s| s.parse::<i64>().ok());
+        if born.is_some_and(|born| epoch - born > 2 * 3600) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name}"
+            )))
+            .execute(&pool)
+            .await;
+        }
+    }
+    let name = format!("kunci_t_{epoch}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    pool.close().await;
+    // The base URL names some database; the test's own replaces it.
+    let (url, query) = match base.split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let authority_end = url.find("://").map_or(0, |i| i + 3);
+    let server = match url[authority_end..].find('/') {
+        Some(slash) => &url[..authority_end + slash],
+        None => url,
+    };
+    format!("{server}/{name}{query}")
 }
 
 /// A Redis server for one test, with a key prefix of its own (`kunci-t-<random>:`), so tests

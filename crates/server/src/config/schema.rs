@@ -145,8 +145,9 @@ pub static KEYS: &[Key] = &[
     )
     .secret()
     .doc(
-        "`sqlite://PATH` (relative to the project root) or `postgres://USER:PASSWORD@HOST/DB`. \
-             The password is masked wherever the URL is shown.",
+        "`sqlite://PATH` (relative to the project root), `postgres://USER:PASSWORD@HOST/DB` or \
+             `mysql://USER:PASSWORD@HOST/DB` (MariaDB 10.6+ or MySQL 8; `mariadb://` too). The \
+             password is masked wherever the URL is shown.",
     ),
     Key::new(
         "data.max_connections",
@@ -611,7 +612,9 @@ impl Kind {
             Self::SocketAddr => "an address and port such as 127.0.0.1:8080".to_owned(),
             Self::HttpUrl => "an http:// or https:// URL".to_owned(),
             Self::Path => "a file system path".to_owned(),
-            Self::DatabaseUrl => "a sqlite://, postgres:// or postgresql:// URL".to_owned(),
+            Self::DatabaseUrl => {
+                "a sqlite://, postgres://, postgresql://, mysql:// or mariadb:// URL".to_owned()
+            }
             Self::RedisUrl => "a redis:// or rediss:// URL".to_owned(),
             Self::Command => "a shell command".to_owned(),
             Self::Prefix => "up to 64 letters, digits and `:_-.`".to_owned(),
@@ -662,11 +665,15 @@ impl Kind {
             (Self::Path | Self::Command, toml::Value::String(s)) => {
                 !s.trim().is_empty() && !s.contains('\0')
             }
-            (Self::DatabaseUrl, toml::Value::String(s)) => {
-                ["sqlite:", "postgres://", "postgresql://"]
-                    .iter()
-                    .any(|p| s.starts_with(p))
-            }
+            (Self::DatabaseUrl, toml::Value::String(s)) => [
+                "sqlite:",
+                "postgres://",
+                "postgresql://",
+                "mysql://",
+                "mariadb://",
+            ]
+            .iter()
+            .any(|p| s.starts_with(p)),
             (Self::MemcachedUrl, toml::Value::String(s)) => {
                 kunci_store::memcached::Memcached::new(s, "").is_ok()
             }

@@ -164,16 +164,36 @@ fn db_migrate_status_and_rollback_on_sqlite() {
 
 #[tokio::test]
 async fn db_migrate_status_and_rollback_on_postgres() {
-    let Some(_) = service_url("KUNCI_TEST_DATABASE_URL") else {
+    migrate_on_a_server(
+        kunci_store::testing::TestBackend::Postgres,
+        "KUNCI_TEST_DATABASE_URL",
+        "postgres",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn db_migrate_status_and_rollback_on_mariadb() {
+    migrate_on_a_server(
+        kunci_store::testing::TestBackend::MySql,
+        "KUNCI_TEST_MYSQL_URL",
+        "mysql",
+    )
+    .await;
+}
+
+async fn migrate_on_a_server(
+    backend: kunci_store::testing::TestBackend,
+    variable: &str,
+    name: &'static str,
+) {
+    let Some(_) = service_url(variable) else {
         return;
     };
     let scratch = tempfile::tempdir().unwrap();
-    let db = kunci_store::testing::TestDatabase::new(
-        kunci_store::testing::TestBackend::Postgres,
-        scratch.path(),
-    )
-    .await
-    .unwrap();
+    let db = kunci_store::testing::TestDatabase::new(backend, scratch.path())
+        .await
+        .unwrap();
     let kunci = Kunci::new().var("KUNCI__DATA__DATABASE_URL", &db.url);
     tokio::task::spawn_blocking(move || {
         migrate_status_rollback(&kunci);
@@ -181,7 +201,7 @@ async fn db_migrate_status_and_rollback_on_postgres() {
             kunci
                 .run(&["db", "status"])
                 .stdout()
-                .contains("backend: postgres")
+                .contains(&format!("backend: {name}"))
         );
     })
     .await

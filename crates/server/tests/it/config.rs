@@ -185,7 +185,7 @@ fn errors_from_several_layers_are_collected_together() {
 
 #[test]
 fn secrets_in_bad_values_never_reach_the_message() {
-    let secret_url = format!("mysql://kunci:{CANARY}@db/kunci");
+    let secret_url = format!("mongodb://kunci:{CANARY}@db/kunci");
     let errors = Project::new()
         .file(
             "base.toml",

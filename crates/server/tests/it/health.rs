@@ -74,6 +74,11 @@ async fn readyz_checks_the_postgres_database() {
 }
 
 #[tokio::test]
+async fn readyz_checks_the_mariadb_database() {
+    ready_with_database(TestBackend::MySql).await;
+}
+
+#[tokio::test]
 async fn an_unreachable_redis_only_degrades_an_instance_that_keeps_sessions_elsewhere() {
     let app = TestApp::builder()
         .var("KUNCI__DATA__REDIS_URL", "redis://:CANARYpw@127.0.0.1:1/0")

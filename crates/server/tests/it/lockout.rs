@@ -50,11 +50,16 @@ fn denied_logins(entries: &[kunci_domain::audit::AuditEntry], user: &str) -> usi
 
 #[tokio::test]
 async fn parallel_guesses_over_two_instances_get_five_evaluations_at_most() {
-    let Some(one) = TestApp::builder()
-        .backend(TestBackend::Postgres)
-        .spawn()
-        .await
-    else {
+    parallel_guesses_over_two_instances(TestBackend::Postgres).await;
+}
+
+#[tokio::test]
+async fn parallel_guesses_over_two_instances_on_mariadb_get_five_evaluations_at_most() {
+    parallel_guesses_over_two_instances(TestBackend::MySql).await;
+}
+
+async fn parallel_guesses_over_two_instances(backend: TestBackend) {
+    let Some(one) = TestApp::builder().backend(backend).spawn().await else {
         return;
     };
     let two = TestApp::builder().sharing(&one).spawn().await.unwrap();

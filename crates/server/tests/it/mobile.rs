@@ -347,11 +347,16 @@ async fn within_two_seconds(mut check: impl AsyncFnMut() -> bool) -> bool {
 
 #[tokio::test]
 async fn revoked_logins_lose_their_access_tokens_on_every_instance() {
-    let Some(one) = TestApp::builder()
-        .backend(crate::helpers::TestBackend::Postgres)
-        .spawn()
-        .await
-    else {
+    revoked_logins_on_every_instance(crate::helpers::TestBackend::Postgres).await;
+}
+
+#[tokio::test]
+async fn revoked_logins_lose_their_access_tokens_on_every_instance_on_mariadb() {
+    revoked_logins_on_every_instance(crate::helpers::TestBackend::MySql).await;
+}
+
+async fn revoked_logins_on_every_instance(backend: crate::helpers::TestBackend) {
+    let Some(one) = TestApp::builder().backend(backend).spawn().await else {
         return;
     };
     let two = TestApp::builder().sharing(&one).spawn().await.unwrap();

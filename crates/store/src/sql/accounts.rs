@@ -41,10 +41,8 @@ fn scopes(account: &Account) -> String {
 
 impl Database {
     async fn one_account(&self, column: &str, value: &str) -> Result<Option<Account>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM accounts WHERE {column} = $1"
-        ));
-        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(sql).bind(value)
+        let sql = format!("SELECT {COLUMNS} FROM accounts WHERE {column} = $1");
+        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(self.sql(sql)).bind(value)
             .fetch_optional(pool).await)
         .map_err(store_error)?;
         row.map(decode).transpose()
@@ -54,10 +52,8 @@ impl Database {
 #[async_trait]
 impl AccountStore for Database {
     async fn insert(&self, account: &Account) -> Result<(), StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ));
-        with_pool!(self, pool => sqlx::query(sql)
+        let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        with_pool!(self, pool => sqlx::query(self.sql(sql))
             .bind(&account.id).bind(&account.username).bind(&account.password_hash)
             .bind(scopes(account)).bind(i64::from(account.disabled))
             .bind(account.created_at).bind(account.password_changed_at)
@@ -81,15 +77,15 @@ impl AccountStore for Database {
     }
 
     async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query("UPDATE accounts SET disabled = $1 WHERE username = $2")
+        with_pool!(self, pool => sqlx::query(self.sql("UPDATE accounts SET disabled = $1 WHERE username = $2"))
             .bind(i64::from(disabled)).bind(username)
             .execute(pool).await.map(|r| r.rows_affected() == 1))
         .map_err(store_error)
     }
 
     async fn set_password(&self, username: &str, hash: &str, now: i64) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(
-            "UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE username = $3")
+        with_pool!(self, pool => sqlx::query(self.sql(
+            "UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE username = $3"))
             .bind(hash).bind(now).bind(username)
             .execute(pool).await.map(|r| r.rows_affected() == 1))
         .map_err(store_error)

@@ -1,7 +1,9 @@
 //! The API-key pool in the SQL database. The pick is one statement: on PostgreSQL an `UPDATE`
 //! of the row a `SELECT … FOR UPDATE SKIP LOCKED` chose (concurrent pickers take different
 //! rows instead of queueing on one); on SQLite the same `UPDATE … RETURNING` inside
-//! `BEGIN IMMEDIATE` (writers are serialised anyway).
+//! `BEGIN IMMEDIATE` (writers are serialised anyway). MariaDB has no `UPDATE … RETURNING`:
+//! there the pick is a transaction of the same `SELECT … FOR UPDATE SKIP LOCKED`, the `UPDATE`
+//! of that row and reading it back, all under the row lock.
 
 use async_trait::async_trait;
 use kunci_domain::apikeys::{ApiKey, ApiKeyStore, Day, KeyChange, KeyStatus, Verdict};
@@ -57,18 +59,32 @@ fn decode(r: Row) -> Result<ApiKey, StoreError> {
     })
 }
 
-/// The usable key of upstream `$1` at `$3` in day `$4`, not in the JSON array `$2`, best first.
-fn candidates(exclude: &str) -> String {
+/// Whether a key can be handed out at `now` in day `day` (placeholders): active, or waiting
+/// no longer, and within its daily budget.
+fn usable(now: &str, day: &str) -> String {
     format!(
-        "SELECT id FROM api_keys \
-         WHERE upstream = $1 AND id NOT IN ({exclude}) \
-           AND (status = 'active' \
-                OR (status IN ('cooling', 'quota_exceeded', 'probing') AND available_at <= $3)) \
-           AND (daily_budget IS NULL OR budget_day IS NULL OR budget_day <> $4 \
-                OR used_today < daily_budget) \
-         ORDER BY priority DESC, last_used ASC NULLS FIRST, usage_count ASC, id LIMIT 1"
+        "(status = 'active' \
+          OR (status IN ('cooling', 'quota_exceeded', 'probing') AND available_at <= {now})) \
+         AND (daily_budget IS NULL OR budget_day IS NULL OR budget_day <> {day} \
+              OR used_today < daily_budget)"
     )
 }
+
+/// The `limit` best usable keys of upstream `$1` at `$3` in day `$4`, not in the JSON array
+/// `$2`, best first (never used, then least recently used: `last_used IS NOT NULL` sorts the
+/// NULLs first on every backend).
+fn candidates(exclude: &str, limit: u32) -> String {
+    let usable = usable("$3", "$4");
+    format!(
+        "SELECT id FROM api_keys \
+         WHERE upstream = $1 AND id NOT IN ({exclude}) AND {usable} \
+         ORDER BY priority DESC, last_used IS NOT NULL, last_used ASC, usage_count ASC, id \
+         LIMIT {limit}"
+    )
+}
+
+/// How many of the best keys a MariaDB pick tries to lock before it waits for the best one.
+const MYSQL_TRIES: u32 = 8;
 
 /// Counts the use of the chosen key (in day `$4`); a recovering key becomes the probe until
 /// `$5`. (Placeholders are numbered in the order they first appear, for SQLite's sake.)
@@ -84,17 +100,69 @@ fn pick_sql(chosen: &str) -> String {
     )
 }
 
-/// The later of the stored `available_at` and `$until`.
+/// [`pick_sql`] on MariaDB/MySQL, on the row the locking read chose. Assignments run left to
+/// right, each seeing the columns set before it: `budget_day` follows `used_today`, `status`
+/// comes last.
+const PICK_MYSQL: &str = "UPDATE api_keys SET usage_count = usage_count + 1, last_used = ?, \
+       used_today = CASE WHEN budget_day = ? THEN used_today + 1 ELSE 1 END, \
+       budget_day = ?, \
+       available_at = CASE WHEN status = 'active' THEN available_at ELSE ? END, \
+       status = CASE WHEN status = 'active' THEN 'active' ELSE 'probing' END \
+     WHERE id = ?";
+
+/// The later of the stored `available_at` and the time bound twice, as `$1` and `$2`.
 const LATER: &str =
-    "CASE WHEN available_at IS NULL OR available_at < $1 THEN $1 ELSE available_at END";
+    "CASE WHEN available_at IS NULL OR available_at < $1 THEN $2 ELSE available_at END";
+
+/// Locks the best usable key on MariaDB/MySQL and returns its id. InnoDB locks every row a
+/// sorted locking read examines, so `ORDER BY … LIMIT 1 FOR UPDATE SKIP LOCKED` would let one
+/// picker hold every key and the others find none. Instead the best few are read without locks
+/// and then locked one at a time by primary key, skipping those another picker holds; when
+/// all are held, the pick waits for each in turn. Usability is checked again under the lock.
+async fn lock_best_mysql(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    upstream: &str,
+    excluded: &str,
+    now: i64,
+    day: Day,
+) -> Result<Option<String>, sqlx::Error> {
+    let listed = candidates(
+        "SELECT listed.id FROM JSON_TABLE($2, '$[*]' COLUMNS (id VARCHAR(255) PATH '$')) AS listed",
+        MYSQL_TRIES,
+    );
+    let ids: Vec<String> = sqlx::query_scalar(super::Dialect::MySql.sql(listed))
+        .bind(upstream)
+        .bind(excluded)
+        .bind(now)
+        .bind(day.number)
+        .fetch_all(&mut **tx)
+        .await?;
+    let usable = usable("$2", "$3");
+    for wait in ["SKIP LOCKED", ""] {
+        let lock = format!("SELECT id FROM api_keys WHERE id = $1 AND {usable} FOR UPDATE {wait}");
+        let lock = super::Dialect::MySql.sql(lock);
+        for id in &ids {
+            let locked: Option<String> = sqlx::query_scalar(lock.clone())
+                .bind(id)
+                .bind(now)
+                .bind(day.number)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if locked.is_some() {
+                return Ok(locked);
+            }
+        }
+    }
+    Ok(None)
+}
 
 #[async_trait]
 impl ApiKeyStore for Database {
     async fn insert(&self, k: &ApiKey) -> Result<(), StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        ));
-        with_pool!(self, pool => sqlx::query(sql)
+        );
+        with_pool!(self, pool => sqlx::query(self.sql(sql))
             .bind(&k.id).bind(&k.upstream).bind(&k.sealed).bind(&k.hash).bind(&k.masked)
             .bind(k.status.as_str()).bind(k.priority).bind(&k.quota_group).bind(k.usage_count)
             .bind(k.last_used).bind(k.created_at).bind(k.quota_exceeded_at).bind(k.available_at)
@@ -104,19 +172,20 @@ impl ApiKeyStore for Database {
     }
 
     async fn get(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"));
-        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(sql).bind(id)
+        let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
+        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(self.sql(sql)).bind(id)
             .fetch_optional(pool).await)
         .map_err(store_error)?;
         row.map(decode).transpose()
     }
 
     async fn list(&self, upstream: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE $1 IS NULL OR upstream = $1 \
+        let sql = format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE $1 IS NULL OR upstream = $2 \
              ORDER BY upstream, priority DESC, created_at, id"
-        ));
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(sql).bind(upstream)
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(self.sql(sql))
+            .bind(upstream).bind(upstream)
             .fetch_all(pool).await)
         .map_err(store_error)?;
         rows.into_iter().map(decode).collect()
@@ -135,7 +204,7 @@ impl ApiKeyStore for Database {
             Database::Postgres(pool) => {
                 let chosen = format!(
                     "{} FOR UPDATE SKIP LOCKED",
-                    candidates("SELECT jsonb_array_elements_text($2::jsonb)")
+                    candidates("SELECT jsonb_array_elements_text($2::jsonb)", 1)
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(pick_sql(&chosen)))
                     .bind(upstream)
@@ -152,7 +221,7 @@ impl ApiKeyStore for Database {
                     .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(store_error)?;
-                let chosen = candidates("SELECT value FROM json_each($2)");
+                let chosen = candidates("SELECT value FROM json_each($2)", 1);
                 let row = sqlx::query_as(sqlx::AssertSqlSafe(pick_sql(&chosen)))
                     .bind(upstream)
                     .bind(&excluded)
@@ -162,6 +231,33 @@ impl ApiKeyStore for Database {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                row
+            }
+            Database::MySql(pool) => {
+                let mut tx = pool.begin().await.map_err(store_error)?;
+                let Some(id) = lock_best_mysql(&mut tx, upstream, &excluded, now, day)
+                    .await
+                    .map_err(store_error)?
+                else {
+                    return Ok(None);
+                };
+                sqlx::query(PICK_MYSQL)
+                    .bind(now)
+                    .bind(day.number)
+                    .bind(day.number)
+                    .bind(now + probe_secs)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let row = sqlx::query_as(
+                    self.sql(format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1")),
+                )
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 row
             }
@@ -178,40 +274,52 @@ impl ApiKeyStore for Database {
     ) -> Result<(), StoreError> {
         let error = error.map(|e| e.chars().take(200).collect::<String>());
         match verdict {
-            Verdict::Served | Verdict::ClientError => with_pool!(self, pool => sqlx::query(
+            Verdict::Served | Verdict::ClientError => {
+                with_pool!(self, pool => sqlx::query(self.sql(
                     "UPDATE api_keys SET status = 'active', available_at = NULL, last_error = $1 \
-                     WHERE id = $2 AND status IN ('active', 'probing')")
+                     WHERE id = $2 AND status IN ('active', 'probing')"))
                     .bind(&error).bind(id).execute(pool).await.map(drop))
-            .map_err(store_error),
+                .map_err(store_error)
+            }
             Verdict::Cooling { until } => {
-                let sql = sqlx::AssertSqlSafe(format!(
-                    "UPDATE api_keys SET status = 'cooling', available_at = {LATER}, last_error = $2 \
-                     WHERE id = $3 AND status IN ('active', 'probing', 'cooling')"
-                ));
-                with_pool!(self, pool => sqlx::query(sql).bind(until).bind(&error).bind(id)
+                let sql = format!(
+                    "UPDATE api_keys SET status = 'cooling', available_at = {LATER}, last_error = $3 \
+                     WHERE id = $4 AND status IN ('active', 'probing', 'cooling')"
+                );
+                with_pool!(self, pool => sqlx::query(self.sql(sql)).bind(until).bind(until)
+                    .bind(&error).bind(id)
                     .execute(pool).await.map(drop))
                 .map_err(store_error)
             }
-            Verdict::Invalid => with_pool!(self, pool => sqlx::query(
+            Verdict::Invalid => with_pool!(self, pool => sqlx::query(self.sql(
                     "UPDATE api_keys SET status = 'invalid', available_at = NULL, last_error = $1 \
-                     WHERE id = $2 AND status <> 'disabled'")
+                     WHERE id = $2 AND status <> 'disabled'"))
                     .bind(&error).bind(id).execute(pool).await.map(drop))
             .map_err(store_error),
             Verdict::QuotaExceeded { until, group } => {
                 if let Some(group) = group {
-                    with_pool!(self, pool => sqlx::query(
-                        "UPDATE api_keys SET quota_group = $1 WHERE id = $2 AND quota_group IS NULL")
+                    with_pool!(self, pool => sqlx::query(self.sql(
+                        "UPDATE api_keys SET quota_group = $1 WHERE id = $2 AND quota_group IS NULL"))
                         .bind(group).bind(id).execute(pool).await.map(drop))
                     .map_err(store_error)?;
                 }
                 // The key itself, and every key sharing its quota group on the same upstream.
-                let sql = sqlx::AssertSqlSafe(format!(
+                // The group is read first: MySQL cannot update a table it reads in a subquery.
+                let shared: Option<(String, Option<String>)> = with_pool!(self, pool =>
+                    sqlx::query_as(self.sql("SELECT upstream, quota_group FROM api_keys WHERE id = $1"))
+                    .bind(id).fetch_optional(pool).await)
+                .map_err(store_error)?;
+                let Some((upstream, group)) = shared else {
+                    return Ok(());
+                };
+                let sql = format!(
                     "UPDATE api_keys SET available_at = {LATER}, status = 'quota_exceeded', \
-                       quota_exceeded_at = $2, last_error = $3 \
-                     WHERE status NOT IN ('disabled', 'invalid') AND (id = $4 OR (quota_group IS NOT NULL \
-                       AND (upstream, quota_group) IN (SELECT upstream, quota_group FROM api_keys WHERE id = $4)))"
-                ));
-                with_pool!(self, pool => sqlx::query(sql).bind(until).bind(now).bind(&error).bind(id)
+                       quota_exceeded_at = $3, last_error = $4 \
+                     WHERE status NOT IN ('disabled', 'invalid') \
+                       AND (id = $5 OR (upstream = $6 AND quota_group = $7))"
+                );
+                with_pool!(self, pool => sqlx::query(self.sql(sql)).bind(until).bind(until)
+                    .bind(now).bind(&error).bind(id).bind(&upstream).bind(&group)
                     .execute(pool).await.map(drop))
                 .map_err(store_error)
             }
@@ -228,34 +336,37 @@ impl ApiKeyStore for Database {
             Some(budget) => (true, budget),
             None => (false, None),
         };
-        with_pool!(self, pool => sqlx::query(
+        // A status change clears the wait and the last error. (Assignments read the row as it
+        // was on every backend here: none reads a column set before it.)
+        with_pool!(self, pool => sqlx::query(self.sql(
             "UPDATE api_keys SET \
                available_at = CASE WHEN $1 IS NULL THEN available_at ELSE NULL END, \
-               last_error = CASE WHEN $1 IS NULL THEN last_error ELSE NULL END, \
-               status = COALESCE($1, status), \
-               priority = COALESCE($2, priority), \
-               quota_group = CASE WHEN $3 THEN $4 ELSE quota_group END, \
-               daily_budget = CASE WHEN $5 THEN $6 ELSE daily_budget END \
-             WHERE id = $7")
-            .bind(status).bind(change.priority).bind(set_group).bind(&group)
+               last_error = CASE WHEN $2 IS NULL THEN last_error ELSE NULL END, \
+               status = COALESCE($3, status), \
+               priority = COALESCE($4, priority), \
+               quota_group = CASE WHEN $5 THEN $6 ELSE quota_group END, \
+               daily_budget = CASE WHEN $7 THEN $8 ELSE daily_budget END \
+             WHERE id = $9"))
+            .bind(status).bind(status).bind(status).bind(change.priority).bind(set_group).bind(&group)
             .bind(set_budget).bind(budget).bind(id)
             .execute(pool).await.map(|r| r.rows_affected() == 1))
         .map_err(store_error)
     }
 
     async fn count_use(&self, id: &str, now: i64, day: Day) -> Result<bool, StoreError> {
-        let done = with_pool!(self, pool => sqlx::query(
+        // `used_today` is assigned before `budget_day`: MySQL's assignments see earlier ones.
+        let done = with_pool!(self, pool => sqlx::query(self.sql(
             "UPDATE api_keys SET last_used = $1, \
                used_today = CASE WHEN budget_day = $2 THEN used_today + 1 ELSE 1 END, \
-               budget_day = $2, usage_count = usage_count + 1 WHERE id = $3")
-            .bind(now).bind(day.number).bind(id).execute(pool).await
+               budget_day = $3, usage_count = usage_count + 1 WHERE id = $4"))
+            .bind(now).bind(day.number).bind(day.number).bind(id).execute(pool).await
             .map(|r| r.rows_affected() > 0))
         .map_err(store_error)?;
         Ok(done)
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query("DELETE FROM api_keys WHERE id = $1")
+        with_pool!(self, pool => sqlx::query(self.sql("DELETE FROM api_keys WHERE id = $1"))
             .bind(id).execute(pool).await.map(|r| r.rows_affected() == 1))
         .map_err(store_error)
     }
@@ -266,15 +377,16 @@ impl ApiKeyStore for Database {
         now: i64,
         day: Day,
     ) -> Result<Option<i64>, StoreError> {
-        let row: (Option<i64>,) = with_pool!(self, pool => sqlx::query_as(
+        let row: (Option<i64>,) = with_pool!(self, pool => sqlx::query_as(self.sql(
             "SELECT MIN(t) FROM ( \
                SELECT available_at AS t FROM api_keys WHERE upstream = $1 \
                  AND status IN ('cooling', 'quota_exceeded', 'probing') AND available_at > $2 \
                UNION ALL \
-               SELECT $3 AS t FROM api_keys WHERE upstream = $1 AND status = 'active' \
-                 AND daily_budget IS NOT NULL AND budget_day = $4 AND used_today >= daily_budget \
-             ) AS waiting")
-            .bind(upstream).bind(now).bind(day.next_starts_at).bind(day.number).fetch_one(pool).await)
+               SELECT $3 AS t FROM api_keys WHERE upstream = $4 AND status = 'active' \
+                 AND daily_budget IS NOT NULL AND budget_day = $5 AND used_today >= daily_budget \
+             ) AS waiting"))
+            .bind(upstream).bind(now).bind(day.next_starts_at).bind(upstream).bind(day.number)
+            .fetch_one(pool).await)
         .map_err(store_error)?;
         Ok(row.0)
     }

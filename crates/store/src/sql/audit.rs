@@ -55,7 +55,7 @@ impl AuditStore for Database {
                     .ok_or_else(|| StoreError::corrupt("sql", "the audit head row is missing"))?;
                 let entry = chain.link(seq + 1, &mac, draft);
                 let record = &entry.record;
-                sqlx::query(INSERT)
+                sqlx::query(self.sql(INSERT))
                     .bind(entry.seq)
                     .bind(record.at)
                     .bind(&record.actor)
@@ -71,7 +71,7 @@ impl AuditStore for Database {
                     .await
                     .map_err(store_error)?;
                 let head = chain.head(entry.seq, &entry.mac);
-                sqlx::query(MOVE_HEAD)
+                sqlx::query(self.sql(MOVE_HEAD))
                     .bind(head.seq)
                     .bind(&head.mac)
                     .bind(&head.seal)
@@ -93,6 +93,10 @@ impl AuditStore for Database {
                 pool.begin().await,
                 "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE"
             ),
+            Database::MySql(pool) => append_in!(
+                pool.begin().await,
+                "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE"
+            ),
         }
     }
 
@@ -107,17 +111,17 @@ impl AuditStore for Database {
     }
 
     async fn page(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(self.sql(
             "SELECT seq, at, actor, action, target, outcome, kid, ip, ip_commit, prev, mac \
-             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"))
             .bind(after).bind(i64::from(limit)).fetch_all(pool).await)
         .map_err(store_error)?;
         Ok(rows.into_iter().map(decode).collect())
     }
 
     async fn purge_ips(&self, before: i64) -> Result<u64, StoreError> {
-        with_pool!(self, pool => sqlx::query(
-            "UPDATE audit_log SET ip = NULL WHERE at < $1 AND ip IS NOT NULL")
+        with_pool!(self, pool => sqlx::query(self.sql(
+            "UPDATE audit_log SET ip = NULL WHERE at < $1 AND ip IS NOT NULL"))
             .bind(before).execute(pool).await.map(|r| r.rows_affected()))
         .map_err(store_error)
     }

@@ -20,16 +20,16 @@ fn decode(row: Row) -> StoredClient {
 #[async_trait]
 impl ClientStore for Database {
     async fn insert(&self, client: &StoredClient) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(
-            "INSERT INTO service_clients (name, sealed, created_at, revoked_at) VALUES ($1, $2, $3, NULL)")
+        with_pool!(self, pool => sqlx::query(self.sql(
+            "INSERT INTO service_clients (name, sealed, created_at, revoked_at) VALUES ($1, $2, $3, NULL)"))
             .bind(&client.name).bind(&client.sealed).bind(client.created_at)
             .execute(pool).await.map(drop))
         .map_err(store_error)
     }
 
     async fn get(&self, name: &str) -> Result<Option<StoredClient>, StoreError> {
-        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT name, sealed, created_at, revoked_at FROM service_clients WHERE name = $1")
+        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(self.sql(
+            "SELECT name, sealed, created_at, revoked_at FROM service_clients WHERE name = $1"))
             .bind(name).fetch_optional(pool).await)
         .map_err(store_error)?;
         Ok(row.map(decode))
@@ -44,17 +44,23 @@ impl ClientStore for Database {
     }
 
     async fn revoke(&self, name: &str, now: i64) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(
-            "UPDATE service_clients SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+        with_pool!(self, pool => sqlx::query(self.sql(
+            "UPDATE service_clients SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL"))
             .bind(now).bind(name).execute(pool).await.map(|r| r.rows_affected() == 1))
         .map_err(store_error)
     }
 }
 
 /// A new nonce, or one whose previous use has expired (the purge job has not run yet).
-const CLAIM: &str = "INSERT INTO request_nonces (key, expires_at) VALUES ($1, $2) \
-     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
+const CLAIM: &str = "INSERT INTO request_nonces (\"key\", expires_at) VALUES ($1, $2) \
+     ON CONFLICT (\"key\") DO UPDATE SET expires_at = excluded.expires_at \
      WHERE request_nonces.expires_at <= $3";
+
+/// MySQL's upsert cannot say whether it changed a row (with found-rows counting, an unchanged
+/// row counts as one, like an insert): the expired use is forgotten first, then exactly one of
+/// any concurrent claimers inserts.
+const FORGET_EXPIRED: &str = "DELETE FROM request_nonces WHERE \"key\" = ? AND expires_at <= ?";
+const CLAIM_MYSQL: &str = "INSERT IGNORE INTO request_nonces (\"key\", expires_at) VALUES (?, ?)";
 
 #[async_trait]
 impl NonceStore for Database {
@@ -66,9 +72,36 @@ impl NonceStore for Database {
         now: i64,
         ttl_secs: i64,
     ) -> Result<Claim, StoreError> {
-        let fresh = with_pool!(self, pool => sqlx::query(CLAIM)
-            .bind(key).bind(now + ttl_secs).bind(now)
-            .execute(pool).await.map(|r| r.rows_affected() == 1))
+        let fresh = match self {
+            Database::MySql(pool) => {
+                sqlx::query(FORGET_EXPIRED)
+                    .bind(key)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query(CLAIM_MYSQL)
+                    .bind(key)
+                    .bind(now + ttl_secs)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected() == 1)
+            }
+            Database::Sqlite(pool) => sqlx::query(CLAIM)
+                .bind(key)
+                .bind(now + ttl_secs)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1),
+            Database::Postgres(pool) => sqlx::query(CLAIM)
+                .bind(key)
+                .bind(now + ttl_secs)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1),
+        }
         .map_err(store_error)?;
         Ok(if fresh { Claim::Fresh } else { Claim::Replayed })
     }
@@ -77,7 +110,7 @@ impl NonceStore for Database {
 impl Database {
     /// Forgets nonces whose lifetime has passed.
     pub async fn purge_nonces(&self, now: i64) -> Result<u64, StoreError> {
-        with_pool!(self, pool => sqlx::query("DELETE FROM request_nonces WHERE expires_at <= $1")
+        with_pool!(self, pool => sqlx::query(self.sql("DELETE FROM request_nonces WHERE expires_at <= $1"))
             .bind(now).execute(pool).await.map(|r| r.rows_affected()))
         .map_err(store_error)
     }

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kunci_domain::health::{Probe, ProbeFailure};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use super::target::DatabaseTarget;
+use super::with_pool;
 use crate::fs::{create_private_dir_all, ensure_private_file};
 
 /// Which SQL dialect a [`Database`] speaks.
@@ -20,6 +22,8 @@ use crate::fs::{create_private_dir_all, ensure_private_file};
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MariaDB or MySQL.
+    MySql,
 }
 
 impl fmt::Display for Backend {
@@ -27,6 +31,7 @@ impl fmt::Display for Backend {
         f.write_str(match self {
             Self::Sqlite => "sqlite",
             Self::Postgres => "postgres",
+            Self::MySql => "mysql",
         })
     }
 }
@@ -53,6 +58,7 @@ impl Default for ConnectOptions {
 pub enum Database {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+    MySql(MySqlPool),
 }
 
 impl fmt::Debug for Database {
@@ -145,6 +151,34 @@ impl Database {
                     })?;
                 Ok(Self::Postgres(pool))
             }
+            DatabaseTarget::MySql { url } => {
+                let error = |source| DatabaseError::Connect {
+                    backend: Backend::MySql,
+                    source,
+                };
+                let connect = MySqlConnectOptions::from_str(url).map_err(error)?;
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // `"key"` is an identifier (as on the other backends), bad values are
+                            // errors rather than warnings, and integers are seconds, never local
+                            // times.
+                            sqlx::query(
+                                "SET SESSION sql_mode = CONCAT(@@sql_mode, \
+                                 ',ANSI_QUOTES,STRICT_ALL_TABLES'), time_zone = '+00:00'",
+                            )
+                            .execute(conn)
+                            .await
+                            .map(drop)
+                        })
+                    })
+                    .connect_with(connect)
+                    .await
+                    .map_err(error)?;
+                Ok(Self::MySql(pool))
+            }
         }
     }
 
@@ -152,16 +186,23 @@ impl Database {
         match self {
             Self::Sqlite(_) => Backend::Sqlite,
             Self::Postgres(_) => Backend::Postgres,
+            Self::MySql(_) => Backend::MySql,
+        }
+    }
+
+    /// How this database writes its SQL.
+    pub(crate) fn dialect(&self) -> super::Dialect {
+        match self {
+            Self::MySql(_) => super::Dialect::MySql,
+            Self::Sqlite(_) | Self::Postgres(_) => super::Dialect::Numbered,
         }
     }
 
     /// Answers when the database is reachable and is a migrated kunci database.
     pub async fn ping(&self) -> Result<(), DatabaseError> {
-        const SQL: &str = "SELECT value FROM kunci_meta WHERE key = 'schema'";
-        let result = match self {
-            Self::Sqlite(pool) => sqlx::query_scalar::<_, String>(SQL).fetch_one(pool).await,
-            Self::Postgres(pool) => sqlx::query_scalar::<_, String>(SQL).fetch_one(pool).await,
-        };
+        const SQL: &str = "SELECT value FROM kunci_meta WHERE \"key\" = 'schema'";
+        let result =
+            with_pool!(self, pool => sqlx::query_scalar::<_, String>(SQL).fetch_one(pool).await);
         result.map(drop).map_err(|source| DatabaseError::Query {
             backend: self.backend(),
             source,
@@ -169,8 +210,8 @@ impl Database {
     }
 
     /// A consistent copy of a SQLite database in the new file `path` (`VACUUM INTO`: one read
-    /// transaction, while the server keeps serving). `Ok(false)` on PostgreSQL, which has no
-    /// such copy: its backups need a logical export.
+    /// transaction, while the server keeps serving). `Ok(false)` on the server databases, which
+    /// have no such copy: their backups are a logical export.
     pub async fn snapshot_into(&self, path: &Path) -> Result<bool, sqlx::Error> {
         match self {
             Self::Sqlite(pool) => {
@@ -180,7 +221,7 @@ impl Database {
                     .await?;
                 Ok(true)
             }
-            Self::Postgres(_) => Ok(false),
+            Self::Postgres(_) | Self::MySql(_) => Ok(false),
         }
     }
 
@@ -195,12 +236,13 @@ impl Database {
             "service_clients",
             "sessions",
         ] {
-            let sql = sqlx::AssertSqlSafe(format!("SELECT EXISTS (SELECT 1 FROM {table})"));
-            let (found,): (bool,) = match self {
-                Self::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
-                Self::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
-            };
-            if found {
+            // A count rather than EXISTS: a BIGINT on every backend (MySQL has no booleans).
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) AS any_row"
+            ));
+            let (found,): (i64,) =
+                with_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await?);
+            if found > 0 {
                 return Ok(true);
             }
         }
@@ -216,16 +258,13 @@ impl Database {
                     .await?;
                 Ok(answer)
             }
-            Self::Postgres(_) => Ok("ok".to_owned()),
+            Self::Postgres(_) | Self::MySql(_) => Ok("ok".to_owned()),
         }
     }
 
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
-        match self {
-            Self::Sqlite(pool) => pool.close().await,
-            Self::Postgres(pool) => pool.close().await,
-        }
+        with_pool!(self, pool => pool.close().await);
     }
 }
 

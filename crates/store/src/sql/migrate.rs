@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
 use super::database::{Backend, Database, DatabaseError};
+use super::with_pool;
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static MYSQL: Migrator = sqlx::migrate!("migrations/mysql");
 
 /// sqlx's bookkeeping table (its default name).
 const TABLE: &str = "_sqlx_migrations";
@@ -29,6 +31,7 @@ impl Database {
         match self.backend() {
             Backend::Sqlite => &SQLITE,
             Backend::Postgres => &POSTGRES,
+            Backend::MySql => &MYSQL,
         }
     }
 
@@ -66,22 +69,13 @@ impl Database {
 
     /// Versions applied to this database, ascending.
     async fn applied_versions(&self) -> Result<Vec<i64>, DatabaseError> {
-        let applied = match self {
-            Self::Sqlite(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| self.query_error(e))?;
-                conn.ensure_migrations_table(TABLE)
-                    .await
-                    .map_err(|e| self.migrate_error(e))?;
-                conn.list_applied_migrations(TABLE).await
-            }
-            Self::Postgres(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| self.query_error(e))?;
-                conn.ensure_migrations_table(TABLE)
-                    .await
-                    .map_err(|e| self.migrate_error(e))?;
-                conn.list_applied_migrations(TABLE).await
-            }
-        };
+        let applied = with_pool!(self, pool => {
+            let mut conn = pool.acquire().await.map_err(|e| self.query_error(e))?;
+            conn.ensure_migrations_table(TABLE)
+                .await
+                .map_err(|e| self.migrate_error(e))?;
+            conn.list_applied_migrations(TABLE).await
+        });
         let mut versions: Vec<i64> = applied
             .map_err(|e| self.migrate_error(e))?
             .into_iter()
@@ -112,10 +106,7 @@ impl Database {
     /// Applies every pending migration; returns the versions applied, oldest first.
     pub async fn migrate(&self) -> Result<Vec<i64>, DatabaseError> {
         let pending = self.pending_migrations().await?;
-        let result = match self {
-            Self::Sqlite(pool) => self.migrator().run(pool).await,
-            Self::Postgres(pool) => self.migrator().run(pool).await,
-        };
+        let result = with_pool!(self, pool => self.migrator().run(pool).await);
         result.map_err(|e| self.migrate_error(e))?;
         Ok(pending)
     }
@@ -130,10 +121,7 @@ impl Database {
         if reverted.is_empty() {
             return Ok(reverted);
         }
-        let result = match self {
-            Self::Sqlite(pool) => self.migrator().undo(pool, target).await,
-            Self::Postgres(pool) => self.migrator().undo(pool, target).await,
-        };
+        let result = with_pool!(self, pool => self.migrator().undo(pool, target).await);
         result.map_err(|e| self.migrate_error(e))?;
         Ok(reverted)
     }

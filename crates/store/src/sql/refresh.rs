@@ -47,7 +47,7 @@ impl RefreshStore for Database {
         macro_rules! create_in {
             ($tx:expr) => {{
                 let mut tx = $tx.map_err(store_error)?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                sqlx::query(self.sql(format!(
                     "INSERT INTO refresh_families ({FAMILY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL)"
                 )))
                 .bind(&f.id)
@@ -59,7 +59,7 @@ impl RefreshStore for Database {
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
-                sqlx::query(INSERT_TOKEN)
+                sqlx::query(self.sql(INSERT_TOKEN))
                     .bind(&first.hash)
                     .bind(&first.family_id)
                     .bind(first.created_at)
@@ -73,14 +73,15 @@ impl RefreshStore for Database {
         match self {
             Database::Sqlite(pool) => create_in!(pool.begin().await),
             Database::Postgres(pool) => create_in!(pool.begin().await),
+            Database::MySql(pool) => create_in!(pool.begin().await),
         }
     }
 
     async fn find(&self, hash: &str) -> Result<Option<(TokenRecord, Family)>, StoreError> {
-        let row: Option<Joined> = with_pool!(self, pool => sqlx::query_as(
+        let row: Option<Joined> = with_pool!(self, pool => sqlx::query_as(self.sql(
             "SELECT t.hash, t.family_id, t.created_at, t.expires_at, t.used_at, t.successor, \
              f.account_id, f.client_id, f.created_at, f.expires_at, f.last_used_at, f.revoked_at \
-             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = $1")
+             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = $1"))
             .bind(hash).fetch_optional(pool).await)
         .map_err(store_error)?;
         Ok(row.map(|r| {
@@ -115,10 +116,10 @@ impl RefreshStore for Database {
         macro_rules! rotate_in {
             ($tx:expr) => {{
                 let mut tx = $tx.map_err(store_error)?;
-                let used = sqlx::query(
+                let used = sqlx::query(self.sql(
                     "UPDATE refresh_tokens SET used_at = $1, successor = $2 \
                      WHERE hash = $3 AND used_at IS NULL",
-                )
+                ))
                 .bind(now)
                 .bind(successor)
                 .bind(old)
@@ -128,7 +129,7 @@ impl RefreshStore for Database {
                 if used.rows_affected() != 1 {
                     return Ok(false);
                 }
-                sqlx::query(INSERT_TOKEN)
+                sqlx::query(self.sql(INSERT_TOKEN))
                     .bind(&new.hash)
                     .bind(&new.family_id)
                     .bind(new.created_at)
@@ -136,12 +137,14 @@ impl RefreshStore for Database {
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
-                sqlx::query("UPDATE refresh_families SET last_used_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(&new.family_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
+                sqlx::query(
+                    self.sql("UPDATE refresh_families SET last_used_at = $1 WHERE id = $2"),
+                )
+                .bind(now)
+                .bind(&new.family_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(true)
             }};
@@ -150,31 +153,33 @@ impl RefreshStore for Database {
             // IMMEDIATE: the check-and-mark is taken under the write lock.
             Database::Sqlite(pool) => rotate_in!(pool.begin_with("BEGIN IMMEDIATE").await),
             Database::Postgres(pool) => rotate_in!(pool.begin().await),
+            // The row lock of the UPDATE decides between concurrent rotations.
+            Database::MySql(pool) => rotate_in!(pool.begin().await),
         }
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(
-            "UPDATE refresh_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        with_pool!(self, pool => sqlx::query(self.sql(
+            "UPDATE refresh_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"))
             .bind(now).bind(family_id).execute(pool).await.map(|r| r.rows_affected() == 1))
         .map_err(store_error)
     }
 
     async fn revoke_account(&self, account_id: &str, now: i64) -> Result<u64, StoreError> {
-        with_pool!(self, pool => sqlx::query(
+        with_pool!(self, pool => sqlx::query(self.sql(
             "UPDATE refresh_families SET revoked_at = $1 \
-             WHERE account_id = $2 AND revoked_at IS NULL AND expires_at > $1")
-            .bind(now).bind(account_id).execute(pool).await.map(|r| r.rows_affected()))
+             WHERE account_id = $2 AND revoked_at IS NULL AND expires_at > $3"))
+            .bind(now).bind(account_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))
         .map_err(store_error)
     }
 
     async fn families(&self, account_id: &str, now: i64) -> Result<Vec<Family>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT {FAMILY_COLUMNS} FROM refresh_families \
              WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
              ORDER BY created_at DESC, id"
-        ));
-        let rows: Vec<FamilyRow> = with_pool!(self, pool => sqlx::query_as(sql)
+        );
+        let rows: Vec<FamilyRow> = with_pool!(self, pool => sqlx::query_as(self.sql(sql))
             .bind(account_id).bind(now).fetch_all(pool).await)
         .map_err(store_error)?;
         Ok(rows.into_iter().map(family).collect())

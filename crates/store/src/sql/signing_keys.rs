@@ -52,7 +52,7 @@ impl SigningKeyStore for Database {
     }
 
     async fn insert_active(&self, key: &StoredKey) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(INSERT)
+        with_pool!(self, pool => sqlx::query(self.sql(INSERT))
             .bind(key.kid.as_str()).bind(key.purpose.as_str()).bind(&key.sealed)
             .bind(key.created_at).bind(key.activated_at)
             .execute(pool).await.map(|r| r.rows_affected()))
@@ -70,7 +70,7 @@ impl SigningKeyStore for Database {
         macro_rules! rotate_in {
             ($tx:expr) => {{
                 let mut tx = $tx.map_err(store_error)?;
-                let demoted = sqlx::query(DEMOTE)
+                let demoted = sqlx::query(self.sql(DEMOTE))
                     .bind(now)
                     .bind(expected.as_str())
                     .bind(purpose.as_str())
@@ -80,7 +80,7 @@ impl SigningKeyStore for Database {
                 if demoted.rows_affected() != 1 {
                     return Err(StoreError::Conflict);
                 }
-                sqlx::query(INSERT)
+                sqlx::query(self.sql(INSERT))
                     .bind(new.kid.as_str())
                     .bind(purpose.as_str())
                     .bind(&new.sealed)
@@ -97,12 +97,14 @@ impl SigningKeyStore for Database {
             // SQLite refuses under concurrency without waiting.
             Database::Sqlite(pool) => rotate_in!(pool.begin_with("BEGIN IMMEDIATE").await),
             Database::Postgres(pool) => rotate_in!(pool.begin().await),
+            // The unique index on the active purpose settles two rotations at once.
+            Database::MySql(pool) => rotate_in!(pool.begin().await),
         }
     }
 
     async fn retire(&self, kid: &Kid, now: i64) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(
-            "UPDATE signing_keys SET state = 'retired', retired_at = $1 WHERE kid = $2 AND state = 'verify'")
+        with_pool!(self, pool => sqlx::query(self.sql(
+            "UPDATE signing_keys SET state = 'retired', retired_at = $1 WHERE kid = $2 AND state = 'verify'"))
             .bind(now).bind(kid.as_str()).execute(pool).await.map(|r| r.rows_affected() == 1))
             .map_err(store_error)
     }
@@ -110,8 +112,8 @@ impl SigningKeyStore for Database {
     async fn add_verifications(&self, counts: &[(Kid, u64)]) -> Result<(), StoreError> {
         for (kid, n) in counts {
             let n = i64::try_from(*n).unwrap_or(i64::MAX);
-            with_pool!(self, pool => sqlx::query(
-                "UPDATE signing_keys SET verifications = verifications + $1 WHERE kid = $2")
+            with_pool!(self, pool => sqlx::query(self.sql(
+                "UPDATE signing_keys SET verifications = verifications + $1 WHERE kid = $2"))
                 .bind(n).bind(kid.as_str()).execute(pool).await.map(|r| r.rows_affected()))
             .map_err(store_error)?;
         }

@@ -12,12 +12,17 @@ pub enum DatabaseTarget {
     /// A PostgreSQL server. The URL is kept whole for sqlx; it may hold a password, so this
     /// type's `Debug` masks it.
     Postgres { url: String },
+    /// A MariaDB or MySQL server (`mysql://` or `mariadb://`). Kept whole, masked like
+    /// PostgreSQL's; a `mariadb://` URL is handed to the driver as `mysql://`.
+    MySql { url: String },
 }
 
 /// Why a database URL was refused. Never contains the URL itself, which may hold a password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
-    #[error("unsupported database scheme `{0}`: expected sqlite://, postgres:// or postgresql://")]
+    #[error(
+        "unsupported database scheme `{0}`: expected sqlite://, postgres://, postgresql://, mysql:// or mariadb://"
+    )]
     UnsupportedScheme(String),
     #[error("the sqlite URL names no file: expected sqlite://PATH or sqlite::memory:")]
     EmptySqlitePath,
@@ -49,6 +54,12 @@ impl DatabaseTarget {
             "postgres" | "postgresql" => Ok(Self::Postgres {
                 url: url.to_owned(),
             }),
+            "mysql" => Ok(Self::MySql {
+                url: url.to_owned(),
+            }),
+            "mariadb" => Ok(Self::MySql {
+                url: format!("mysql:{rest}"),
+            }),
             other => {
                 // A scheme is short and never secret; anything long is probably not a scheme.
                 let shown: String = other.chars().take(16).collect();
@@ -61,6 +72,7 @@ impl DatabaseTarget {
         match self {
             Self::Sqlite { .. } => super::Backend::Sqlite,
             Self::Postgres { .. } => super::Backend::Postgres,
+            Self::MySql { .. } => super::Backend::MySql,
         }
     }
 }
@@ -70,6 +82,7 @@ impl fmt::Debug for DatabaseTarget {
         match self {
             Self::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
             Self::Postgres { .. } => f.debug_struct("Postgres").finish_non_exhaustive(),
+            Self::MySql { .. } => f.debug_struct("MySql").finish_non_exhaustive(),
         }
     }
 }
@@ -112,7 +125,7 @@ mod tests {
             "nocolon",
             "sqlite://",
             "sqlite:",
-            "mysql-but-secret-password://x",
+            "mongodb-but-secret-password://x",
         ] {
             let err = DatabaseTarget::parse(url, Path::new("/")).unwrap_err();
             assert!(!err.to_string().contains("secret-password"), "{err}");
@@ -125,5 +138,20 @@ mod tests {
             DatabaseTarget::parse("postgres://u:hunter2@db/kunci", Path::new("/")).unwrap();
         assert!(!format!("{target:?}").contains("hunter2"));
         assert_eq!(target.backend(), crate::Backend::Postgres);
+    }
+
+    #[test]
+    fn mysql_and_mariadb_urls_are_one_backend_and_masked() {
+        let mysql = DatabaseTarget::parse("mysql://u:hunter2@db/kunci", Path::new("/")).unwrap();
+        assert_eq!(mysql.backend(), crate::Backend::MySql);
+        assert!(!format!("{mysql:?}").contains("hunter2"));
+        let mariadb =
+            DatabaseTarget::parse("MariaDB://u:hunter2@db:3306/kunci", Path::new("/")).unwrap();
+        assert_eq!(
+            mariadb,
+            DatabaseTarget::MySql {
+                url: "mysql://u:hunter2@db:3306/kunci".to_owned()
+            }
+        );
     }
 }

@@ -10,7 +10,7 @@
 
 mod conformance;
 
-/// Instantiates an async conformance test for every SQL backend. The test function takes a
+/// Instantiates an async conformance test for every SQL backend (SQLite, PostgreSQL, MariaDB). The test function takes a
 /// connected, empty [`kunci_store::Database`].
 #[macro_export]
 macro_rules! backends {
@@ -33,6 +33,19 @@ macro_rules! backends {
                     let dir = tempfile::tempdir().unwrap();
                     let Some(db) = kunci_store::testing::TestDatabase::new(
                         kunci_store::testing::TestBackend::Postgres, dir.path()).await else {
+                        return;
+                    };
+                    super::$test(db.connect().await).await;
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let Some(db) = kunci_store::testing::TestDatabase::new(
+                        kunci_store::testing::TestBackend::MySql, dir.path()).await else {
                         return;
                     };
                     super::$test(db.connect().await).await;
@@ -85,6 +98,21 @@ macro_rules! session_stores {
                     let dir = tempfile::tempdir().unwrap();
                     let Some(db) = kunci_store::testing::TestDatabase::new(
                         kunci_store::testing::TestBackend::Postgres, dir.path()).await else {
+                        return;
+                    };
+                    let db = db.connect().await;
+                    db.migrate().await.unwrap();
+                    super::$test(Box::new(db)).await;
+                }
+            )*
+        }
+        mod sql_mysql {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let Some(db) = kunci_store::testing::TestDatabase::new(
+                        kunci_store::testing::TestBackend::MySql, dir.path()).await else {
                         return;
                     };
                     let db = db.connect().await;

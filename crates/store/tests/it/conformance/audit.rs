@@ -32,13 +32,17 @@ async fn exec(db: &Database, sql: &str) -> Result<u64, sqlx::Error> {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()),
+        Database::MySql(pool) => sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
     }
 }
 
 /// What someone with write access to the database does first.
 async fn drop_guards(db: &Database) {
     match db {
-        Database::Sqlite(_) => {
+        Database::Sqlite(_) | Database::MySql(_) => {
             exec(db, "DROP TRIGGER audit_log_no_delete").await.unwrap();
             exec(db, "DROP TRIGGER audit_log_no_update").await.unwrap();
         }

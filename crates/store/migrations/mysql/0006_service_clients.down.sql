@@ -1,0 +1,2 @@
+DROP TABLE request_nonces;
+DROP TABLE service_clients;

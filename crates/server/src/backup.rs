@@ -2,15 +2,19 @@
 //! database (docs/backups.md). The stream format is `kunci_crypto::backup`: chunk by chunk,
 //! so a database of any size is never held in memory.
 //!
-//! This version backs up SQLite, the embedded default: a `VACUUM INTO` snapshot (consistent,
-//! taken while the server runs) is encrypted into the backup; a restore decrypts it beside the
-//! database, checks it is an intact kunci database, keeps the current file aside and renames
-//! the restored one into place. PostgreSQL needs a logical export and is refused with a clear
-//! message until that is built.
+//! SQLite, the embedded default: a `VACUUM INTO` snapshot (consistent, taken while the server
+//! runs) is encrypted into the backup; a restore decrypts it beside the database, checks it is
+//! an intact kunci database, keeps the current file aside and renames the restored one into
+//! place. PostgreSQL and MariaDB/MySQL: a logical dump of every kunci table from one consistent
+//! snapshot (`kunci_store::Database::export`) is encrypted as it is produced, never written in
+//! clear; a restore checks the whole file first, then replaces every table's rows in one
+//! transaction. A dump of either server restores into either.
 
 use std::fs::File;
 use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use anyhow::{Context as _, bail};
 use kunci_crypto::MasterKey;
@@ -22,7 +26,7 @@ use kunci_domain::clock::{Clock as _, SystemClock};
 
 use crate::commands::{Need, ProcessEnv, load};
 use crate::config::{LoadInput, Loaded};
-use crate::output;
+use crate::output::{self, Progress};
 
 /// What a backup holds, as `verify` found it.
 #[derive(Debug)]
@@ -32,50 +36,100 @@ pub struct Summary {
     pub bytes: u64,
 }
 
-fn sqlite_path(loaded: &Loaded) -> anyhow::Result<PathBuf> {
-    let target = DatabaseTarget::parse(loaded.config.data.database_url.expose(), &loaded.root)
-        .context("`data.database_url`")?;
-    match target {
-        DatabaseTarget::Sqlite { path: Some(path) } => Ok(path),
-        DatabaseTarget::Sqlite { path: None } => {
-            bail!("an in-memory database cannot be backed up")
+/// What a backup copies: a SQLite file, or a server database's tables.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    Server,
+}
+
+impl Source {
+    fn of(loaded: &Loaded) -> anyhow::Result<Self> {
+        let target = DatabaseTarget::parse(loaded.config.data.database_url.expose(), &loaded.root)
+            .context("`data.database_url`")?;
+        match target {
+            DatabaseTarget::Sqlite { path: Some(path) } => Ok(Self::File(path)),
+            DatabaseTarget::Sqlite { path: None } => {
+                bail!("an in-memory database cannot be backed up")
+            }
+            DatabaseTarget::Postgres { .. } | DatabaseTarget::MySql { .. } => Ok(Self::Server),
         }
-        DatabaseTarget::Postgres { .. } | DatabaseTarget::MySql { .. } => bail!(
-            "backups of PostgreSQL are not built yet (only SQLite): use pg_dump for now, \
-             and keep its output as private as the database"
-        ),
     }
 }
 
-/// Reads up to a full chunk (short only at the end of the input).
-fn read_chunk(input: &mut impl io::Read, buffer: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match input.read(&mut buffer[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
+/// Encrypts what is written to it into the backup file, a frame per [`MAX_CHUNK`] bytes; the
+/// rest goes out as the last frame in [`SealingWriter::finish`]. The clear text waits in a
+/// buffer that is wiped when dropped.
+struct SealingWriter<'a> {
+    file: &'a mut File,
+    sealer: &'a mut Sealer,
+    buffer: Zeroizing<Vec<u8>>,
+    total: u64,
 }
 
-/// Encrypts `snapshot` into `out`, frame by frame.
-fn seal_file(snapshot: &Path, out: &mut File, sealer: &mut Sealer) -> anyhow::Result<u64> {
-    let mut input = BufReader::new(File::open(snapshot)?);
-    let mut current = vec![0u8; MAX_CHUNK];
-    let mut next = vec![0u8; MAX_CHUNK];
-    let mut length = read_chunk(&mut input, &mut current)?;
-    let mut total = 0u64;
+impl<'a> SealingWriter<'a> {
+    fn new(file: &'a mut File, sealer: &'a mut Sealer) -> Self {
+        Self {
+            file,
+            sealer,
+            buffer: Zeroizing::new(Vec::with_capacity(2 * MAX_CHUNK)),
+            total: 0,
+        }
+    }
+
+    /// Seals the rest as the last frame; the number of clear bytes sealed in all.
+    fn finish(mut self) -> io::Result<u64> {
+        let frame = self
+            .sealer
+            .frame(&self.buffer, true)
+            .map_err(io::Error::other)?;
+        self.file.write_all(&frame)?;
+        self.total += len64(self.buffer.len());
+        Ok(self.total)
+    }
+}
+
+impl io::Write for SealingWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        // Strictly more than a chunk: what remains at the end is never empty unless the whole
+        // stream is, and the last frame always carries it.
+        while self.buffer.len() > MAX_CHUNK {
+            let frame = self
+                .sealer
+                .frame(&self.buffer[..MAX_CHUNK], false)
+                .map_err(io::Error::other)?;
+            self.file.write_all(&frame)?;
+            self.buffer.drain(..MAX_CHUNK);
+            self.total += len64(MAX_CHUNK);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn len64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// Copies the snapshot file into `out`, showing progress in bytes.
+fn copy_file(snapshot: &Path, out: &mut dyn io::Write, progress: &mut Progress) -> io::Result<()> {
+    let mut input = File::open(snapshot)?;
+    let total = input.metadata()?.len();
+    let mut buffer = Zeroizing::new(vec![0u8; MAX_CHUNK]);
+    let mut done = 0u64;
+    progress.set(0, total);
     loop {
-        let next_length = read_chunk(&mut input, &mut next)?;
-        let last = next_length == 0;
-        out.write_all(&sealer.frame(&current[..length], last)?)?;
-        total += u64::try_from(length)?;
-        if last {
-            return Ok(total);
+        let n = input.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(());
         }
-        std::mem::swap(&mut current, &mut next);
-        length = next_length;
+        out.write_all(&buffer[..n])?;
+        done += len64(n);
+        progress.set(done, total);
     }
 }
 
@@ -86,11 +140,13 @@ pub async fn create(
     out: Option<PathBuf>,
     now: i64,
 ) -> anyhow::Result<(PathBuf, u64)> {
-    let db_path = sqlite_path(loaded)?;
+    let source = Source::of(loaded)?;
     let database = crate::startup::open_database(loaded).await?;
     let out =
         out.unwrap_or_else(|| default_name(&loaded.root.join(&loaded.config.backup.dir), now));
-    let result = write_backup(&database, &db_path, master, &out, now).await;
+    let mut progress = Progress::new("backup", units(&source));
+    let result = write_backup(&database, &source, master, &out, now, &mut progress).await;
+    progress.finish();
     database.close().await;
     result.map(|bytes| (out, bytes))
 }
@@ -109,14 +165,28 @@ fn default_name(dir: &Path, now: i64) -> PathBuf {
     dir.join(format!("kunci-{stamp}.kbk"))
 }
 
-/// Snapshots `database` (the SQLite file `db_path`) and writes it encrypted to `out`.
+fn units(source: &Source) -> &'static str {
+    match source {
+        Source::File(_) => "bytes",
+        Source::Server => "rows",
+    }
+}
+
+/// Snapshots `database` and writes it encrypted to `out`: the bytes of clear text inside.
 async fn write_backup(
     database: &Database,
-    db_path: &Path,
+    source: &Source,
     master: &MasterKey,
     out: &Path,
     now: i64,
+    progress: &mut Progress,
 ) -> anyhow::Result<u64> {
+    if out.exists() {
+        bail!("{} exists: a backup never replaces another", out.display());
+    }
+    if let Some(parent) = out.parent() {
+        kunci_store::fs::create_private_dir_all(parent)?;
+    }
     let schema = database
         .migration_status()
         .await?
@@ -125,46 +195,65 @@ async fn write_backup(
         .map(|m| m.version)
         .max()
         .unwrap_or(0);
+    let header = Header {
+        fingerprint: master.fingerprint(),
+        created_at: now,
+        backend: database.backend().to_string(),
+        schema,
+    };
+    // Written under a temporary name and renamed when complete: a backup interrupted at any
+    // point leaves no file under the final name.
+    let partial = sibling(out, "partial");
+    let written = async {
+        let mut file = create_private(&partial)?;
+        let (mut sealer, line) = Sealer::new(master, &header);
+        file.write_all(line.as_bytes())?;
+        let mut sealing = SealingWriter::new(&mut file, &mut sealer);
+        match source {
+            Source::File(db_path) => {
+                snapshot_file(database, db_path, &mut sealing, progress).await?;
+            }
+            Source::Server => {
+                database
+                    .export(schema, &mut sealing, &mut |done, total| {
+                        progress.set(done, total);
+                    })
+                    .await
+                    .context("the export of the database failed")?;
+            }
+        }
+        let bytes = sealing.finish()?;
+        file.sync_all()?;
+        std::fs::rename(&partial, out)?;
+        sync_parent(out)?;
+        anyhow::Ok(bytes)
+    }
+    .await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// A consistent copy of the SQLite file beside it, into `out`; the copy (the database in
+/// clear) is private at once and removed whatever happens.
+async fn snapshot_file(
+    database: &Database,
+    db_path: &Path,
+    out: &mut (dyn io::Write + Send),
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
     let snapshot = sibling(db_path, "backup-snapshot");
     let taken = database.snapshot_into(&snapshot).await;
-    // The snapshot is the database in clear: private at once, removed whatever happens.
-    let result = async {
+    let result = (|| {
         taken.context("the snapshot of the database failed")?;
         std::fs::set_permissions(
             &snapshot,
             std::os::unix::fs::PermissionsExt::from_mode(0o600),
         )?;
-        if let Some(parent) = out.parent() {
-            kunci_store::fs::create_private_dir_all(parent)?;
-        }
-        if out.exists() {
-            bail!("{} exists: a backup never replaces another", out.display());
-        }
-        let header = Header {
-            fingerprint: master.fingerprint(),
-            created_at: now,
-            backend: "sqlite".to_owned(),
-            schema,
-        };
-        // Written under a temporary name and renamed when complete: a backup interrupted at
-        // any point leaves no file under the final name.
-        let partial = sibling(out, "partial");
-        let written = (|| {
-            let mut file = create_private(&partial)?;
-            let (mut sealer, line) = Sealer::new(master, &header);
-            file.write_all(line.as_bytes())?;
-            let bytes = seal_file(&snapshot, &mut file, &mut sealer)?;
-            file.sync_all()?;
-            std::fs::rename(&partial, out)?;
-            sync_parent(out)?;
-            anyhow::Ok(bytes)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&partial);
-        }
-        written
-    }
-    .await;
+        copy_file(&snapshot, out, progress)?;
+        anyhow::Ok(())
+    })();
     let _ = std::fs::remove_file(&snapshot);
     result
 }
@@ -173,7 +262,7 @@ async fn write_backup(
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub database: Database,
-    pub db_path: PathBuf,
+    pub source: Source,
     pub master: MasterKey,
     pub dir: PathBuf,
     pub keep: usize,
@@ -190,7 +279,7 @@ impl Schedule {
         if config.interval_hours == 0 {
             return Ok(None);
         }
-        let db_path = sqlite_path(loaded).context("`backup.interval_hours`")?;
+        let source = Source::of(loaded).context("`backup.interval_hours`")?;
         let dir = if config.dir.is_absolute() {
             config.dir.clone()
         } else {
@@ -198,7 +287,7 @@ impl Schedule {
         };
         Ok(Some(Self {
             database: database.clone(),
-            db_path,
+            source,
             master: master.clone(),
             dir,
             keep: usize::try_from(config.keep).unwrap_or(usize::MAX),
@@ -213,7 +302,15 @@ impl Schedule {
         notifier: &dyn kunci_domain::notify::Notifier,
     ) -> anyhow::Result<PathBuf> {
         let out = default_name(&self.dir, now);
-        let written = write_backup(&self.database, &self.db_path, &self.master, &out, now).await;
+        let written = write_backup(
+            &self.database,
+            &self.source,
+            &self.master,
+            &out,
+            now,
+            &mut Progress::hidden(),
+        )
+        .await;
         let result = written.and_then(|bytes| {
             tracing::info!(file = %out.display(), bytes, "scheduled backup written");
             self.prune()
@@ -257,39 +354,168 @@ impl Schedule {
     }
 }
 
-/// Reads a whole backup, checking every frame, and writes what it holds to `sink`.
-pub fn read(path: &Path, master: &MasterKey, sink: &mut dyn io::Write) -> anyhow::Result<Summary> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut input = BufReader::new(file);
-    let mut line = Vec::new();
-    (&mut input).take(512).read_until(b'\n', &mut line)?;
-    let line =
-        String::from_utf8(line).map_err(|_| kunci_crypto::backup::BackupError::NotABackup)?;
-    let (mut opener, header) = Opener::new(master, &line)?;
-    let mut bytes = 0u64;
-    let mut blob = Vec::new();
-    loop {
+/// The clear text of a backup, each frame checked as it is read: what it yields is authentic
+/// and in order, and the end is only reached after the last frame.
+pub struct BackupReader {
+    input: BufReader<File>,
+    opener: Opener,
+    header: Header,
+    plain: Zeroizing<Vec<u8>>,
+    at: usize,
+    ended: bool,
+    blob: Vec<u8>,
+}
+
+impl std::fmt::Debug for BackupReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupReader")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackupReader {
+    /// Opens `path` and reads its header: refused at once if it is not a backup or was made
+    /// under another master key.
+    pub fn open(path: &Path, master: &MasterKey) -> anyhow::Result<Self> {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut input = BufReader::new(file);
+        let mut line = Vec::new();
+        (&mut input).take(512).read_until(b'\n', &mut line)?;
+        let line =
+            String::from_utf8(line).map_err(|_| kunci_crypto::backup::BackupError::NotABackup)?;
+        let (opener, header) = Opener::new(master, &line)?;
+        Ok(Self {
+            input,
+            opener,
+            header,
+            plain: Zeroizing::new(Vec::new()),
+            at: 0,
+            ended: false,
+            blob: Vec::new(),
+        })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Opens the next frame into `plain`; false at the end of a complete stream.
+    fn next_frame(&mut self) -> anyhow::Result<bool> {
         let mut prefix = [0u8; 4];
-        match input.read_exact(&mut prefix) {
+        match self.input.read_exact(&mut prefix) {
             Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                self.opener.finish()?;
+                self.ended = true;
+                return Ok(false);
+            }
             Err(err) => return Err(err.into()),
         }
-        let (length, last) = opener.prefix(prefix)?;
-        blob.resize(length, 0);
-        input.read_exact(&mut blob).map_err(|err| {
+        let (length, last) = self.opener.prefix(prefix)?;
+        self.blob.resize(length, 0);
+        self.input.read_exact(&mut self.blob).map_err(|err| {
             if err.kind() == io::ErrorKind::UnexpectedEof {
                 anyhow::Error::from(kunci_crypto::backup::BackupError::Truncated)
             } else {
                 err.into()
             }
         })?;
-        let plain = opener.open(&blob, last)?;
-        sink.write_all(&plain)?;
-        bytes += u64::try_from(plain.len())?;
+        self.plain = self.opener.open(&self.blob, last)?;
+        self.at = 0;
+        Ok(true)
     }
-    opener.finish()?;
-    Ok(Summary { header, bytes })
+}
+
+impl io::Read for BackupReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.plain.len() {
+            if self.ended || !self.next_frame().map_err(io::Error::other)? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.plain.len() - self.at);
+        buf[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Reads a whole backup, checking every frame, and writes what it holds to `sink`.
+pub fn read(path: &Path, master: &MasterKey, sink: &mut dyn io::Write) -> anyhow::Result<Summary> {
+    let mut reader = BackupReader::open(path, master)?;
+    let mut bytes = 0u64;
+    while reader.next_frame()? {
+        sink.write_all(&reader.plain)?;
+        bytes += len64(reader.plain.len());
+    }
+    Ok(Summary {
+        header: reader.header,
+        bytes,
+    })
+}
+
+/// Restores a dump of a server database (PostgreSQL or MariaDB/MySQL) into the configured one.
+/// The database is brought to the backup's schema version first when it holds nothing, then
+/// every table is replaced in one transaction, then the newer migrations run again.
+async fn restore_server(
+    loaded: &Loaded,
+    master: &MasterKey,
+    backup: &Path,
+    force: bool,
+    summary: &Summary,
+) -> anyhow::Result<kunci_store::DumpSummary> {
+    let wanted = summary.header.schema;
+    let database = crate::startup::open_database(loaded).await?;
+    let result = async {
+        let status = database.migration_status().await?;
+        let latest = status.iter().map(|m| m.version).max().unwrap_or(0);
+        let current = status
+            .iter()
+            .filter(|m| m.applied)
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        if wanted > latest {
+            bail!(
+                "the backup has schema {wanted}, newer than this kunci knows ({latest}): restore \
+                 it with the kunci version that made it"
+            );
+        }
+        let occupied = current > 0 && database.holds_data().await.unwrap_or(true);
+        if occupied && !force {
+            bail!(
+                "the {} database holds data: restoring would replace it. Stop kunci, then run \
+                 `backup restore --force` (the restore is one transaction: all of the backup, \
+                 or nothing)",
+                database.backend()
+            );
+        }
+        if current != wanted {
+            if occupied {
+                bail!(
+                    "the database is at schema {current} and the backup at {wanted}: bring the \
+                     database to schema {wanted} with `kunci db migrate` or `db rollback`, or \
+                     restore into an empty database"
+                );
+            }
+            database.migrate().await?;
+            let newer = status.iter().filter(|m| m.version > wanted).count();
+            database.rollback(newer).await?;
+        }
+        let mut progress = Progress::new("restore", "rows");
+        let mut reader = BufReader::new(BackupReader::open(backup, master)?);
+        let restored = database
+            .import(&mut reader, &mut |done, total| progress.set(done, total))
+            .await;
+        progress.finish();
+        let restored = restored.context("the restore failed; the database is as it was")?;
+        database.migrate().await?;
+        anyhow::Ok(restored)
+    }
+    .await;
+    database.close().await;
+    result
 }
 
 /// `backup restore`: the file the previous database was kept as, if there was one.
@@ -300,15 +526,25 @@ pub async fn restore(
     force: bool,
     now: i64,
 ) -> anyhow::Result<Option<PathBuf>> {
-    let db_path = sqlite_path(loaded)?;
     // Everything is checked before anything is touched.
     let summary = read(backup, master, &mut io::sink())?;
-    if summary.header.backend != "sqlite" {
-        bail!(
+    let server_dump = matches!(summary.header.backend.as_str(), "postgres" | "mysql");
+    let db_path = match Source::of(loaded)? {
+        Source::File(path) if summary.header.backend == "sqlite" => path,
+        Source::Server if server_dump => {
+            restore_server(loaded, master, backup, force, &summary).await?;
+            return Ok(None);
+        }
+        Source::File(_) => bail!(
             "this backup holds a {} database; this deployment uses SQLite",
             summary.header.backend
-        );
-    }
+        ),
+        Source::Server => bail!(
+            "this backup holds a {} database file; this deployment uses a database server \
+             (a server database restores from a backup of PostgreSQL or MariaDB/MySQL)",
+            summary.header.backend
+        ),
+    };
     let occupied = if db_path.exists() {
         let database = crate::startup::open_database(loaded).await?;
         let holds = database.holds_data().await;

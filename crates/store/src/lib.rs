@@ -16,7 +16,10 @@ pub mod redis;
 pub mod sql;
 
 pub use redis::RedisServer;
-pub use sql::{Backend, ConnectOptions, Database, DatabaseError, DatabaseTarget, MigrationState};
+pub use sql::{
+    Backend, ConnectOptions, Database, DatabaseError, DatabaseTarget, DumpError, DumpSummary,
+    MigrationState,
+};
 
 #[cfg(feature = "testing")]
 pub mod testing;

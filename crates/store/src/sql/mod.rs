@@ -15,6 +15,7 @@ mod apikeys;
 mod audit;
 mod clients;
 mod database;
+mod dump;
 mod episodes;
 mod lockout;
 mod migrate;
@@ -114,6 +115,7 @@ use std::borrow::Cow;
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 pub use database::{Backend, ConnectOptions, Database, DatabaseError};
+pub use dump::{DumpError, DumpSummary};
 pub use migrate::MigrationState;
 pub use target::{DatabaseTarget, TargetError};
 

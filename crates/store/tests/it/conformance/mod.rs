@@ -4,6 +4,7 @@ mod accounts;
 mod apikeys;
 mod audit;
 mod clients;
+mod dump;
 mod episodes;
 mod lockout;
 mod migrations;

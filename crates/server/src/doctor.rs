@@ -297,6 +297,84 @@ pub fn signing_keys(keys: &[StoredKey], rotation_days: u32, now: i64) -> Vec<Fin
     findings
 }
 
+/// The scheduled backups: on in production, the newest one no older than two intervals, and
+/// made under this deployment's master key (`fingerprint`, when it is known).
+pub fn backups(
+    dir: &Path,
+    interval_hours: u32,
+    environment: Environment,
+    fingerprint: Option<&str>,
+    now: i64,
+) -> Vec<Finding> {
+    if interval_hours == 0 {
+        return if environment == Environment::Production {
+            vec![Finding::warn(
+                "no scheduled backups (backup.interval_hours = 0)",
+                "set backup.interval_hours (24 is usual) and copy backup.dir off the machine, \
+                 or run `kunci backup create` from cron",
+            )]
+        } else {
+            Vec::new()
+        };
+    }
+    let newest = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("kunci-") && n.ends_with(".kbk"))
+        })
+        .filter_map(|p| backup_header(&p))
+        .max_by_key(|h| h.created_at);
+    let Some(newest) = newest else {
+        return vec![Finding::warn(
+            format!("no backup in {} yet", dir.display()),
+            "kunci serve writes one every backup.interval_hours; or run `kunci backup create`",
+        )];
+    };
+    let mut findings = Vec::new();
+    let hours = (now - newest.created_at) / 3600;
+    if hours > 2 * i64::from(interval_hours) {
+        findings.push(Finding::fail(
+            format!(
+                "the newest backup is {hours} hours old; backups are due every {interval_hours}"
+            ),
+            "check the server log for backup_failed, and that a server is running",
+        ));
+    } else {
+        findings.push(Finding::pass(format!(
+            "the newest backup is {hours} hours old"
+        )));
+    }
+    if let Some(ours) = fingerprint
+        && newest.fingerprint.to_string() != ours
+    {
+        findings.push(Finding::fail(
+            format!(
+                "the newest backup was made with another master key ({}; this one is {ours})",
+                newest.fingerprint
+            ),
+            "back up under this deployment's key: `kunci backup create`",
+        ));
+    }
+    findings
+}
+
+/// The header of a backup file, if it is one.
+fn backup_header(path: &Path) -> Option<kunci_crypto::backup::Header> {
+    use std::io::{BufRead as _, Read as _};
+    let file = std::fs::File::open(path).ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(file)
+        .take(512)
+        .read_line(&mut line)
+        .ok()?;
+    kunci_crypto::backup::Header::parse(&line).ok()
+}
+
 /// Whether Redis keeps what kunci puts there when it holds the sessions.
 pub async fn redis_persistence(loaded: &Loaded) -> Vec<Finding> {
     let data = &loaded.config.data;
@@ -338,8 +416,12 @@ pub async fn command(
     url: Option<String>,
 ) -> anyhow::Result<()> {
     let mut findings = Vec::new();
+    let mut fingerprint = None;
     let loaded = match load(input, process, Need::IfEncrypted).await {
-        Ok((loaded, _)) => loaded,
+        Ok((loaded, key)) => {
+            fingerprint = key.map(|(key, _)| key.fingerprint().to_string());
+            loaded
+        }
         Err(err) => {
             // Without its secrets the configuration still tells most of the posture.
             let plain = config::load(input)?;
@@ -394,6 +476,14 @@ pub async fn command(
         }
     }
     findings.extend(redis_persistence(&loaded).await);
+    let backup = &loaded.config.backup;
+    findings.extend(backups(
+        &loaded.root.join(&backup.dir),
+        backup.interval_hours,
+        input.environment,
+        fingerprint.as_deref(),
+        SystemClock.now_unix(),
+    ));
     output::result(&render(&findings));
     let failed = findings.iter().filter(|f| f.level == Level::Fail).count();
     if failed > 0 {

@@ -113,3 +113,66 @@ fn a_fresh_development_project_passes() {
     );
     assert!(out.contains(" 0 failed"), "{out}");
 }
+
+#[test]
+fn doctor_checks_that_backups_are_scheduled_recent_and_under_this_key() {
+    use kunci::doctor::{Level, backups};
+    use kunci_domain::environment::Environment;
+    let kunci = Kunci::new();
+    kunci.run(&["db", "migrate"]).success();
+    let dir = kunci.path("instance/backups");
+    let off = backups(&dir, 0, Environment::Production, None, 0);
+    assert_eq!(off.len(), 1);
+    assert_eq!(off[0].level, Level::Warn);
+    assert!(off[0].what.contains("no scheduled backups"), "{off:?}");
+    assert!(backups(&dir, 0, Environment::Development, None, 0).is_empty());
+    let none = backups(&dir, 24, Environment::Production, None, 0);
+    assert_eq!(none[0].level, Level::Warn, "{none:?}");
+
+    kunci.run(&["backup", "create"]).success();
+    let made = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(made, 1);
+    // The key the backup names in its header is this project's.
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let header = std::fs::read(&file).unwrap();
+    let header =
+        String::from_utf8_lossy(&header[..header.iter().position(|b| *b == b'\n').unwrap()])
+            .into_owned();
+    let fingerprint = header
+        .split(' ')
+        .find_map(|f| f.strip_prefix("key="))
+        .unwrap()
+        .to_owned();
+    let fingerprint = fingerprint.as_str();
+    let now = kunci_domain::clock::Clock::now_unix(&kunci_domain::clock::SystemClock);
+    let fresh = backups(&dir, 24, Environment::Production, Some(fingerprint), now);
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    assert_eq!(fresh[0].level, Level::Pass, "{fresh:?}");
+    let late = backups(
+        &dir,
+        24,
+        Environment::Production,
+        Some(fingerprint),
+        now + 49 * 3600,
+    );
+    assert_eq!(late[0].level, Level::Fail, "{late:?}");
+    assert!(late[0].what.contains("49 hours old"), "{late:?}");
+    let foreign = backups(
+        &dir,
+        24,
+        Environment::Production,
+        Some("0000000000000000"),
+        now,
+    );
+    assert!(
+        foreign
+            .iter()
+            .any(|f| f.level == Level::Fail && f.what.contains("another master key")),
+        "{foreign:?}"
+    );
+}

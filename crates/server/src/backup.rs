@@ -258,6 +258,21 @@ async fn snapshot_file(
     result
 }
 
+/// The scheduled backups in `dir` (`kunci-*.kbk`), oldest first.
+pub fn scheduled_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("kunci-") && n.ends_with(".kbk"))
+        })
+        .collect();
+    backups.sort();
+    Ok(backups)
+}
+
 /// Scheduled backups (`[backup]`): where, and how many to keep.
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -335,16 +350,7 @@ impl Schedule {
 
     /// Deletes the oldest `kunci-*.kbk` files beyond `keep`.
     fn prune(&self) -> anyhow::Result<()> {
-        let mut backups: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("kunci-") && n.ends_with(".kbk"))
-            })
-            .collect();
-        backups.sort();
+        let backups = scheduled_files(&self.dir)?;
         let excess = backups.len().saturating_sub(self.keep);
         for old in backups.into_iter().take(excess) {
             std::fs::remove_file(&old)?;

@@ -317,17 +317,10 @@ pub fn backups(
             Vec::new()
         };
     }
-    let newest = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("kunci-") && n.ends_with(".kbk"))
-        })
-        .filter_map(|p| backup_header(&p))
+    let newest = crate::backup::scheduled_files(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| backup_header(p))
         .max_by_key(|h| h.created_at);
     let Some(newest) = newest else {
         return vec![Finding::warn(

@@ -104,6 +104,19 @@ impl TestDatabase {
     }
 }
 
+/// A new test schema or database name, born at the server's `epoch`.
+fn test_name(epoch: i64) -> String {
+    format!("kunci_t_{epoch}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The test schemas or databases among `names` born more than two hours before `epoch`.
+fn left_behind(names: Vec<String>, epoch: i64) -> impl Iterator<Item = String> {
+    names.into_iter().filter(move |name| {
+        let born = name.split('_').nth(2).and_then(|s| s.parse::<i64>().ok());
+        born.is_some_and(|born| epoch - born > 2 * 3600)
+    })
+}
+
 async fn fresh_schema(base: &str) -> String {
     let target = DatabaseTarget::parse(base, Path::new("/")).expect("KUNCI_TEST_DATABASE_URL");
     let options = ConnectOptions {
@@ -125,18 +138,15 @@ async fn fresh_schema(base: &str) -> String {
             .fetch_all(&pool)
             .await
             .expect("list test schemas");
-    for schema in stale {
-        let born = schema.split('_').nth(2).and_then(|s| s.parse::<i64>().ok());
-        if born.is_some_and(|born| epoch - born > 2 * 3600) {
-            // Another run may drop it at the same moment; either way it is gone.
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .execute(&pool)
-            .await;
-        }
+    for schema in left_behind(stale, epoch) {
+        // Another run may drop it at the same moment; either way it is gone.
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&pool)
+        .await;
     }
-    let schema = format!("kunci_t_{epoch}_{}", uuid::Uuid::new_v4().simple());
+    let schema = test_name(epoch);
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&pool)
         .await
@@ -169,17 +179,14 @@ async fn fresh_mysql_database(base: &str) -> String {
     .fetch_all(&pool)
     .await
     .expect("list test databases");
-    for name in stale {
-        let born = name.split('_').nth(2).and_then(|s| s.parse::<i64>().ok());
-        if born.is_some_and(|born| epoch - born > 2 * 3600) {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name}"
-            )))
-            .execute(&pool)
-            .await;
-        }
+    for name in left_behind(stale, epoch) {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .execute(&pool)
+        .await;
     }
-    let name = format!("kunci_t_{epoch}_{}", uuid::Uuid::new_v4().simple());
+    let name = test_name(epoch);
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&pool)
         .await

@@ -45,6 +45,19 @@ fn listing(kunci: &Kunci) -> String {
         .join("\n")
 }
 
+/// A backup file: the header line, then nothing of `clear` readable.
+fn assert_sealed(file: &Path, clear: &[&[u8]]) {
+    let bytes = std::fs::read(file).unwrap();
+    assert!(bytes.starts_with(b"kunci-backup v1 "));
+    for clear in clear {
+        assert!(
+            !bytes.windows(clear.len()).any(|w| w == *clear),
+            "{} in clear",
+            String::from_utf8_lossy(clear)
+        );
+    }
+}
+
 fn backup_of(kunci: &Kunci) -> std::path::PathBuf {
     let out = kunci.path("backup.kbk");
     kunci
@@ -59,14 +72,7 @@ fn a_backup_restores_whole_in_another_folder() {
     populated(&origin);
     let file = backup_of(&origin);
     assert_eq!(mode(&file) & 0o777, 0o600);
-    let bytes = std::fs::read(&file).unwrap();
-    assert!(bytes.starts_with(b"kunci-backup v1 "));
-    for clear in [&b"alice"[..], b"billing", b"SQLite format"] {
-        assert!(
-            !bytes.windows(clear.len()).any(|w| w == clear),
-            "nothing in clear"
-        );
-    }
+    assert_sealed(&file, &[b"alice", b"billing", b"SQLite format"]);
     let verified = origin.run(&["backup", "verify", file.to_str().unwrap()]);
     assert!(verified.success().stdout().contains("complete and intact"));
 
@@ -346,13 +352,7 @@ async fn server_round_trip(from: TestBackend, into: TestBackend) {
         populated(&origin);
         let file = backup_of(&origin);
         assert_eq!(mode(&file) & 0o777, 0o600);
-        let bytes = std::fs::read(&file).unwrap();
-        for clear in [&b"alice"[..], b"billing", b"account.created"] {
-            assert!(
-                !bytes.windows(clear.len()).any(|w| w == clear),
-                "nothing in clear"
-            );
-        }
+        assert_sealed(&file, &[b"alice", b"billing", b"account.created"]);
         let verified = origin.run(&["backup", "verify", file.to_str().unwrap()]);
         assert!(verified.success().stdout().contains("complete and intact"));
         let before = listing(&origin);

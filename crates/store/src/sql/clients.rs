@@ -72,39 +72,34 @@ impl NonceStore for Database {
         now: i64,
         ttl_secs: i64,
     ) -> Result<Claim, StoreError> {
-        let fresh = match self {
-            Database::MySql(pool) => {
-                sqlx::query(FORGET_EXPIRED)
-                    .bind(key)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .map_err(store_error)?;
-                sqlx::query(CLAIM_MYSQL)
-                    .bind(key)
-                    .bind(now + ttl_secs)
-                    .execute(pool)
-                    .await
-                    .map(|r| r.rows_affected() == 1)
-            }
-            Database::Sqlite(pool) => sqlx::query(CLAIM)
-                .bind(key)
-                .bind(now + ttl_secs)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected() == 1),
-            Database::Postgres(pool) => sqlx::query(CLAIM)
-                .bind(key)
-                .bind(now + ttl_secs)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected() == 1),
-        }
+        let fresh = with_pool!(self,
+            pool => sqlx::query(CLAIM)
+                .bind(key).bind(now + ttl_secs).bind(now)
+                .execute(pool).await.map(|r| r.rows_affected() == 1),
+            MySql(pool) => claim_mysql(pool, key, now, ttl_secs).await)
         .map_err(store_error)?;
         Ok(if fresh { Claim::Fresh } else { Claim::Replayed })
     }
+}
+
+/// [`CLAIM`] on MySQL: true when the nonce is new (or its last use expired).
+async fn claim_mysql(
+    pool: &sqlx::MySqlPool,
+    key: &str,
+    now: i64,
+    ttl_secs: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query(FORGET_EXPIRED)
+        .bind(key)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    let inserted = sqlx::query(CLAIM_MYSQL)
+        .bind(key)
+        .bind(now + ttl_secs)
+        .execute(pool)
+        .await?;
+    Ok(inserted.rows_affected() == 1)
 }
 
 impl Database {

@@ -25,31 +25,33 @@ const OPEN_MYSQL: &str =
 #[async_trait]
 impl EpisodeStore for Database {
     async fn transition(&self, key: &str, open: bool, now: i64) -> Result<bool, StoreError> {
-        match (self, open) {
-            (Database::MySql(pool), true) => {
-                let reopened = sqlx::query(REOPEN_MYSQL)
-                    .bind(now)
-                    .bind(key)
-                    .execute(pool)
-                    .await
-                    .map_err(store_error)?;
-                if reopened.rows_affected() == 1 {
-                    return Ok(true);
-                }
-                sqlx::query(OPEN_MYSQL)
-                    .bind(key)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .map(|r| r.rows_affected() == 1)
-                    .map_err(store_error)
-            }
-            (_, true) => with_pool!(self, pool => sqlx::query(OPEN).bind(key).bind(now)
+        if !open {
+            return with_pool!(self, pool => sqlx::query(self.sql(CLOSE)).bind(now).bind(key)
                 .execute(pool).await.map(|r| r.rows_affected() == 1))
-            .map_err(store_error),
-            (_, false) => with_pool!(self, pool => sqlx::query(self.sql(CLOSE)).bind(now).bind(key)
-                .execute(pool).await.map(|r| r.rows_affected() == 1))
-            .map_err(store_error),
+            .map_err(store_error);
         }
+        with_pool!(self,
+            pool => sqlx::query(OPEN).bind(key).bind(now)
+                .execute(pool).await.map(|r| r.rows_affected() == 1),
+            MySql(pool) => open_mysql(pool, key, now).await)
+        .map_err(store_error)
     }
+}
+
+/// [`OPEN`] on MySQL.
+async fn open_mysql(pool: &sqlx::MySqlPool, key: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let reopened = sqlx::query(REOPEN_MYSQL)
+        .bind(now)
+        .bind(key)
+        .execute(pool)
+        .await?;
+    if reopened.rows_affected() == 1 {
+        return Ok(true);
+    }
+    let opened = sqlx::query(OPEN_MYSQL)
+        .bind(key)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(opened.rows_affected() == 1)
 }

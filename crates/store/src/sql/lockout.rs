@@ -50,25 +50,12 @@ impl LockoutStore for Database {
         policy: LockoutPolicy,
         now: i64,
     ) -> Result<Reserved, StoreError> {
-        let counted: Option<(i64,)> = match self {
-            Database::MySql(pool) => reserve_mysql(pool, key, policy.window_secs, now)
-                .await
-                .map_err(store_error)?,
-            Database::Sqlite(pool) => sqlx::query_as(RESERVE)
-                .bind(key)
-                .bind(now)
-                .bind(policy.window_secs)
-                .fetch_optional(pool)
-                .await
-                .map_err(store_error)?,
-            Database::Postgres(pool) => sqlx::query_as(RESERVE)
-                .bind(key)
-                .bind(now)
-                .bind(policy.window_secs)
-                .fetch_optional(pool)
-                .await
-                .map_err(store_error)?,
-        };
+        let counted: Option<(i64,)> = with_pool!(self,
+            pool => sqlx::query_as(RESERVE)
+                .bind(key).bind(now).bind(policy.window_secs)
+                .fetch_optional(pool).await,
+            MySql(pool) => reserve_mysql(pool, key, policy.window_secs, now).await)
+        .map_err(store_error)?;
         match counted {
             Some((attempts,)) if attempts <= i64::from(policy.limit) => Ok(Reserved::Allowed(
                 u32::try_from(attempts).unwrap_or(u32::MAX),

@@ -29,6 +29,14 @@ mod usage;
 /// Runs `$body` with `$pool` bound to whichever pool the database holds. Shared SQL goes
 /// through [`Database::sql`]; dialect differences get their own match instead.
 macro_rules! with_pool {
+    // SQLite and PostgreSQL share `$body`; MariaDB/MySQL has its own.
+    ($db:expr, $pool:ident => $body:expr, MySql($mysql:ident) => $mysql_body:expr) => {
+        match $db {
+            $crate::sql::Database::Sqlite($pool) => $body,
+            $crate::sql::Database::Postgres($pool) => $body,
+            $crate::sql::Database::MySql($mysql) => $mysql_body,
+        }
+    };
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             $crate::sql::Database::Sqlite($pool) => $body,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use kunci_domain::store::StoreError;
 use kunci_domain::usage::{UsageLine, UsageStore};
 
-use super::{Database, store_error, with_pool};
+use super::{Database, Dialect, store_error, with_pool};
 
 const ADD: &str = "INSERT INTO upstream_usage (account_id, upstream, calls, last_call) \
      VALUES ($1, $2, $3, $4) \
@@ -26,32 +26,13 @@ impl UsageStore for Database {
         calls: i64,
         last_call: i64,
     ) -> Result<(), StoreError> {
-        match self {
-            Database::MySql(pool) => sqlx::query(ADD_MYSQL)
-                .bind(account_id)
-                .bind(upstream)
-                .bind(calls)
-                .bind(last_call)
-                .execute(pool)
-                .await
-                .map(drop),
-            Database::Sqlite(pool) => sqlx::query(ADD)
-                .bind(account_id)
-                .bind(upstream)
-                .bind(calls)
-                .bind(last_call)
-                .execute(pool)
-                .await
-                .map(drop),
-            Database::Postgres(pool) => sqlx::query(ADD)
-                .bind(account_id)
-                .bind(upstream)
-                .bind(calls)
-                .bind(last_call)
-                .execute(pool)
-                .await
-                .map(drop),
-        }
+        let sql = match self.dialect() {
+            Dialect::MySql => ADD_MYSQL,
+            Dialect::Numbered => ADD,
+        };
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(account_id).bind(upstream).bind(calls).bind(last_call)
+            .execute(pool).await.map(drop))
         .map_err(store_error)
     }
 

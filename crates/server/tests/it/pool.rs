@@ -569,6 +569,15 @@ async fn the_settings_page_manages_keys_for_admins_only() {
 
 #[tokio::test]
 async fn two_instances_sharing_postgres_count_every_use_and_share_budgets() {
+    two_instances_share_budgets(crate::helpers::TestBackend::Postgres).await;
+}
+
+#[tokio::test]
+async fn two_instances_sharing_mariadb_count_every_use_and_share_budgets() {
+    two_instances_share_budgets(crate::helpers::TestBackend::MySql).await;
+}
+
+async fn two_instances_share_budgets(backend: crate::helpers::TestBackend) {
     let google = FakeGoogle::start().await;
     for n in 0..4 {
         google.behave(&key(n), Behaviour::Ok);
@@ -583,10 +592,7 @@ async fn two_instances_sharing_postgres_count_every_use_and_share_budgets() {
             // without taking the server's 100 connections from the tests running beside it.
             .var("KUNCI__DATA__MAX_CONNECTIONS", "16")
     };
-    let Some(one) = on_google(TestApp::builder().backend(crate::helpers::TestBackend::Postgres))
-        .spawn()
-        .await
-    else {
+    let Some(one) = on_google(TestApp::builder().backend(backend)).spawn().await else {
         return;
     };
     let two = on_google(TestApp::builder().sharing(&one))

@@ -83,8 +83,10 @@ fn candidates(exclude: &str, limit: u32) -> String {
     )
 }
 
-/// How many of the best keys a MariaDB pick tries to lock before it waits for the best one.
+/// How many of the best keys a MariaDB pick tries in one round.
 const MYSQL_TRIES: u32 = 8;
+/// Rounds of candidates a MariaDB pick lists; the last one waits for held keys.
+const MYSQL_ROUNDS: u32 = 3;
 
 /// Counts the use of the chosen key (in day `$4`); a recovering key becomes the probe until
 /// `$5`. (Placeholders are numbered in the order they first appear, for SQLite's sake.)
@@ -114,43 +116,76 @@ const PICK_MYSQL: &str = "UPDATE api_keys SET usage_count = usage_count + 1, las
 const LATER: &str =
     "CASE WHEN available_at IS NULL OR available_at < $1 THEN $2 ELSE available_at END";
 
-/// Locks the best usable key on MariaDB/MySQL and returns its id. InnoDB locks every row a
-/// sorted locking read examines, so `ORDER BY … LIMIT 1 FOR UPDATE SKIP LOCKED` would let one
-/// picker hold every key and the others find none. Instead the best few are read without locks
-/// and then locked one at a time by primary key, skipping those another picker holds; when
-/// all are held, the pick waits for each in turn. Usability is checked again under the lock.
-async fn lock_best_mysql(
-    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+/// The pick on MariaDB/MySQL. InnoDB locks every row a sorted locking read examines, so
+/// `ORDER BY … LIMIT 1 FOR UPDATE SKIP LOCKED` would let one picker hold every key and the
+/// others find none. Instead the best few are listed without locks, then taken one at a time,
+/// each in a short transaction of its own: lock the row by primary key if it is still usable,
+/// count the use, read it back, commit. A transaction never holds more than the one row it
+/// takes, so pickers cannot deadlock, and one that finds a row spent releases it at once. The
+/// first rounds skip rows another picker holds; the last waits for them, so a burst of
+/// requests on few keys queues briefly instead of being told there is no key.
+async fn pick_mysql(
+    pool: &sqlx::MySqlPool,
     upstream: &str,
     excluded: &str,
     now: i64,
     day: Day,
-) -> Result<Option<String>, sqlx::Error> {
-    let listed = candidates(
+    probe_until: i64,
+) -> Result<Option<Row>, sqlx::Error> {
+    let listed = super::Dialect::MySql.sql(candidates(
         "SELECT listed.id FROM JSON_TABLE($2, '$[*]' COLUMNS (id VARCHAR(255) PATH '$')) AS listed",
         MYSQL_TRIES,
-    );
-    let ids: Vec<String> = sqlx::query_scalar(super::Dialect::MySql.sql(listed))
-        .bind(upstream)
-        .bind(excluded)
-        .bind(now)
-        .bind(day.number)
-        .fetch_all(&mut **tx)
-        .await?;
+    ));
     let usable = usable("$2", "$3");
-    for wait in ["SKIP LOCKED", ""] {
-        let lock = format!("SELECT id FROM api_keys WHERE id = $1 AND {usable} FOR UPDATE {wait}");
-        let lock = super::Dialect::MySql.sql(lock);
+    let lock = |wait: &str| {
+        super::Dialect::MySql.sql(format!(
+            "SELECT id FROM api_keys WHERE id = $1 AND {usable} FOR UPDATE {wait}"
+        ))
+    };
+    let (skip, wait) = (lock("SKIP LOCKED"), lock(""));
+    let read_back =
+        super::Dialect::MySql.sql(format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"));
+    for round in 0..MYSQL_ROUNDS {
+        let ids: Vec<String> = sqlx::query_scalar(listed.clone())
+            .bind(upstream)
+            .bind(excluded)
+            .bind(now)
+            .bind(day.number)
+            .fetch_all(pool)
+            .await?;
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let lock = if round + 1 < MYSQL_ROUNDS {
+            &skip
+        } else {
+            &wait
+        };
         for id in &ids {
+            let mut tx = pool.begin().await?;
             let locked: Option<String> = sqlx::query_scalar(lock.clone())
                 .bind(id)
                 .bind(now)
                 .bind(day.number)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-            if locked.is_some() {
-                return Ok(locked);
+            if locked.is_none() {
+                continue;
             }
+            sqlx::query(PICK_MYSQL)
+                .bind(now)
+                .bind(day.number)
+                .bind(day.number)
+                .bind(probe_until)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query_as(read_back.clone())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(row);
         }
     }
     Ok(None)
@@ -235,31 +270,9 @@ impl ApiKeyStore for Database {
                 row
             }
             Database::MySql(pool) => {
-                let mut tx = pool.begin().await.map_err(store_error)?;
-                let Some(id) = lock_best_mysql(&mut tx, upstream, &excluded, now, day)
+                pick_mysql(pool, upstream, &excluded, now, day, now + probe_secs)
                     .await
                     .map_err(store_error)?
-                else {
-                    return Ok(None);
-                };
-                sqlx::query(PICK_MYSQL)
-                    .bind(now)
-                    .bind(day.number)
-                    .bind(day.number)
-                    .bind(now + probe_secs)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let row = sqlx::query_as(
-                    self.sql(format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1")),
-                )
-                .bind(&id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?;
-                tx.commit().await.map_err(store_error)?;
-                row
             }
         };
         row.map(decode).transpose()

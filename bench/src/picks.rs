@@ -1,6 +1,7 @@
-//! Scenario 5: the API-key pick-and-count on PostgreSQL, as the pool runs it (one statement with
-//! `FOR UPDATE SKIP LOCKED`), from many clients at once; afterwards every key's count is checked
-//! against its budget.
+//! Scenarios 5 and 5b: the API-key pick-and-count on PostgreSQL (one statement with
+//! `FOR UPDATE SKIP LOCKED`) and on MariaDB (a short transaction per key taken), as the pool
+//! runs them, from many clients at once; afterwards every key's count is checked against its
+//! budget.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -49,11 +50,16 @@ fn key(n: usize, now: i64, budget: i64) -> ApiKey {
 }
 
 /// `clients` tasks pick for `duration`; 16 of the 64 keys allow `budget` uses a day.
-pub async fn run(clients: usize, duration: Duration, budget: i64) -> anyhow::Result<Picks> {
+pub async fn run(
+    backend: TestBackend,
+    clients: usize,
+    duration: Duration,
+    budget: i64,
+) -> anyhow::Result<Picks> {
     let dir = std::env::temp_dir();
-    let test = TestDatabase::new(TestBackend::Postgres, &dir)
+    let test = TestDatabase::new(backend, &dir)
         .await
-        .ok_or_else(|| anyhow::anyhow!("KUNCI_TEST_DATABASE_URL is unset"))?;
+        .ok_or_else(|| anyhow::anyhow!("the {backend:?} test server is not configured"))?;
     let target = DatabaseTarget::parse(&test.url, Path::new("/"))?;
     let options = ConnectOptions {
         max_connections: u32::try_from(clients)? + 2,

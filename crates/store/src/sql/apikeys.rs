@@ -76,7 +76,7 @@ fn usable(now: &str, day: &str) -> String {
 fn candidates(exclude: &str, limit: u32) -> String {
     let usable = usable("$3", "$4");
     format!(
-        "SELECT id FROM api_keys \
+        "SELECT id, priority, last_used FROM api_keys \
          WHERE upstream = $1 AND id NOT IN ({exclude}) AND {usable} \
          ORDER BY priority DESC, last_used IS NOT NULL, last_used ASC, usage_count ASC, id \
          LIMIT {limit}"
@@ -84,7 +84,7 @@ fn candidates(exclude: &str, limit: u32) -> String {
 }
 
 /// How many of the best keys a MariaDB pick tries in one round.
-const MYSQL_TRIES: u32 = 8;
+const MYSQL_TRIES: u32 = 32;
 /// Rounds of candidates a MariaDB pick lists; the last one waits for held keys.
 const MYSQL_ROUNDS: u32 = 3;
 
@@ -116,14 +116,36 @@ const PICK_MYSQL: &str = "UPDATE api_keys SET usage_count = usage_count + 1, las
 const LATER: &str =
     "CASE WHEN available_at IS NULL OR available_at < $1 THEN $2 ELSE available_at END";
 
+/// The candidates in the order a MariaDB pick tries them: the best ones (same priority, used
+/// last at the same second, or never) start at a random one of them. Concurrent pickers list
+/// at the same moment and would all start with the same key, taking it again as soon as it is
+/// free; starting anywhere among the equals spreads them, as PostgreSQL's single statement
+/// does by itself.
+fn spread(listed: Vec<(String, i64, Option<i64>)>) -> Vec<String> {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let best = listed.first().map(|(_, p, used)| (*p, *used));
+    let equals = listed
+        .iter()
+        .take_while(|(_, p, used)| Some((*p, *used)) == best)
+        .count();
+    // A fresh `RandomState` is seeded from the operating system: random enough to spread.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let start = usize::try_from(random % u64::try_from(equals.max(1)).unwrap_or(1)).unwrap_or(0);
+    let mut ids: Vec<String> = listed.into_iter().map(|(id, _, _)| id).collect();
+    ids[..equals].rotate_left(start);
+    ids
+}
+
 /// The pick on MariaDB/MySQL. InnoDB locks every row a sorted locking read examines, so
 /// `ORDER BY … LIMIT 1 FOR UPDATE SKIP LOCKED` would let one picker hold every key and the
-/// others find none. Instead the best few are listed without locks, then taken one at a time,
-/// each in a short transaction of its own: lock the row by primary key if it is still usable,
-/// count the use, read it back, commit. A transaction never holds more than the one row it
-/// takes, so pickers cannot deadlock, and one that finds a row spent releases it at once. The
-/// first rounds skip rows another picker holds; the last waits for them, so a burst of
-/// requests on few keys queues briefly instead of being told there is no key.
+/// others find none. Instead the best few are listed without locks, then tried one at a time
+/// by primary key: lock the row if it is still usable, count the use, read it back, commit.
+/// The first rounds skip rows another picker holds, in one transaction (it never waits, so it
+/// cannot be part of a deadlock); the last round waits for them, each try in a transaction of
+/// its own that holds nothing else while it waits, so a burst of requests on few keys queues
+/// briefly instead of being told there is no key.
 async fn pick_mysql(
     pool: &sqlx::MySqlPool,
     upstream: &str,
@@ -132,7 +154,7 @@ async fn pick_mysql(
     day: Day,
     probe_until: i64,
 ) -> Result<Option<Row>, sqlx::Error> {
-    let listed = super::Dialect::MySql.sql(candidates(
+    let list = super::Dialect::MySql.sql(candidates(
         "SELECT listed.id FROM JSON_TABLE($2, '$[*]' COLUMNS (id VARCHAR(255) PATH '$')) AS listed",
         MYSQL_TRIES,
     ));
@@ -145,30 +167,36 @@ async fn pick_mysql(
     let (skip, wait) = (lock("SKIP LOCKED"), lock(""));
     let read_back =
         super::Dialect::MySql.sql(format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"));
+    // One connection throughout: the list is read just before the locks are tried.
+    let mut conn = pool.acquire().await?;
     for round in 0..MYSQL_ROUNDS {
-        let ids: Vec<String> = sqlx::query_scalar(listed.clone())
+        // Skipping never waits, so one transaction lists and tries every candidate; waiting
+        // holds nothing else: a transaction of its own per candidate.
+        let waits = round + 1 == MYSQL_ROUNDS;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let listed: Vec<(String, i64, Option<i64>)> = sqlx::query_as(list.clone())
             .bind(upstream)
             .bind(excluded)
             .bind(now)
             .bind(day.number)
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
-        if ids.is_empty() {
+        if listed.is_empty() {
             return Ok(None);
         }
-        let lock = if round + 1 < MYSQL_ROUNDS {
-            &skip
-        } else {
-            &wait
-        };
-        for id in &ids {
-            let mut tx = pool.begin().await?;
-            let locked: Option<String> = sqlx::query_scalar(lock.clone())
-                .bind(id)
-                .bind(now)
-                .bind(day.number)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let ids = spread(listed);
+        for (n, id) in ids.iter().enumerate() {
+            if waits && n > 0 {
+                tx.rollback().await?;
+                tx = sqlx::Connection::begin(&mut *conn).await?;
+            }
+            let locked: Option<String> =
+                sqlx::query_scalar(if waits { &wait } else { &skip }.clone())
+                    .bind(id)
+                    .bind(now)
+                    .bind(day.number)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if locked.is_none() {
                 continue;
             }
@@ -187,6 +215,7 @@ async fn pick_mysql(
             tx.commit().await?;
             return Ok(row);
         }
+        tx.rollback().await?;
     }
     Ok(None)
 }

@@ -58,6 +58,18 @@ fn assert_sealed(file: &Path, clear: &[&[u8]]) {
     }
 }
 
+/// Carol's account makes the database occupied: a restore without `--force` is refused and
+/// she stays.
+fn carol_refuses_a_restore(recovery: &Kunci, file: &Path) {
+    recovery
+        .run_with_input(&["user", "add", "carol"], "carol pass 1234\n")
+        .success();
+    let refused = recovery.run(&["backup", "restore", file.to_str().unwrap()]);
+    assert_eq!(refused.code(), Some(1));
+    assert!(refused.stderr().contains("--force"), "{}", refused.stderr());
+    assert!(recovery.run(&["user", "list"]).stdout().contains("carol"));
+}
+
 fn backup_of(kunci: &Kunci) -> std::path::PathBuf {
     let out = kunci.path("backup.kbk");
     kunci
@@ -153,13 +165,7 @@ fn an_occupied_database_is_replaced_only_with_force_and_kept() {
     populated(&origin);
     let file = backup_of(&origin);
     recovery.run(&["db", "migrate"]).success();
-    recovery
-        .run_with_input(&["user", "add", "carol"], "carol pass 1234\n")
-        .success();
-    let refused = recovery.run(&["backup", "restore", file.to_str().unwrap()]);
-    assert_eq!(refused.code(), Some(1));
-    assert!(refused.stderr().contains("--force"), "{}", refused.stderr());
-    assert!(recovery.run(&["user", "list"]).stdout().contains("carol"));
+    carol_refuses_a_restore(&recovery, &file);
 
     let forced = recovery.run(&["backup", "restore", "--force", file.to_str().unwrap()]);
     let out = forced.success().stdout();
@@ -377,12 +383,7 @@ async fn server_round_trip(from: TestBackend, into: TestBackend) {
         assert_eq!(listing(&recovery), before);
         recovery.run(&["audit", "verify"]).success();
         // Now occupied: refused without --force, replaced whole with it.
-        recovery
-            .run_with_input(&["user", "add", "carol"], "carol pass 1234\n")
-            .success();
-        let refused = recovery.run(&["backup", "restore", file.to_str().unwrap()]);
-        assert_eq!(refused.code(), Some(1));
-        assert!(refused.stderr().contains("--force"), "{}", refused.stderr());
+        carol_refuses_a_restore(&recovery, &file);
         recovery
             .run(&["backup", "restore", "--force", file.to_str().unwrap()])
             .success();

@@ -175,8 +175,9 @@ async fn serve(input: &LoadInput, process: &ProcessEnv) -> anyhow::Result<()> {
         output::note(line);
     }
     output::note(&format!(
-        "kunci ({}) is serving on http://{} — public URL {}",
+        "kunci ({}) is serving on {}://{} — public URL {}",
         loaded.environment,
+        if app.serves_https() { "https" } else { "http" },
         app.local_addr(),
         loaded.config.environment.public_url
     ));

@@ -37,6 +37,7 @@ pub mod service;
 mod session_api;
 mod settings;
 mod state;
+mod tls;
 
 pub use auth::{AuthContext, Principal, Via};
 pub use cookies::CookieSettings;

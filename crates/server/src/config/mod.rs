@@ -238,6 +238,10 @@ pub struct EnvironmentConfig {
     pub cors_origins: Vec<String>,
     pub instances: u32,
     pub shutdown_timeout_secs: u64,
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[data]`

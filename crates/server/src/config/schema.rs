@@ -137,6 +137,15 @@ pub static KEYS: &[Key] = &[
         Some("30"),
     )
     .doc("On SIGTERM/SIGINT, how long requests in flight may take to finish."),
+    Key::new("environment.tls_cert", Kind::Path, None).doc(
+        "Serve HTTPS directly: the certificate chain, PEM, leaf first (relative to the project \
+         root). Set with `environment.tls_key`; unset (the default) serves plain HTTP, for \
+         deployments behind a reverse proxy that terminates TLS.",
+    ),
+    Key::new("environment.tls_key", Kind::Path, None).doc(
+        "The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1). It must be readable by \
+         its owner only (mode 0600), like the master key.",
+    ),
     // [data]
     Key::new(
         "data.database_url",
@@ -465,7 +474,7 @@ pub static KEYS: &[Key] = &[
         Kind::Integer { min: 0, max: 8_760 },
         Some("0"),
     )
-    .doc("Take an encrypted backup every this many hours while the server runs (0: never). SQLite only for now."),
+    .doc("Take an encrypted backup every this many hours while the server runs (0: never)."),
     Key::new("backup.dir", Kind::Path, Some("\"instance/backups\""))
         .doc("Where scheduled backups go (relative to the project folder), as `kunci-<time>.kbk`."),
     Key::new("backup.keep", Kind::Integer { min: 1, max: 10_000 }, Some("7"))

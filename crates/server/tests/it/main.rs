@@ -30,3 +30,4 @@ mod secrets;
 mod service;
 mod sessions;
 mod shutdown;
+mod tls;

@@ -119,7 +119,11 @@ impl Kunci {
         let address = loop {
             match lines_rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => {
-                    if let Some(rest) = line.split("is serving on http://").nth(1) {
+                    if let Some(rest) = line
+                        .split("is serving on http://")
+                        .nth(1)
+                        .or_else(|| line.split("is serving on https://").nth(1))
+                    {
                         break rest.split_whitespace().next().expect("address").to_owned();
                     }
                     seen.push(line);

@@ -564,9 +564,14 @@ fn generic_route(upstream: &UpstreamConfig, base_url: &str) -> anyhow::Result<Ro
     let reset = match upstream.reset.unwrap_or(ResetKind::RetryAfter) {
         ResetKind::RetryAfter => Reset::RetryAfter { default_secs: secs },
         ResetKind::Cooldown => Reset::Cooldown { secs },
-        ResetKind::DailyUtc => Reset::DailyUtc {
-            hour: upstream.reset_hour_utc.unwrap_or(0),
-        },
+        ResetKind::DailyUtc => Reset::daily("UTC", upstream.reset_hour_utc.unwrap_or(0))
+            .context("`reset_hour_utc` is an hour from 0 to 23")?,
+        ResetKind::Daily => {
+            let zone = upstream.reset_zone.as_deref().unwrap_or("UTC");
+            Reset::daily(zone, upstream.reset_hour.unwrap_or(0)).with_context(|| {
+                format!("`reset_zone` = {zone:?} is not a time zone of the IANA database")
+            })?
+        }
     };
     let format = match &upstream.key_pattern {
         Some(pattern) => {

@@ -123,7 +123,7 @@ fn generic_call(
     body: Option<(String, bytes::Bytes)>,
 ) -> Call {
     let rules = rules.clone();
-    let reset = rules.reset;
+    let reset = rules.reset.clone();
     Call {
         upstream: upstream.to_owned(),
         method,

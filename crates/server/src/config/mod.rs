@@ -76,6 +76,8 @@ pub struct UpstreamConfig {
     pub reset: Option<ResetKind>,
     pub reset_secs: Option<i64>,
     pub reset_hour_utc: Option<u8>,
+    pub reset_zone: Option<String>,
+    pub reset_hour: Option<u8>,
     pub key_pattern: Option<String>,
     pub test_path: Option<String>,
 }
@@ -93,6 +95,7 @@ pub enum ResetKind {
     RetryAfter,
     Cooldown,
     DailyUtc,
+    Daily,
 }
 
 /// Statuses as numbers or numeric strings (a variable gives strings).

@@ -428,13 +428,14 @@ pub static KEYS: &[Key] = &[
         .doc("`generic`: answers that mean the key itself is refused (default `[401, 403]`)."),
     Key::new(
         "upstreams.*.reset",
-        Kind::Enum(&["retry_after", "cooldown", "daily_utc"]),
+        Kind::Enum(&["retry_after", "cooldown", "daily", "daily_utc"]),
         None,
     )
     .doc(
         "`generic`: when a key that hit its quota is tried again: `retry_after` (the answer's \
-         `Retry-After`, else `reset_secs`; the default), `cooldown` (`reset_secs`), or \
-         `daily_utc` (the next `reset_hour_utc`; budgets count per such day).",
+         `Retry-After`, else `reset_secs`; the default), `cooldown` (`reset_secs`), `daily` \
+         (the next `reset_hour` in `reset_zone`; budgets count per such day), or `daily_utc` \
+         (the next `reset_hour_utc`).",
     ),
     Key::new(
         "upstreams.*.reset_secs",
@@ -448,6 +449,16 @@ pub static KEYS: &[Key] = &[
         None,
     )
     .doc("`generic` with `daily_utc`: the hour (UTC) at which quotas reset (default 0)."),
+    Key::new("upstreams.*.reset_zone", Kind::TimeZone, None).doc(
+        "`generic` with `daily`: the IANA time zone of the reset (`America/Los_Angeles`, \
+         `Europe/Berlin`; default `UTC`). Daylight saving is followed.",
+    ),
+    Key::new(
+        "upstreams.*.reset_hour",
+        Kind::Integer { min: 0, max: 23 },
+        None,
+    )
+    .doc("`generic` with `daily`: the local hour in `reset_zone` at which quotas reset (default 0)."),
     Key::new("upstreams.*.key_pattern", Kind::Pattern, None).doc(
         "`generic`: a regular expression every key must match entirely before it is stored \
          (e.g. `sk-[A-Za-z0-9_-]{20,}`); without it, 8 to 512 printable characters.",
@@ -591,6 +602,8 @@ pub enum Kind {
     HeaderSpec,
     /// A regular expression.
     Pattern,
+    /// An IANA time-zone name the bundled database knows.
+    TimeZone,
     SmtpUrl,
     Email,
     /// A secret string of at least `min_len` characters.
@@ -648,6 +661,7 @@ impl Kind {
                 "a header name, or `Name: template` with `{key}` in the template".to_owned()
             }
             Self::Pattern => "a regular expression".to_owned(),
+            Self::TimeZone => "an IANA time zone such as Europe/Berlin".to_owned(),
             Self::List(Item::Status) => "a list of HTTP statuses such as [429, 503]".to_owned(),
             Self::Email => "an e-mail address such as kunci@example.com".to_owned(),
             Self::Secret { min_len } => format!("a secret of at least {min_len} characters"),
@@ -694,6 +708,9 @@ impl Kind {
             (Self::UpstreamPath, toml::Value::String(s)) => is_upstream_path(s),
             (Self::SmtpUrl, toml::Value::String(s)) => is_smtp_url(s),
             (Self::HeaderSpec, toml::Value::String(s)) => is_header_spec(s),
+            (Self::TimeZone, toml::Value::String(s)) => {
+                s.len() <= 64 && kunci_upstream::generic::Reset::daily(s, 0).is_some()
+            }
             (Self::Pattern, toml::Value::String(s)) => {
                 s.len() <= 512 && kunci_upstream::generic::PatternFormat::new(s).is_some()
             }
@@ -937,6 +954,24 @@ mod tests {
             !err.contains("SECRET-CANARY") && err.contains("element 1"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn time_zones_are_names_the_database_knows() {
+        for good in ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Jakarta"] {
+            assert!(Kind::TimeZone.check(&s(good)).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Mars/Olympus_Mons",
+            "../../../etc/passwd",
+            "/usr/share/zoneinfo/UTC",
+            "Europe/Berlin\0",
+            &"A".repeat(10_000),
+        ] {
+            assert!(Kind::TimeZone.check(&s(bad)).is_err(), "{bad:.40}");
+        }
+        assert!(Kind::TimeZone.check(&toml::Value::Integer(7)).is_err());
     }
 
     #[test]

@@ -115,4 +115,17 @@ pub trait AnswerCache: Send + Sync + fmt::Debug {
     /// The answer under `key` if it has not expired at `now`.
     async fn get(&self, key: &str, now: i64) -> Result<Option<CachedAnswer>, StoreError>;
     async fn put(&self, key: &str, answer: &CachedAnswer, now: i64) -> Result<(), StoreError>;
+
+    /// Claims, for `secs` at most, the call that fetches the answer under `key`, on behalf of
+    /// every instance sharing this cache: true when the caller should make it, false while
+    /// another holds the claim. `token` names the claimant, for [`AnswerCache::release`]. A
+    /// cache of one instance's own always says yes: its callers already share one call.
+    async fn claim(&self, _key: &str, _token: &str, _secs: i64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Gives a claim up, if `token` still holds it (the answer is stored, or the call failed).
+    async fn release(&self, _key: &str, _token: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

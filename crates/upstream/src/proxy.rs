@@ -371,8 +371,17 @@ impl AnswerCache for MemoryAnswers {
     }
 }
 
+/// How long a claim on a call lasts (the longest a call may take); followers on other
+/// instances wait for its answer at most this long.
+const FLIGHT_SECS: i64 = 60;
+/// How often a follower looks for the answer another instance is fetching.
+const FLIGHT_POLL: Duration = Duration::from_millis(50);
+
 /// Answers of identical calls, kept for a while in an [`AnswerCache`]; concurrent identical
-/// misses of this instance share one call. A cache that fails is skipped, never an error.
+/// misses share one call: on this instance through a shared future, across instances (a Redis
+/// cache) through a claim: the instance holding it calls, the others wait for its answer to
+/// appear in the cache, and call themselves only if it gives up. A cache that fails is
+/// skipped, never an error.
 pub struct Cache {
     store: Arc<dyn AnswerCache>,
     pending: Mutex<HashMap<String, Pending>>,
@@ -402,14 +411,7 @@ impl Cache {
         fetch: BoxFuture<'static, Result<Answer, CallError>>,
     ) -> (Result<Answer, CallError>, bool) {
         match self.store.get(key, now).await {
-            Ok(Some(cached)) => {
-                let answer = Answer {
-                    status: cached.status,
-                    content_type: cached.content_type,
-                    body: cached.body,
-                };
-                return (Ok(answer), true);
-            }
+            Ok(Some(cached)) => return (Ok(answer_of(cached)), true),
             Ok(None) => {}
             Err(err) => tracing::warn!(error = %err, "answer cache unavailable: asking upstream"),
         }
@@ -418,7 +420,9 @@ impl Cache {
             match pending.get(key) {
                 Some(shared) => (shared.clone(), false),
                 None => {
-                    let shared = fetch.shared();
+                    let fetch =
+                        across_instances(self.store.clone(), key.to_owned(), now, ttl, fetch);
+                    let shared = fetch.boxed().shared();
                     pending.insert(key.to_owned(), shared.clone());
                     (shared, true)
                 }
@@ -430,20 +434,74 @@ impl Cache {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(key);
-            if let Ok(answer) = &result
-                && (200..300).contains(&answer.status)
-            {
-                let cached = CachedAnswer {
-                    status: answer.status,
-                    content_type: answer.content_type.clone(),
-                    body: answer.body.clone(),
-                    expires_at: now + ttl,
-                };
-                if let Err(err) = self.store.put(key, &cached, now).await {
-                    tracing::warn!(error = %err, "answer not cached");
-                }
-            }
         }
         (result, false)
     }
+}
+
+fn answer_of(cached: CachedAnswer) -> Answer {
+    Answer {
+        status: cached.status,
+        content_type: cached.content_type,
+        body: cached.body,
+    }
+}
+
+/// A random name for this caller's claim; empty (never matching a stored claim) if the system
+/// has no randomness, which only costs the release.
+fn claim_token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `fetch`, made once for every instance sharing the cache: claims the call first; while
+/// another instance holds the claim, waits for the answer it stores (served from the cache)
+/// or for the claim to lapse. The answer is stored before the claim is released, so a
+/// follower never finds neither.
+async fn across_instances(
+    store: Arc<dyn AnswerCache>,
+    key: String,
+    now: i64,
+    ttl: i64,
+    fetch: BoxFuture<'static, Result<Answer, CallError>>,
+) -> Result<Answer, CallError> {
+    let token = claim_token();
+    let mut waited = Duration::ZERO;
+    let claimed = loop {
+        match store.claim(&key, &token, FLIGHT_SECS).await {
+            Ok(true) => break true,
+            // No shared cache to coordinate through: call, as a single instance would.
+            Err(_) => break false,
+            Ok(false) => {}
+        }
+        if waited >= Duration::from_secs(FLIGHT_SECS.unsigned_abs()) {
+            break false;
+        }
+        tokio::time::sleep(FLIGHT_POLL).await;
+        waited += FLIGHT_POLL;
+        if let Ok(Some(cached)) = store.get(&key, now).await {
+            return Ok(answer_of(cached));
+        }
+    };
+    let result = fetch.await;
+    if let Ok(answer) = &result
+        && (200..300).contains(&answer.status)
+    {
+        let cached = CachedAnswer {
+            status: answer.status,
+            content_type: answer.content_type.clone(),
+            body: answer.body.clone(),
+            expires_at: now + ttl,
+        };
+        if let Err(err) = store.put(&key, &cached, now).await {
+            tracing::warn!(error = %err, "answer not cached");
+        }
+    }
+    if claimed && let Err(err) = store.release(&key, &token).await {
+        tracing::warn!(error = %err, "a claim on an upstream call was not released (it lapses)");
+    }
+    result
 }

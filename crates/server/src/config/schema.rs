@@ -958,7 +958,12 @@ mod tests {
 
     #[test]
     fn time_zones_are_names_the_database_knows() {
-        for good in ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Jakarta"] {
+        for good in [
+            "UTC",
+            "Europe/Berlin",
+            "America/Los_Angeles",
+            "Asia/Jakarta",
+        ] {
             assert!(Kind::TimeZone.check(&s(good)).is_ok(), "{good}");
         }
         for bad in [

@@ -742,14 +742,12 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
     assert_eq!(tests, 5, "every test that reached the upstream is audited");
 }
 
-#[tokio::test]
-async fn two_instances_sharing_redis_share_the_cache_and_the_leaderboard() {
-    let Some(redis_url) = kunci_store::testing::service_url("KUNCI_TEST_REDIS_URL") else {
-        return;
-    };
+/// Two instances on PostgreSQL and one Redis (a prefix of their own), searching `google`,
+/// with accounts alice and root; with the Redis URL and the prefix. `None` when the services
+/// are not configured.
+async fn two_on_redis(google: &FakeGoogle) -> Option<(TestApp, TestApp, String, String)> {
+    let redis_url = kunci_store::testing::service_url("KUNCI_TEST_REDIS_URL")?;
     let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
-    let google = FakeGoogle::start().await;
-    google.behave(&key(1), Behaviour::Ok);
     let on_redis = |b: crate::helpers::app::TestAppBuilder| {
         b.var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
             .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
@@ -757,12 +755,9 @@ async fn two_instances_sharing_redis_share_the_cache_and_the_leaderboard() {
             .var("KUNCI__DATA__REDIS_URL", &redis_url)
             .var("KUNCI__DATA__REDIS_PREFIX", &prefix)
     };
-    let Some(one) = on_redis(TestApp::builder().backend(crate::helpers::TestBackend::Postgres))
+    let one = on_redis(TestApp::builder().backend(crate::helpers::TestBackend::Postgres))
         .spawn()
-        .await
-    else {
-        return;
-    };
+        .await?;
     let two = on_redis(TestApp::builder().sharing(&one))
         .spawn()
         .await
@@ -778,6 +773,46 @@ async fn two_instances_sharing_redis_share_the_cache_and_the_leaderboard() {
             .await
             .unwrap();
     }
+    Some((one, two, redis_url, prefix))
+}
+
+#[tokio::test]
+async fn concurrent_identical_misses_on_two_instances_make_one_upstream_call() {
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::Ok);
+    // Slow enough that every search arrives while the first call is still out.
+    google.delay(400);
+    let Some((one, two, _, _)) = two_on_redis(&google).await else {
+        return;
+    };
+    add_key(&one, 1, 0, None).await;
+    let alice = user(&one, "alice").await;
+    let searches: Vec<_> = (0..10)
+        .map(|i| {
+            let base = if i % 2 == 0 { one.url("") } else { two.url("") };
+            let mut b = Browser::with_cookies_of(&base, &alice);
+            tokio::spawn(async move { search(&mut b, "together").await })
+        })
+        .collect();
+    for task in searches {
+        let (status, body, _, _) = task.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["items"][0]["title"], "result for together");
+    }
+    assert_eq!(
+        google.total_calls(),
+        1,
+        "one call for ten identical searches on two instances"
+    );
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_share_the_cache_and_the_leaderboard() {
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::Ok);
+    let Some((one, two, redis_url, prefix)) = two_on_redis(&google).await else {
+        return;
+    };
     add_key(&one, 1, 0, None).await;
     let mut alice_one = user(&one, "alice").await;
     let mut alice_two = Browser::with_cookies_of(&two.url(""), &alice_one);

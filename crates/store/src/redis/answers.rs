@@ -34,7 +34,15 @@ impl RedisAnswers {
     fn key(&self, key: &str) -> String {
         format!("{}answer:{key}", self.prefix)
     }
+
+    fn flight(&self, key: &str) -> String {
+        format!("{}flight:{key}", self.prefix)
+    }
 }
+
+/// Deletes a claim only if it is still the caller's (an expired claim may be someone else's).
+const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     return redis.call('DEL', KEYS[1]) else return 0 end";
 
 /// The record of `answer`, or `None` when it cannot be kept (too large).
 pub fn encode(answer: &CachedAnswer) -> Option<Vec<u8>> {
@@ -117,6 +125,33 @@ impl AnswerCache for RedisAnswers {
             .arg(ttl + 5)
             .query_async::<()>(&mut conn)
             .await
+            .map_err(|e| StoreError::unavailable("redis", e))
+    }
+
+    async fn claim(&self, key: &str, token: &str, secs: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.flight(key))
+            .arg(token)
+            .arg("NX")
+            .arg("EX")
+            .arg(secs.max(1))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| StoreError::unavailable("redis", e))?;
+        Ok(set.is_some())
+    }
+
+    async fn release(&self, key: &str, token: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("EVAL")
+            .arg(RELEASE)
+            .arg(1)
+            .arg(self.flight(key))
+            .arg(token)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(drop)
             .map_err(|e| StoreError::unavailable("redis", e))
     }
 }

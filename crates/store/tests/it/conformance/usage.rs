@@ -96,3 +96,31 @@ async fn redis_answers_expire_by_kunci_clock_and_ignore_foreign_values() {
         .unwrap();
     assert_eq!(cache.get("search:foreign", 0).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn redis_claims_let_one_instance_call_and_only_its_owner_release() {
+    let Some(server) = kunci_store::testing::test_redis().await else {
+        return;
+    };
+    let one = kunci_store::redis::RedisAnswers::new(&server).unwrap();
+    let two = kunci_store::redis::RedisAnswers::new(&server).unwrap();
+    assert!(one.claim("search:q", "token-one", 60).await.unwrap());
+    assert!(
+        !two.claim("search:q", "token-two", 60).await.unwrap(),
+        "held"
+    );
+    assert!(
+        two.claim("search:other", "token-two", 60).await.unwrap(),
+        "per key"
+    );
+    two.release("search:q", "token-two").await.unwrap();
+    assert!(
+        !two.claim("search:q", "token-two", 60).await.unwrap(),
+        "a release by someone else's token does nothing"
+    );
+    one.release("search:q", "token-one").await.unwrap();
+    assert!(
+        two.claim("search:q", "token-two", 60).await.unwrap(),
+        "free again"
+    );
+}

@@ -220,14 +220,14 @@ fn project(
         ("KUNCI__SECURITY__API_REQUESTS_PER_SECOND", "100000"),
         ("KUNCI__SECURITY__API_BURST", "1000000"),
         ("KUNCI__SECURITY__LOGIN_REQUESTS_PER_MINUTE", "100000"),
-        ("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse"),
-        ("KUNCI__UPSTREAMS__GOOGLE__CX", "bench-search-engine"),
+        ("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse"),
+        ("KUNCI__UPSTREAM__GOOGLE__CX", "bench-search-engine"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     variables.push((
-        "KUNCI__UPSTREAMS__GOOGLE__BASE_URL".to_owned(),
+        "KUNCI__UPSTREAM__GOOGLE__BASE_URL".to_owned(),
         baseline.url("/customsearch/v1"),
     ));
     for (name, value) in extra {

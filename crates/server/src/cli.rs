@@ -93,7 +93,7 @@ pub enum ApikeyCommand {
     /// Add a key to an upstream's pool; the key is read from standard input (one line) or a
     /// no-echo prompt, never from the command line (it would land in the shell's history).
     Add {
-        /// The upstream, as named under `[upstreams]`.
+        /// The upstream, as named under `[upstream]`.
         upstream: String,
         #[arg(long, default_value_t = 0)]
         priority: i64,

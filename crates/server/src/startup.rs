@@ -36,7 +36,9 @@ use kunci_web::net::Cidr;
 use kunci_web::{AppState, CookieSettings, Services, SiteRoutes, WebSettings};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, Loaded, ResetKind, SessionStoreKind, UpstreamConfig, UpstreamKind};
+use crate::config::{
+    CacheKind, Config, Loaded, ResetKind, SessionStoreKind, UpstreamConfig, UpstreamKind,
+};
 use crate::jobs::{JobDeps, Jobs};
 use crate::secrets::permissions;
 
@@ -213,7 +215,7 @@ impl Application {
             .reload()
             .await
             .context("cannot read the revocation lists")?;
-        // [upstreams], [search]: the API-key pool and the third-party APIs it serves.
+        // [upstream], [search]: the API-key pool and the third-party APIs it serves.
         let pool = api_key_pool(
             &database,
             master.clone(),
@@ -221,16 +223,19 @@ impl Application {
             audit.clone(),
             notifier.clone(),
         );
-        // The answer cache and the leaderboard: shared through Redis when there is one.
-        let (answers, usage): (Arc<dyn AnswerCache>, Arc<dyn UsageStore>) = match &redis {
-            Some(server) => (
-                Arc::new(kunci_store::redis::RedisAnswers::new(server)?),
-                Arc::new(kunci_store::redis::RedisUsage::new(server)?),
-            ),
-            None => (
-                Arc::new(kunci_upstream::proxy::MemoryAnswers::default()),
-                Arc::new(database.clone()),
-            ),
+        // The answer cache (`data.cache`) and the leaderboard (in Redis when there is one).
+        let answers: Arc<dyn AnswerCache> = match (config.data.cache, &redis) {
+            (CacheKind::Redis, Some(server)) => {
+                Arc::new(kunci_store::redis::RedisAnswers::new(server)?)
+            }
+            (CacheKind::Redis, None) => {
+                anyhow::bail!("`data.cache = \"redis\"` needs `data.redis_url`")
+            }
+            (CacheKind::Memory, _) => Arc::new(kunci_upstream::proxy::MemoryAnswers::default()),
+        };
+        let usage: Arc<dyn UsageStore> = match &redis {
+            Some(server) => Arc::new(kunci_store::redis::RedisUsage::new(server)?),
+            None => Arc::new(database.clone()),
         };
         // Calls are counted in memory and written once a second (by the jobs below).
         let usage = Arc::new(kunci_domain::usage::BufferedUsage::new(usage));
@@ -501,7 +506,7 @@ pub fn api_key_pool(
     )
 }
 
-/// The configured upstreams, from `[upstreams]` and `[search]`.
+/// The configured upstreams, from `[upstream]` and `[search]`.
 pub fn gateway(
     config: &Config,
     pool: ApiKeyPool,
@@ -509,9 +514,9 @@ pub fn gateway(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn kunci_domain::upstream::Upstreams>> {
     let mut routes = std::collections::BTreeMap::new();
-    for (name, upstream) in &config.upstreams {
+    for (name, upstream) in &config.upstream.by_name {
         // The configuration check guarantees what each kind needs.
-        match (upstream.kind, &upstream.cx, &upstream.base_url) {
+        match (upstream.adapter, &upstream.cx, &upstream.base_url) {
             (Some(UpstreamKind::GoogleCse), Some(cx), base_url) => {
                 let base_url = base_url
                     .clone()
@@ -533,7 +538,7 @@ pub fn gateway(
     Ok(Arc::new(Gateway::new(
         proxy,
         routes,
-        config.search.upstream.clone(),
+        config.upstream.default_search.clone(),
         (answers, config.search.cache_secs),
         clock,
     )))

@@ -34,9 +34,7 @@ pub struct Config {
     pub notification: NotificationConfig,
     pub security: SecurityConfig,
     pub audit: AuditConfig,
-    /// Defaulted: no table at all means no upstream.
-    #[serde(default)]
-    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    pub upstream: UpstreamSection,
     pub search: SearchConfig,
     pub metrics: MetricsConfig,
     pub backup: BackupConfig,
@@ -59,11 +57,11 @@ pub struct MetricsConfig {
     pub token: Option<SecretString>,
 }
 
-/// `[upstreams.<name>]`
+/// `[upstream.<name>]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
-    pub kind: Option<UpstreamKind>,
+    pub adapter: Option<UpstreamKind>,
     pub base_url: Option<String>,
     #[serde(default, deserialize_with = "optional_secret")]
     pub cx: Option<SecretString>,
@@ -120,8 +118,39 @@ fn statuses<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u16>>, D::Erro
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
-    pub upstream: String,
     pub cache_secs: i64,
+}
+
+/// `[upstream]`: `default_search`, and a table per upstream (`[upstream.<name>]`).
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamSection {
+    /// The upstream behind `GET /api/v1/search`.
+    pub default_search: String,
+    pub by_name: BTreeMap<String, UpstreamConfig>,
+}
+
+impl<'de> Deserialize<'de> for UpstreamSection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut tables = BTreeMap::<String, toml::Value>::deserialize(d)?;
+        let default_search = match tables.remove("default_search") {
+            Some(toml::Value::String(name)) => name,
+            Some(_) => return Err(D::Error::custom("`default_search` is a name")),
+            None => "google".to_owned(),
+        };
+        let by_name = tables
+            .into_iter()
+            .map(|(name, table)| {
+                UpstreamConfig::deserialize(table)
+                    .map(|config| (name.clone(), config))
+                    .map_err(|err| D::Error::custom(format!("`upstream.{name}`: {err}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            default_search,
+            by_name,
+        })
+    }
 }
 
 /// `[notification]`
@@ -260,6 +289,15 @@ pub struct DataConfig {
     pub redis_url: Option<SecretString>,
     pub redis_prefix: String,
     pub memcached_url: Option<String>,
+    pub cache: CacheKind,
+}
+
+/// `data.cache`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKind {
+    Memory,
+    Redis,
 }
 
 /// `data.session_store`
@@ -340,6 +378,13 @@ fn cross_checks(layers: &mut Layers, environment: Environment) {
             _ => {}
         }
     }
+    if let Some(cache) = value(layers, "data.cache")
+        && cache.value.as_str() == Some("redis")
+        && value(layers, "data.redis_url").is_none()
+    {
+        let problem = "`redis` needs `data.redis_url`".to_owned();
+        layers.push_error(&cache.source.to_string(), Some("data.cache"), problem);
+    }
     notification_checks(layers);
     upstream_checks(layers);
     if environment.is_deployed() {
@@ -366,35 +411,36 @@ fn upstream_checks(layers: &mut Layers) {
     let names: std::collections::BTreeSet<String> = layers
         .entries
         .keys()
-        .filter_map(|k| k.strip_prefix("upstreams."))
-        .filter_map(|k| k.split('.').next())
+        .filter_map(|k| k.strip_prefix("upstream."))
+        // `upstream.<name>.<key>`; `upstream.default_search` names no upstream.
+        .filter_map(|k| k.split_once('.').map(|(name, _)| name))
         .map(str::to_owned)
         .collect();
     for name in names {
         let get = |key: &str| {
             layers
                 .entries
-                .get(&format!("upstreams.{name}.{key}"))
+                .get(&format!("upstream.{name}.{key}"))
                 .cloned()
         };
-        match get("kind") {
+        match get("adapter") {
             None => {
                 let origin = get("cx")
                     .or_else(|| get("base_url"))
                     .map(|e| e.source.to_string())
                     .unwrap_or_default();
-                let problem = "needs a `kind` (google_cse)".to_owned();
-                let key = format!("upstreams.{name}");
+                let problem = "needs an `adapter` (google_cse or generic)".to_owned();
+                let key = format!("upstream.{name}");
                 layers.push_error(&origin, Some(&key), problem);
             }
             Some(kind) if kind.value.as_str() == Some("google_cse") && get("cx").is_none() => {
                 let problem = "a `google_cse` upstream needs `cx`, its search engine id".to_owned();
-                let key = format!("upstreams.{name}.kind");
+                let key = format!("upstream.{name}.adapter");
                 layers.push_error(&kind.source.to_string(), Some(&key), problem);
             }
             Some(kind) if kind.value.as_str() == Some("generic") && get("base_url").is_none() => {
                 let problem = "a `generic` upstream needs `base_url`".to_owned();
-                let key = format!("upstreams.{name}.kind");
+                let key = format!("upstream.{name}.adapter");
                 layers.push_error(&kind.source.to_string(), Some(&key), problem);
             }
             Some(kind)
@@ -403,7 +449,7 @@ fn upstream_checks(layers: &mut Layers) {
                     && get("key_query").is_some() =>
             {
                 let problem = "set `key_header` or `key_query`, not both".to_owned();
-                let key = format!("upstreams.{name}.kind");
+                let key = format!("upstream.{name}.adapter");
                 layers.push_error(&kind.source.to_string(), Some(&key), problem);
             }
             Some(_) => {}

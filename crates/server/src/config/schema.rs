@@ -34,16 +34,17 @@ pub static SECTIONS: &[Section] = &[
         doc: "The audit log: how long client-IP hashes are kept.",
     },
     Section {
-        name: "upstreams",
-        doc: "Third-party APIs served from the API-key pool, one table per upstream name.",
+        name: "upstream",
+        doc: "Third-party APIs served from the API-key pool: the default search, and one table \
+              per upstream name (`[upstream.google]`).",
     },
     Section {
         name: "search",
-        doc: "`GET /api/v1/search`: which upstream answers it, and how long answers are cached.",
+        doc: "`GET /api/v1/search`: how long answers are cached.",
     },
     Section {
         name: "backup",
-        doc: "Scheduled encrypted backups of the (SQLite) database: how often, where, how many.",
+        doc: "Scheduled encrypted backups of the database: how often, where, how many.",
     },
     Section {
         name: "metrics",
@@ -189,6 +190,16 @@ pub static KEYS: &[Key] = &[
         ),
     Key::new("data.memcached_url", Kind::MemcachedUrl, None)
         .doc("`memcache://HOST:PORT`, for the `memcached` session store."),
+    Key::new(
+        "data.cache",
+        Kind::Enum(&["memory", "redis"]),
+        Some("\"memory\""),
+    )
+    .doc(
+        "Where answers of identical upstream calls are kept (`search.cache_secs`): `memory` (this \
+         instance's) or `redis` (`data.redis_url`, shared by every instance, which then also \
+         make one upstream call for concurrent identical misses).",
+    ),
     Key::new("data.redis_prefix", Kind::Prefix, Some("\"kunci:\"")).doc(
         "Prefix of every Redis and memcached key kunci writes, so deployments can share a server.",
     ),
@@ -397,9 +408,13 @@ pub static KEYS: &[Key] = &[
         "Client-IP hashes in audit entries older than this are erased (the entries stay, and \
          the chain still verifies).",
     ),
-    // [upstreams.<name>]
+    // [upstream]
+    Key::new("upstream.default_search", Kind::Prefix, Some("\"google\"")).doc(
+        "The upstream (a `[upstream.<name>]` table) that answers `GET /api/v1/search`. No \
+         upstream may be named `default_search`.",
+    ),
     Key::new(
-        "upstreams.*.kind",
+        "upstream.*.adapter",
         Kind::Enum(&["google_cse", "generic"]),
         None,
     )
@@ -409,25 +424,25 @@ pub static KEYS: &[Key] = &[
          served at `/api/v1/proxy/<name>/…`). Keys are added with `kunci apikey add <name>` or \
          on `/settings`.",
     ),
-    Key::new("upstreams.*.base_url", Kind::HttpUrl, None).doc(
+    Key::new("upstream.*.base_url", Kind::HttpUrl, None).doc(
         "The endpoint: required for `generic`; for `google_cse` only to replace Google's own \
          (a test double).",
     ),
-    Key::new("upstreams.*.key_header", Kind::HeaderSpec, None).doc(
+    Key::new("upstream.*.key_header", Kind::HeaderSpec, None).doc(
         "`generic`: the header that carries the key, `Name` (the key as the value) or \
          `Name: template` with `{key}` in it, e.g. `Authorization: Bearer {key}` (the default) \
          or `X-Subscription-Token`.",
     ),
-    Key::new("upstreams.*.key_query", Kind::Prefix, None).doc(
+    Key::new("upstream.*.key_query", Kind::Prefix, None).doc(
         "`generic`: send the key as this query parameter instead (only for APIs that accept \
          nothing else: URLs end up in other people's logs).",
     ),
-    Key::new("upstreams.*.quota_statuses", Kind::List(Item::Status), None)
+    Key::new("upstream.*.quota_statuses", Kind::List(Item::Status), None)
         .doc("`generic`: answers that mean the key's quota is spent (default `[429]`)."),
-    Key::new("upstreams.*.invalid_statuses", Kind::List(Item::Status), None)
+    Key::new("upstream.*.invalid_statuses", Kind::List(Item::Status), None)
         .doc("`generic`: answers that mean the key itself is refused (default `[401, 403]`)."),
     Key::new(
-        "upstreams.*.reset",
+        "upstream.*.reset",
         Kind::Enum(&["retry_after", "cooldown", "daily", "daily_utc"]),
         None,
     )
@@ -438,41 +453,39 @@ pub static KEYS: &[Key] = &[
          (the next `reset_hour_utc`).",
     ),
     Key::new(
-        "upstreams.*.reset_secs",
+        "upstream.*.reset_secs",
         Kind::Integer { min: 1, max: 86_400 },
         None,
     )
     .doc("`generic`: the rest of a throttled key for `retry_after` without a header, and `cooldown` (default 60)."),
     Key::new(
-        "upstreams.*.reset_hour_utc",
+        "upstream.*.reset_hour_utc",
         Kind::Integer { min: 0, max: 23 },
         None,
     )
     .doc("`generic` with `daily_utc`: the hour (UTC) at which quotas reset (default 0)."),
-    Key::new("upstreams.*.reset_zone", Kind::TimeZone, None).doc(
+    Key::new("upstream.*.reset_zone", Kind::TimeZone, None).doc(
         "`generic` with `daily`: the IANA time zone of the reset (`America/Los_Angeles`, \
          `Europe/Berlin`; default `UTC`). Daylight saving is followed.",
     ),
     Key::new(
-        "upstreams.*.reset_hour",
+        "upstream.*.reset_hour",
         Kind::Integer { min: 0, max: 23 },
         None,
     )
     .doc("`generic` with `daily`: the local hour in `reset_zone` at which quotas reset (default 0)."),
-    Key::new("upstreams.*.key_pattern", Kind::Pattern, None).doc(
+    Key::new("upstream.*.key_pattern", Kind::Pattern, None).doc(
         "`generic`: a regular expression every key must match entirely before it is stored \
          (e.g. `sk-[A-Za-z0-9_-]{20,}`); without it, 8 to 512 printable characters.",
     ),
-    Key::new("upstreams.*.test_path", Kind::UpstreamPath, None).doc(
+    Key::new("upstream.*.test_path", Kind::UpstreamPath, None).doc(
         "`generic`: a cheap `GET` below `base_url` that tests a key from the settings page \
          (e.g. `models`, or `res/v1/web/search?q=test&count=1`); without it keys cannot be tested.",
     ),
-    Key::new("upstreams.*.cx", Kind::Secret { min_len: 1 }, None)
+    Key::new("upstream.*.cx", Kind::Secret { min_len: 1 }, None)
         .secret()
         .doc("`google_cse`: the Programmable Search Engine id. Keep it in the encrypted env file."),
     // [search]
-    Key::new("search.upstream", Kind::Prefix, Some("\"google\""))
-        .doc("The upstream (a name under `[upstreams]`) that answers `GET /api/v1/search`."),
     Key::new(
         "search.cache_secs",
         Kind::Integer { min: 0, max: 86_400 },

@@ -279,8 +279,8 @@ fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
 #[test]
 fn api_keys_are_managed_from_the_command_line_and_never_printed() {
     let kunci = ready()
-        .var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
-        .var("KUNCI__UPSTREAMS__GOOGLE__CX", "cx-123");
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var("KUNCI__UPSTREAM__GOOGLE__CX", "cx-123");
     let key = |n: u32| format!("AIzaSyCli{n:030}");
     let added = kunci.run_with_input(
         &["apikey", "add", "google", "--priority", "2"],

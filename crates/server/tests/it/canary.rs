@@ -34,9 +34,9 @@ async fn pool_keys_appear_nowhere_in_clear() {
     google.behave(&api_key, Behaviour::PerMinute);
     google.behave(&bad_key, Behaviour::Invalid);
     let kunci = Kunci::new()
-        .var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
-        .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
-        .var("KUNCI__UPSTREAMS__GOOGLE__CX", &google.cx)
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
+        .var("KUNCI__UPSTREAM__GOOGLE__CX", &google.cx)
         .var("KUNCI__LOGGER__LEVEL", "debug");
     let mut printed = String::new();
     printed += &kunci.run(&["db", "migrate"]).success().all();

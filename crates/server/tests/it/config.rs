@@ -384,3 +384,45 @@ fn the_shipped_config_files_are_valid() {
         config::load(&input).unwrap_or_else(|e| panic!("{env}: {e}"));
     }
 }
+
+#[test]
+fn upstreams_and_the_cache_use_the_spec_names() {
+    let loaded = Project::new()
+        .file(
+            "base.toml",
+            "[upstream]\ndefault_search = \"brave\"\n\n[upstream.brave]\nadapter = \"generic\"\n\
+             base_url = \"https://api.search.brave.com/res/v1\"\n",
+        )
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var("KUNCI__UPSTREAM__GOOGLE__CX", "engine-id")
+        .load();
+    let upstream = &loaded.config.upstream;
+    assert_eq!(upstream.default_search, "brave");
+    assert_eq!(
+        upstream.by_name.keys().collect::<Vec<_>>(),
+        ["brave", "google"],
+        "default_search names no upstream"
+    );
+    assert_eq!(loaded.config.data.cache, kunci::config::CacheKind::Memory);
+    assert_eq!(
+        Project::new().load().config.upstream.default_search,
+        "google"
+    );
+
+    let errors = Project::new()
+        .var("KUNCI__DATA__CACHE", "redis")
+        .var(
+            "KUNCI__UPSTREAM__OPENAI__BASE_URL",
+            "https://api.openai.com/v1",
+        )
+        .errors();
+    let text = errors.to_string();
+    assert!(
+        text.contains("`data.cache`: `redis` needs `data.redis_url`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`upstream.openai`: needs an `adapter`"),
+        "{text}"
+    );
+}

@@ -75,13 +75,13 @@ async fn start_fake() -> (String, Fake) {
 async fn a_generic_upstream_is_proxied_with_pool_keys() {
     let (url, fake) = start_fake().await;
     let app = TestApp::builder()
-        .var("KUNCI__UPSTREAMS__OPENAI__KIND", "generic")
-        .var("KUNCI__UPSTREAMS__OPENAI__BASE_URL", &url)
+        .var("KUNCI__UPSTREAM__OPENAI__ADAPTER", "generic")
+        .var("KUNCI__UPSTREAM__OPENAI__BASE_URL", &url)
         .var(
-            "KUNCI__UPSTREAMS__OPENAI__KEY_PATTERN",
+            "KUNCI__UPSTREAM__OPENAI__KEY_PATTERN",
             "sk-[A-Za-z0-9]{20,}",
         )
-        .var("KUNCI__UPSTREAMS__OPENAI__INVALID_STATUSES", "401")
+        .var("KUNCI__UPSTREAM__OPENAI__INVALID_STATUSES", "401")
         .spawn()
         .await
         .unwrap();
@@ -178,12 +178,12 @@ async fn a_generic_upstream_is_proxied_with_pool_keys() {
 async fn keys_of_a_generic_upstream_are_tested_with_its_test_path_only() {
     let (url, _fake) = start_fake().await;
     let app = TestApp::builder()
-        .var("KUNCI__UPSTREAMS__OPENAI__KIND", "generic")
-        .var("KUNCI__UPSTREAMS__OPENAI__BASE_URL", &url)
-        .var("KUNCI__UPSTREAMS__OPENAI__INVALID_STATUSES", "401")
-        .var("KUNCI__UPSTREAMS__OPENAI__TEST_PATH", "models")
-        .var("KUNCI__UPSTREAMS__PLAIN__KIND", "generic")
-        .var("KUNCI__UPSTREAMS__PLAIN__BASE_URL", &url)
+        .var("KUNCI__UPSTREAM__OPENAI__ADAPTER", "generic")
+        .var("KUNCI__UPSTREAM__OPENAI__BASE_URL", &url)
+        .var("KUNCI__UPSTREAM__OPENAI__INVALID_STATUSES", "401")
+        .var("KUNCI__UPSTREAM__OPENAI__TEST_PATH", "models")
+        .var("KUNCI__UPSTREAM__PLAIN__ADAPTER", "generic")
+        .var("KUNCI__UPSTREAM__PLAIN__BASE_URL", &url)
         .spawn()
         .await
         .unwrap();

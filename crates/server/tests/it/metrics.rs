@@ -110,8 +110,8 @@ async fn scrape(app: &TestApp) -> Vec<Sample> {
 #[tokio::test]
 async fn metrics_parse_and_move_when_logins_happen() {
     let app = TestApp::builder()
-        .var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
-        .var("KUNCI__UPSTREAMS__GOOGLE__CX", "cx-metrics")
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var("KUNCI__UPSTREAM__GOOGLE__CX", "cx-metrics")
         .spawn()
         .await
         .unwrap();

@@ -18,9 +18,9 @@ fn key(n: u32) -> String {
 
 async fn app_with(google: &FakeGoogle, hook: Option<&WebhookSink>) -> TestApp {
     let mut builder = TestApp::builder()
-        .var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
-        .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
-        .var("KUNCI__UPSTREAMS__GOOGLE__CX", &google.cx);
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
+        .var("KUNCI__UPSTREAM__GOOGLE__CX", &google.cx);
     if let Some(hook) = hook {
         builder = builder
             .var("KUNCI__NOTIFICATION__WEBHOOK_URL", &hook.url)
@@ -250,9 +250,9 @@ async fn an_invalid_key_is_set_aside_and_a_bad_request_blames_no_key() {
 
     // A wrong search engine id: the upstream refuses the request, not the key.
     let misconfigured = TestApp::builder()
-        .var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
-        .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
-        .var("KUNCI__UPSTREAMS__GOOGLE__CX", "wrong-cx")
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
+        .var("KUNCI__UPSTREAM__GOOGLE__CX", "wrong-cx")
         .sharing(&app)
         .spawn()
         .await
@@ -583,9 +583,9 @@ async fn two_instances_share_budgets(backend: crate::helpers::TestBackend) {
         google.behave(&key(n), Behaviour::Ok);
     }
     let on_google = |b: crate::helpers::app::TestAppBuilder| {
-        b.var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
-            .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
-            .var("KUNCI__UPSTREAMS__GOOGLE__CX", &google.cx)
+        b.var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+            .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
+            .var("KUNCI__UPSTREAM__GOOGLE__CX", &google.cx)
             .var("KUNCI__SEARCH__CACHE_SECS", "0")
             // 40 concurrent searches per instance hold a connection only for the pick and the
             // verdict, never during the upstream call: 16 each leaves room on a busy machine
@@ -749,11 +749,12 @@ async fn two_on_redis(google: &FakeGoogle) -> Option<(TestApp, TestApp, String, 
     let redis_url = kunci_store::testing::service_url("KUNCI_TEST_REDIS_URL")?;
     let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
     let on_redis = |b: crate::helpers::app::TestAppBuilder| {
-        b.var("KUNCI__UPSTREAMS__GOOGLE__KIND", "google_cse")
-            .var("KUNCI__UPSTREAMS__GOOGLE__BASE_URL", &google.url)
-            .var("KUNCI__UPSTREAMS__GOOGLE__CX", &google.cx)
+        b.var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+            .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
+            .var("KUNCI__UPSTREAM__GOOGLE__CX", &google.cx)
             .var("KUNCI__DATA__REDIS_URL", &redis_url)
             .var("KUNCI__DATA__REDIS_PREFIX", &prefix)
+            .var("KUNCI__DATA__CACHE", "redis")
     };
     let one = on_redis(TestApp::builder().backend(crate::helpers::TestBackend::Postgres))
         .spawn()

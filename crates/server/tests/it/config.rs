@@ -1,6 +1,6 @@
 //! Configuration: layering, every error at once, secrets never shown, docs in step.
 
-use kunci::config::{self, ConfigErrors, Level, LoadInput, LogFormat};
+use kunci::config::{self, CacheKind, ConfigErrors, Level, LoadInput, LogFormat};
 use kunci_domain::environment::Environment;
 
 const CANARY: &str = "CANARY7f3a9";
@@ -403,7 +403,7 @@ fn upstreams_and_the_cache_use_the_spec_names() {
         ["brave", "google"],
         "default_search names no upstream"
     );
-    assert_eq!(loaded.config.data.cache, kunci::config::CacheKind::Memory);
+    assert_eq!(loaded.config.data.cache, CacheKind::Memory);
     assert_eq!(
         Project::new().load().config.upstream.default_search,
         "google"

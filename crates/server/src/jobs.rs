@@ -34,7 +34,12 @@ pub struct JobDeps {
     pub usage: Arc<BufferedUsage>,
     /// Scheduled backups and their interval, when `[backup]` asks for them.
     pub backup: Option<(crate::backup::Schedule, Duration)>,
+    /// The certificate served over HTTPS, read again when its files change.
+    pub certificate: Option<Arc<crate::tls::CertificateFiles>>,
 }
+
+/// How often the certificate files are checked for a renewal.
+const CERTIFICATE_CHECK: Duration = Duration::from_secs(30);
 
 /// The running loops.
 #[derive(Debug)]
@@ -61,6 +66,7 @@ impl Jobs {
             revocations,
             usage,
             backup,
+            certificate,
         } = deps;
         let mut tasks = Vec::new();
         let nonce_clock = clock.clone();
@@ -175,6 +181,21 @@ impl Jobs {
                 }
             },
         ));
+        if let Some(files) = certificate {
+            tasks.push(every(CERTIFICATE_CHECK, "certificate reload", move || {
+                let files = files.clone();
+                async move {
+                    match files.reload_if_changed() {
+                        Ok(true) => {
+                            tracing::info!("the TLS certificate changed on disk: now serving it");
+                            Ok(())
+                        }
+                        Ok(false) => Ok(()),
+                        Err(err) => Err(format!("{err:#}; still serving the previous one")),
+                    }
+                }
+            }));
+        }
         if let Some((schedule, interval)) = backup {
             let (clock, notifier) = (backup_clock, notifier.clone());
             let schedule = Arc::new(schedule);

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod output;
 pub mod secrets;
 pub mod startup;
+pub mod tls;
 
 /// Installs the one TLS crypto provider (ring) for the process. Idempotent; every entry point
 /// (main, each test binary) calls it before anything opens a TLS connection.

@@ -258,6 +258,7 @@ impl Application {
             notifier: notifier.clone(),
         };
         let state = AppState::new(settings, services);
+        let tls = crate::tls::config(&config.environment, &loaded.root)?;
         let jobs = Jobs::start(JobDeps {
             keys: keys.clone(),
             sessions: store,
@@ -275,9 +276,10 @@ impl Application {
                 let hours = u64::from(config.backup.interval_hours);
                 (schedule, Duration::from_secs(hours * 3600))
             }),
+            certificate: tls.as_ref().map(|(_, files)| files.clone()),
         });
+        let tls = tls.map(|(config, _)| config);
 
-        let tls = tls_config(&config.environment, &loaded.root)?;
         let bind = config.environment.bind;
         let listener = TcpListener::bind(bind)
             .await
@@ -370,63 +372,6 @@ impl Application {
         self.database.close().await;
         served.context("the server stopped with an error")
     }
-}
-
-/// The TLS configuration of `environment.tls_cert` and `environment.tls_key`, when both are
-/// set. The key file must be private (like the master key); every problem names the file and
-/// what is wrong with it, never its contents.
-pub fn tls_config(
-    environment: &crate::config::EnvironmentConfig,
-    root: &std::path::Path,
-) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let (cert, key) = match (&environment.tls_cert, &environment.tls_key) {
-        (None, None) => return Ok(None),
-        (Some(cert), Some(key)) => (root.join(cert), root.join(key)),
-        _ => anyhow::bail!(
-            "`environment.tls_cert` and `environment.tls_key` go together: set both to serve \
-             HTTPS, or neither to serve plain HTTP behind a proxy"
-        ),
-    };
-    permissions::check(&key).context("`environment.tls_key`")?;
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-        .and_then(Iterator::collect)
-        .map_err(|err| {
-            anyhow::anyhow!("cannot read the certificates in {}: {err}", cert.display())
-        })?;
-    if chain.is_empty() {
-        anyhow::bail!(
-            "{} holds no certificate (`environment.tls_cert`)",
-            cert.display()
-        );
-    }
-    // The key file's own text never reaches the message, only what kind of problem it has.
-    let private = PrivateKeyDer::from_pem_file(&key).map_err(|err| match err {
-        rustls::pki_types::pem::Error::Io(io) => {
-            anyhow::anyhow!("cannot read {}: {io}", key.display())
-        }
-        _ => anyhow::anyhow!(
-            "{} holds no PEM private key (PKCS#8, PKCS#1 or SEC1) that can be read",
-            key.display()
-        ),
-    })?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("TLS set-up")?
-    .with_no_client_auth()
-    .with_single_cert(chain, private)
-    .with_context(|| {
-        format!(
-            "the certificate in {} and the key in {} do not make a usable pair",
-            cert.display(),
-            key.display()
-        )
-    })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Some(Arc::new(config)))
 }
 
 /// The notification channels of `[notification]`. Needs a Tokio runtime (it starts the

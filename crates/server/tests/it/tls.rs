@@ -1,7 +1,7 @@
 //! HTTPS served directly (`environment.tls_cert` / `tls_key`): the real binary answers over TLS
 //! with the configured certificate, plain HTTP on that port gets no page, a client that
-//! connects and says nothing holds up nobody, and a loose key file or half a pair is refused
-//! at start with the file named.
+//! connects and says nothing holds up nobody, a loose key file or half a pair is refused at
+//! start with the file named, and a renewed certificate is served without a restart.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -126,4 +126,41 @@ fn a_loose_key_or_half_a_pair_is_refused_at_start() {
         garbled.stderr()
     );
     assert!(!garbled.all().contains("CANARY"));
+}
+
+/// Replaces `path` with `content` and moves its modification time on (a renewal).
+fn renew(path: &Path, content: &[u8], seconds_later: u64) {
+    std::fs::write(path, content).unwrap();
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    let at = std::fs::metadata(path).unwrap().modified().unwrap()
+        + std::time::Duration::from_secs(seconds_later);
+    file.set_modified(at).unwrap();
+}
+
+#[test]
+fn a_renewed_certificate_is_served_and_a_broken_renewal_keeps_the_old_one() {
+    let first = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(first.path());
+    let files = kunci::tls::CertificateFiles::load(cert.clone(), key.clone()).unwrap();
+    let before = files.serving().cert[0].clone();
+    assert!(!files.reload_if_changed().unwrap(), "nothing changed");
+
+    let second = tempfile::tempdir().unwrap();
+    let (new_cert, new_key) = certificate(second.path());
+    renew(&key, &std::fs::read(&new_key).unwrap(), 10);
+    renew(&cert, &std::fs::read(&new_cert).unwrap(), 10);
+    assert!(files.reload_if_changed().unwrap());
+    let after = files.serving().cert[0].clone();
+    assert_ne!(after, before, "the renewed certificate is served");
+
+    // A renewal caught half-written (a certificate that does not match the key) is refused.
+    let third = tempfile::tempdir().unwrap();
+    let (other_cert, _) = certificate(third.path());
+    renew(&cert, &std::fs::read(&other_cert).unwrap(), 20);
+    let err = files.reload_if_changed().unwrap_err();
+    assert!(
+        format!("{err:#}").contains("do not make a usable pair"),
+        "{err:#}"
+    );
+    assert_eq!(files.serving().cert[0], after, "the previous one stays");
 }

@@ -130,8 +130,8 @@ fn account_of(who: &Principal) -> Result<&str, ApiError> {
     summary = "My sessions and app logins",
     responses(
         (status = 200, description = "the inventory"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -154,10 +154,10 @@ pub(crate) async fn mine(
     params(("id" = String, Path, description = "the session or app-login id from the inventory")),
     responses(
         (status = 204, description = "ended"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 404, response = inline(crate::openapi::NotFound)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -182,9 +182,9 @@ pub(crate) async fn end_mine(
     summary = "End all my other sessions",
     responses(
         (status = 200, description = "how many ended"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -234,10 +234,10 @@ fn admin(who: &Principal) -> String {
     params(("name" = String, Path, description = "the account name")),
     responses(
         (status = 200, description = "the inventory"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 404, response = inline(crate::openapi::NotFound)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -258,10 +258,10 @@ pub(crate) async fn of_account(
     params(("name" = String, Path, description = "the account name"), ("id" = String, Path, description = "the session id")),
     responses(
         (status = 204, description = "ended"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 404, response = inline(crate::openapi::NotFound)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -290,10 +290,10 @@ pub(crate) async fn end_of_account(
     params(("name" = String, Path, description = "the account name")),
     responses(
         (status = 200, description = "how many ended"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 404, response = inline(crate::openapi::NotFound)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]

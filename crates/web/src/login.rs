@@ -230,11 +230,11 @@ fn with_cookies(mut response: Response, cookies: Vec<HeaderValue>) -> Response {
     request_body(content = crate::openapi::Credentials, content_type = "application/json"),
     responses(
         (status = 200, description = "logged in; kunci_session, kunci_auth and kunci_csrf set"),
-        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 413, description = "payload_too_large", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 400, response = inline(crate::openapi::InvalidRequest)),
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 413, response = inline(crate::openapi::TooLarge)),
+        (status = 429, response = inline(crate::openapi::Limited)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     )
 )]
 pub(crate) async fn login_web(
@@ -372,9 +372,9 @@ async fn end_session(state: &AppState, auth: &AuthContext) -> Result<(), ApiErro
     summary = "End this session (or this app login)",
     responses(
         (status = 200, description = "{ok: true}; cookies cleared"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -425,9 +425,9 @@ pub(crate) async fn logout_form(
     summary = "End every session and app login of the account",
     responses(
         (status = 200, description = "{ok, sessions_ended, apps_ended}"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -464,7 +464,7 @@ pub(crate) async fn logout_all(
     summary = "Who is calling: sub, username, scopes, how",
     responses(
         (status = 200, description = "the caller"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -575,11 +575,11 @@ fn refresh_error(err: RefreshError) -> ApiError {
     request_body(content = crate::openapi::MobileCredentials, content_type = "application/json"),
     responses(
         (status = 200, description = "{access_token, token_type, expires_in, refresh_token}"),
-        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 413, description = "payload_too_large", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 400, response = inline(crate::openapi::InvalidRequest)),
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 413, response = inline(crate::openapi::TooLarge)),
+        (status = 429, response = inline(crate::openapi::Limited)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     )
 )]
 pub(crate) async fn login_mobile(
@@ -621,9 +621,9 @@ pub(crate) async fn login_mobile(
     request_body(content = crate::openapi::RefreshRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "{access_token, token_type, expires_in, refresh_token}"),
-        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 400, response = inline(crate::openapi::InvalidRequest)),
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     )
 )]
 pub(crate) async fn refresh(State(state): State<AppState>, body: Bytes) -> Response {

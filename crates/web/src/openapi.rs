@@ -22,6 +22,28 @@ pub(crate) struct Problem {
     retry_after: Option<u64>,
 }
 
+/// The errors the routes share, each a problem+json answer with its codes.
+macro_rules! problem_responses {
+    ($($name:ident => $description:literal,)*) => {$(
+        #[derive(utoipa::ToResponse)]
+        #[response(description = $description, content_type = "application/problem+json")]
+        #[allow(dead_code, reason = "a response for the document")]
+        pub(crate) struct $name(Problem);
+    )*};
+}
+
+problem_responses! {
+    InvalidRequest => "invalid_request: the body or a parameter is not what the route takes",
+    Unauthenticated => "unauthenticated or session_expired: no valid session or token",
+    Forbidden => "insufficient_scope, or csrf_failed for a cookie request without the session's token",
+    NotFound => "not_found",
+    DuplicateKey => "duplicate_api_key",
+    TooLarge => "payload_too_large",
+    Limited => "rate_limited or account_locked, with Retry-After",
+    UpstreamFailed => "upstream_config_error or upstream_unavailable",
+    Unavailable => "store_unavailable, or no_api_key_available with Retry-After",
+}
+
 /// A browser login.
 #[derive(ToSchema)]
 #[allow(dead_code, reason = "a schema for the document")]

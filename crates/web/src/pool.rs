@@ -75,12 +75,12 @@ fn number(
     params(("q" = String, Query, description = "the query, 1 to 2048 characters"), ("start" = String, Query, description = "first result, 1 to 91"), ("num" = String, Query, description = "results, 1 to 10")),
     responses(
         (status = 200, description = "the upstream's JSON"),
-        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 502, description = "upstream_config_error or upstream_unavailable", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 400, response = inline(crate::openapi::InvalidRequest)),
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 429, response = inline(crate::openapi::Limited)),
+        (status = 502, response = inline(crate::openapi::UpstreamFailed)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -148,9 +148,9 @@ async fn count_use(state: &AppState, who: &Principal, upstream: &str) {
     summary = "Accounts and keys with the most use",
     responses(
         (status = 200, description = "{accounts, keys}, keys masked"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -251,9 +251,9 @@ pub(crate) fn actor(who: &Principal) -> String {
     summary = "The API-key pool, masked",
     responses(
         (status = 200, description = "{keys}"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -290,11 +290,11 @@ struct NewKey {
     request_body(content = crate::openapi::KeyCreate, content_type = "application/json"),
     responses(
         (status = 201, description = "the key, masked"),
-        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 409, description = "duplicate_api_key", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 400, response = inline(crate::openapi::InvalidRequest)),
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 409, response = inline(crate::openapi::DuplicateKey)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -385,11 +385,11 @@ mod double_option {
     request_body(content = crate::openapi::KeyUpdate, content_type = "application/json"),
     responses(
         (status = 200, description = "the key, masked"),
-        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 400, response = inline(crate::openapi::InvalidRequest)),
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 404, response = inline(crate::openapi::NotFound)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -433,10 +433,10 @@ pub(crate) async fn update(
     params(("id" = String, Path, description = "the key id")),
     responses(
         (status = 204, description = "deleted"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 404, response = inline(crate::openapi::NotFound)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -480,12 +480,12 @@ pub(crate) async fn may_test(state: &AppState, actor: &str) -> Result<(), i64> {
     params(("id" = String, Path, description = "the key id")),
     responses(
         (status = 200, description = "{outcome, upstream_status, summary, key}"),
-        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 400, response = inline(crate::openapi::InvalidRequest)),
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 404, response = inline(crate::openapi::NotFound)),
+        (status = 429, response = inline(crate::openapi::Limited)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -522,13 +522,13 @@ pub(crate) async fn test(
     params(("upstream" = String, Path, description = "a configured upstream name"), ("path" = String, Path, description = "the path below its base URL")),
     responses(
         (status = 200, description = "the upstream's answer, status and body as given"),
-        (status = 400, description = "invalid_request: the body or a parameter is not what the route takes", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 403, description = "insufficient_scope, or csrf_failed for a cookie request without the session's token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 404, description = "not_found", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 429, description = "rate_limited or account_locked, with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 502, description = "upstream_config_error or upstream_unavailable", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 400, response = inline(crate::openapi::InvalidRequest)),
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 403, response = inline(crate::openapi::Forbidden)),
+        (status = 404, response = inline(crate::openapi::NotFound)),
+        (status = 429, response = inline(crate::openapi::Limited)),
+        (status = 502, response = inline(crate::openapi::UpstreamFailed)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]

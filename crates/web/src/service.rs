@@ -87,9 +87,9 @@ pub(crate) async fn verify_signed(
     summary = "A signed service request (X-Kunci-Signature)",
     responses(
         (status = 200, description = "{ok, client, bytes}"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 413, description = "payload_too_large", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 413, response = inline(crate::openapi::TooLarge)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("signature" = []))
 )]

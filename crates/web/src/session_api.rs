@@ -17,8 +17,8 @@ use crate::error::ApiError;
     summary = "The browser session: state, expiry, CSRF token",
     responses(
         (status = 200, description = "the session"),
-        (status = 401, description = "unauthenticated or session_expired: no valid session or token", content_type = "application/problem+json", body = crate::openapi::Problem),
-        (status = 503, description = "store_unavailable, or no_api_key_available with Retry-After", content_type = "application/problem+json", body = crate::openapi::Problem)
+        (status = 401, response = inline(crate::openapi::Unauthenticated)),
+        (status = 503, response = inline(crate::openapi::Unavailable))
     ),
     security(("cookie" = []))
 )]

@@ -9,6 +9,7 @@
 //! Nothing outside this module reads configuration files or `KUNCI__…` variables.
 
 pub mod docs;
+pub mod kinds;
 pub mod load;
 pub mod schema;
 pub mod show;

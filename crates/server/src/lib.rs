@@ -5,6 +5,7 @@
 //! This crate wires the others together and owns process concerns (files, signals, exit
 //! codes). Rules belong in `kunci-domain`, HTTP in `kunci-web`, storage in `kunci-store`.
 
+pub mod admin;
 pub mod backup;
 pub mod cli;
 pub mod commands;

@@ -26,6 +26,8 @@ mod metrics;
 mod mobile;
 mod notifications;
 mod pool;
+mod pool_instances;
+mod pool_settings;
 mod secrets;
 mod service;
 mod sessions;

@@ -12,11 +12,11 @@ use crate::helpers::fake_google::{Behaviour, FakeGoogle};
 use crate::helpers::sinks::WebhookSink;
 use crate::helpers::{Browser, TestApp};
 
-fn key(n: u32) -> String {
+pub(crate) fn key(n: u32) -> String {
     format!("AIzaSyTest{n:029}")
 }
 
-async fn app_with(google: &FakeGoogle, hook: Option<&WebhookSink>) -> TestApp {
+pub(crate) async fn app_with(google: &FakeGoogle, hook: Option<&WebhookSink>) -> TestApp {
     let mut builder = TestApp::builder()
         .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
         .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
@@ -42,7 +42,7 @@ async fn app_with(google: &FakeGoogle, hook: Option<&WebhookSink>) -> TestApp {
     app
 }
 
-async fn add_key(app: &TestApp, n: u32, priority: i64, group: Option<&str>) -> String {
+pub(crate) async fn add_key(app: &TestApp, n: u32, priority: i64, group: Option<&str>) -> String {
     app.pool
         .add(
             "test",
@@ -57,11 +57,14 @@ async fn add_key(app: &TestApp, n: u32, priority: i64, group: Option<&str>) -> S
         .id
 }
 
-async fn user(app: &TestApp, name: &str) -> Browser {
+pub(crate) async fn user(app: &TestApp, name: &str) -> Browser {
     Browser::logged_in(&app.url(""), name).await
 }
 
-async fn search(b: &mut Browser, q: &str) -> (u16, Value, Option<String>, Option<String>) {
+pub(crate) async fn search(
+    b: &mut Browser,
+    q: &str,
+) -> (u16, Value, Option<String>, Option<String>) {
     let page = b.api(&format!("/api/v1/search?q={q}")).await;
     let header = |n: &str| page.headers.get(n).map(|v| v.to_str().unwrap().to_owned());
     (
@@ -82,7 +85,14 @@ async fn test_key(b: &mut Browser, id: &str, csrf: bool) -> crate::helpers::brow
     .await
 }
 
-async fn status_of(app: &TestApp, id: &str) -> KeyStatus {
+/// The value of `name="<field>" value="…"` in a page.
+pub(crate) fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).map(|i| i + marker.len()).expect(name);
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+pub(crate) async fn status_of(app: &TestApp, id: &str) -> KeyStatus {
     app.pool.store().get(id).await.unwrap().unwrap().status
 }
 
@@ -458,201 +468,6 @@ async fn the_admin_api_shows_keys_masked_and_needs_admin_and_csrf() {
     }
 }
 
-/// The value of `name="<field>" value="…"` in a page.
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).map(|i| i + marker.len()).expect(name);
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-#[tokio::test]
-async fn the_settings_page_manages_keys_for_admins_only() {
-    let google = FakeGoogle::start().await;
-    let app = app_with(&google, None).await;
-    let mut alice = user(&app, "alice").await;
-    let denied = alice.open("/settings").await;
-    assert_eq!(
-        (denied.status, denied.location()),
-        (303, Some("/forbidden"))
-    );
-
-    let mut root = user(&app, "root").await;
-    let page = root.open("/settings").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(
-        page.body.contains("<option value=\"google\">"),
-        "{}",
-        page.body
-    );
-    assert!(page.body.contains("type=\"password\""));
-    let token = field(&page.body, "csrf_token");
-
-    let secret = key(77);
-    let no_token = root
-        .post_form(
-            "/settings/keys",
-            &[("key", &secret), ("upstream", "google")],
-        )
-        .await;
-    assert_eq!(no_token.status, 403);
-    let added = root
-        .post_form(
-            "/settings/keys",
-            &[
-                ("csrf_token", &token),
-                ("key", &secret),
-                ("upstream", "google"),
-                ("priority", "2"),
-                ("quota_group", "<script>alert(1)</script>"),
-                ("daily_budget", "50"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        (added.status, added.location()),
-        (303, Some("/settings?notice=added"))
-    );
-    let page = root.open("/settings?notice=added").await;
-    assert!(page.body.contains("The key was added."));
-    assert!(
-        page.body.contains(&format!("AIza…{}", &secret[35..])),
-        "{}",
-        page.body
-    );
-    assert!(!page.body.contains(&secret[4..]), "the key is never shown");
-    assert!(!page.body.contains("<script>alert(1)</script>"), "escaped");
-    assert!(page.body.contains("(0/50 today)"));
-
-    let again = root
-        .post_form(
-            "/settings/keys",
-            &[
-                ("csrf_token", &token),
-                ("key", &secret),
-                ("upstream", "google"),
-            ],
-        )
-        .await;
-    assert_eq!(again.location(), Some("/settings?notice=duplicate"));
-    let bad = root
-        .post_form(
-            "/settings/keys",
-            &[
-                ("csrf_token", &token),
-                ("key", "nope"),
-                ("upstream", "google"),
-            ],
-        )
-        .await;
-    assert_eq!(bad.location(), Some("/settings?notice=bad_format"));
-    let page = root.open("/settings?notice=%3Cb%3E").await;
-    assert!(!page.body.contains("<b>"), "unknown notices show nothing");
-
-    let id = app.pool.store().list(None).await.unwrap()[0].id.clone();
-    let disabled = root
-        .post_form(
-            &format!("/settings/keys/{id}/status"),
-            &[("csrf_token", &token), ("status", "disabled")],
-        )
-        .await;
-    assert_eq!(disabled.location(), Some("/settings?notice=updated"));
-    assert_eq!(status_of(&app, &id).await, KeyStatus::Disabled);
-    let deleted = root
-        .post_form(
-            &format!("/settings/keys/{id}/delete"),
-            &[("csrf_token", &token)],
-        )
-        .await;
-    assert_eq!(deleted.location(), Some("/settings?notice=deleted"));
-    assert!(app.pool.store().list(None).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn two_instances_sharing_postgres_count_every_use_and_share_budgets() {
-    two_instances_share_budgets(crate::helpers::TestBackend::Postgres).await;
-}
-
-#[tokio::test]
-async fn two_instances_sharing_mariadb_count_every_use_and_share_budgets() {
-    two_instances_share_budgets(crate::helpers::TestBackend::MySql).await;
-}
-
-async fn two_instances_share_budgets(backend: crate::helpers::TestBackend) {
-    let google = FakeGoogle::start().await;
-    for n in 0..4 {
-        google.behave(&key(n), Behaviour::Ok);
-    }
-    let on_google = |b: crate::helpers::app::TestAppBuilder| {
-        b.var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
-            .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
-            .var("KUNCI__UPSTREAM__GOOGLE__CX", &google.cx)
-            .var("KUNCI__SEARCH__CACHE_SECS", "0")
-            // 40 concurrent searches per instance hold a connection only for the pick and the
-            // verdict, never during the upstream call: 16 each leaves room on a busy machine
-            // without taking the server's 100 connections from the tests running beside it.
-            .var("KUNCI__DATA__MAX_CONNECTIONS", "16")
-    };
-    let Some(one) = on_google(TestApp::builder().backend(backend)).spawn().await else {
-        return;
-    };
-    let two = on_google(TestApp::builder().sharing(&one))
-        .spawn()
-        .await
-        .unwrap();
-    one.accounts
-        .add("test", "alice", &SecretString::new("alice pass"), false)
-        .await
-        .unwrap();
-    for n in 0..4 {
-        let id = add_key(&one, n, 0, None).await;
-        let budget = kunci_domain::apikeys::KeyChange {
-            daily_budget: Some(Some(15)),
-            ..Default::default()
-        };
-        one.pool.change("test", &id, &budget).await.unwrap();
-    }
-    let alice_one = user(&one, "alice").await;
-    let tasks: Vec<_> = (0..80)
-        .map(|i| {
-            let base = if i % 2 == 0 { one.url("") } else { two.url("") };
-            let mut b = Browser::with_cookies_of(&base, &alice_one);
-            tokio::spawn(async move {
-                let page = b.api(&format!("/api/v1/search?q=w{i}")).await;
-                (
-                    page.status,
-                    page.json()["error"].as_str().map(str::to_owned),
-                )
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap());
-    }
-    let served = answers.iter().filter(|(status, _)| *status == 200).count();
-    assert_eq!(
-        served, 60,
-        "4 keys × 15 a day, across both instances: {answers:?}"
-    );
-    assert!(
-        answers
-            .iter()
-            .all(|a| a.0 == 200 || a.1.as_deref() == Some("no_api_key_available")),
-        "{answers:?}"
-    );
-    let keys = one.pool.store().list(None).await.unwrap();
-    let counted: i64 = keys.iter().map(|k| k.usage_count).sum();
-    assert_eq!(counted, 60);
-    assert_eq!(
-        google.total_calls(),
-        60,
-        "every use counted, none past a budget"
-    );
-    for n in 0..4 {
-        assert_eq!(google.calls(&key(n)), 15);
-    }
-}
-
 #[tokio::test]
 async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
     let google = FakeGoogle::start().await;
@@ -740,241 +555,4 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
         .filter(|e| e.record.action == "admin.api_key.tested")
         .count();
     assert_eq!(tests, 5, "every test that reached the upstream is audited");
-}
-
-/// Two instances on PostgreSQL and one Redis (a prefix of their own), searching `google`,
-/// with accounts alice and root; with the Redis URL and the prefix. `None` when the services
-/// are not configured.
-async fn two_on_redis(google: &FakeGoogle) -> Option<(TestApp, TestApp, String, String)> {
-    let redis_url = kunci_store::testing::service_url("KUNCI_TEST_REDIS_URL")?;
-    let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
-    let on_redis = |b: crate::helpers::app::TestAppBuilder| {
-        b.var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
-            .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
-            .var("KUNCI__UPSTREAM__GOOGLE__CX", &google.cx)
-            .var("KUNCI__DATA__REDIS_URL", &redis_url)
-            .var("KUNCI__DATA__REDIS_PREFIX", &prefix)
-            .var("KUNCI__DATA__CACHE", "redis")
-    };
-    let one = on_redis(TestApp::builder().backend(crate::helpers::TestBackend::Postgres))
-        .spawn()
-        .await?;
-    let two = on_redis(TestApp::builder().sharing(&one))
-        .spawn()
-        .await
-        .unwrap();
-    for (name, admin) in [("alice", false), ("root", true)] {
-        one.accounts
-            .add(
-                "test",
-                name,
-                &SecretString::new(format!("{name} pass")),
-                admin,
-            )
-            .await
-            .unwrap();
-    }
-    Some((one, two, redis_url, prefix))
-}
-
-#[tokio::test]
-async fn concurrent_identical_misses_on_two_instances_make_one_upstream_call() {
-    let google = FakeGoogle::start().await;
-    google.behave(&key(1), Behaviour::Ok);
-    // Slow enough that every search arrives while the first call is still out.
-    google.delay(400);
-    let Some((one, two, _, _)) = two_on_redis(&google).await else {
-        return;
-    };
-    add_key(&one, 1, 0, None).await;
-    let alice = user(&one, "alice").await;
-    let searches: Vec<_> = (0..10)
-        .map(|i| {
-            let base = if i % 2 == 0 { one.url("") } else { two.url("") };
-            let mut b = Browser::with_cookies_of(&base, &alice);
-            tokio::spawn(async move { search(&mut b, "together").await })
-        })
-        .collect();
-    for task in searches {
-        let (status, body, _, _) = task.await.unwrap();
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["items"][0]["title"], "result for together");
-    }
-    assert_eq!(
-        google.total_calls(),
-        1,
-        "one call for ten identical searches on two instances"
-    );
-}
-
-#[tokio::test]
-async fn two_instances_sharing_redis_share_the_cache_and_the_leaderboard() {
-    let google = FakeGoogle::start().await;
-    google.behave(&key(1), Behaviour::Ok);
-    let Some((one, two, redis_url, prefix)) = two_on_redis(&google).await else {
-        return;
-    };
-    add_key(&one, 1, 0, None).await;
-    let mut alice_one = user(&one, "alice").await;
-    let mut alice_two = Browser::with_cookies_of(&two.url(""), &alice_one);
-
-    let (status, _, cache, _) = search(&mut alice_one, "shared").await;
-    assert_eq!((status, cache.as_deref()), (200, Some("miss")));
-    let (status, body, cache, _) = search(&mut alice_two, "shared").await;
-    assert_eq!(
-        (status, cache.as_deref()),
-        (200, Some("hit")),
-        "the other instance answers from the shared cache"
-    );
-    assert_eq!(body["items"][0]["title"], "result for shared");
-    assert_eq!(google.total_calls(), 1);
-    let (_, _, cache, _) = search(&mut alice_two, "other").await;
-    assert_eq!(cache.as_deref(), Some("miss"));
-    assert_eq!(google.total_calls(), 2);
-
-    // Every served call is counted in Redis, whichever instance served it.
-    // Each instance writes its counts once a second: within a few, the board has them all.
-    let mut root = Browser::with_cookies_of(&two.url(""), &user(&two, "root").await);
-    let mut accounts = Value::Null;
-    for _ in 0..40 {
-        let board = root.api("/api/v1/admin/stats/leaderboard").await;
-        assert_eq!(board.status, 200, "{}", board.body);
-        accounts = board.json()["accounts"].clone();
-        if accounts[0]["calls"] == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(accounts[0]["username"], "alice", "{accounts}");
-    assert_eq!(accounts[0]["calls"], 3);
-    let client = redis::Client::open(redis_url.as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let members: Vec<(String, f64)> = redis::cmd("ZRANGE")
-        .arg(format!("{prefix}usage"))
-        .arg(0)
-        .arg(-1)
-        .arg("WITHSCORES")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(members.len(), 1);
-    assert!(members[0].0.ends_with(" search") && (members[0].1 - 3.0).abs() < f64::EPSILON);
-    let answers: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}answer:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(answers.len(), 2);
-    assert!(
-        answers
-            .iter()
-            .all(|k| !k.contains("shared") && !k.contains("other")),
-        "cache keys are digests, not queries: {answers:?}"
-    );
-}
-
-/// Signs in through the login page as a person does.
-async fn sign_in(browser: &crate::helpers::webdriver::WebDriver, app: &TestApp, name: &str) {
-    browser.clear_cookies().await;
-    browser.goto(&app.url("/login")).await;
-    browser.type_into("input[name=username]", name).await;
-    browser
-        .type_into("input[name=password]", &format!("{name} pass"))
-        .await;
-    browser
-        .click_to_load("form[action='/login'] button[type=submit]")
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_settings_page_works_in_a_real_browser() {
-    let Some(browser) = crate::helpers::webdriver::WebDriver::start().await else {
-        return;
-    };
-    let google = FakeGoogle::start().await;
-    let secret = key(7);
-    google.behave(&secret, Behaviour::Ok);
-    let app = app_with(&google, None).await;
-
-    sign_in(&browser, &app, "alice").await;
-    browser.goto(&app.url("/settings")).await;
-    assert_eq!(
-        browser.text("h1").await,
-        "Forbidden",
-        "not for a user without admin"
-    );
-
-    sign_in(&browser, &app, "root").await;
-    browser.goto(&app.url("/settings")).await;
-    assert_eq!(browser.text("h1").await, "API keys");
-    assert_eq!(
-        browser
-            .attribute("input[name=key]", "type")
-            .await
-            .as_deref(),
-        Some("password")
-    );
-    browser.type_into("input[name=key]", &secret).await;
-    browser.type_into("input[name=priority]", "3").await;
-    browser
-        .click_to_load("form[action='/settings/keys'] button[type=submit]")
-        .await;
-    assert!(
-        browser
-            .current_url()
-            .await
-            .ends_with("/settings?notice=added"),
-        "{}: {}",
-        browser.current_url().await,
-        browser.source().await
-    );
-    assert_eq!(browser.text(".notice").await, "The key was added.");
-    let page = browser.source().await;
-    assert!(
-        page.contains(&format!("AIza…{}", &secret[35..])),
-        "masked key listed"
-    );
-    assert!(!page.contains(&secret[4..]), "the key is never on the page");
-    assert_eq!(browser.count("td.status-active").await, 1);
-
-    browser
-        .click_to_load("form[action$='/status'] button")
-        .await;
-    assert_eq!(browser.text(".notice").await, "The key was updated.");
-    assert_eq!(browser.count("td.status-disabled").await, 1);
-
-    browser.click_to_load("form[action$='/test'] button").await;
-    assert_eq!(
-        browser.text(".notice").await,
-        "Test: the upstream answered; the key works."
-    );
-    assert_eq!(google.calls(&secret), 1, "the test made one real call");
-    assert_eq!(
-        browser.count("td.status-disabled").await,
-        1,
-        "a good test does not enable a disabled key"
-    );
-    browser
-        .click_to_load("form[action$='/status'] button")
-        .await;
-    assert_eq!(browser.count("td.status-active").await, 1);
-
-    // A form whose CSRF token was tampered with is refused, and nothing changes.
-    browser
-        .script(
-            "document.querySelectorAll('input[name=csrf_token]')\
-             .forEach(function (i) { i.value = 'forged'; }); return true;",
-        )
-        .await;
-    browser
-        .click_to_load("form[action$='/delete'] button")
-        .await;
-    assert_eq!(app.pool.store().list(None).await.unwrap().len(), 1);
-    browser.goto(&app.url("/settings")).await;
-    browser
-        .click_to_load("form[action$='/delete'] button")
-        .await;
-    assert_eq!(browser.text(".notice").await, "The key was deleted.");
-    assert!(browser.source().await.contains("The pool is empty."));
-    assert!(app.pool.store().list(None).await.unwrap().is_empty());
 }

@@ -1,0 +1,217 @@
+//! The settings page's API-key section: an administrator adds, tests, disables and deletes
+//! keys through its forms (CSRF-checked, keys shown masked), others are refused; and the same
+//! page driven in a real Chromium.
+
+use kunci_domain::apikeys::KeyStatus;
+
+use crate::helpers::TestApp;
+use crate::helpers::fake_google::{Behaviour, FakeGoogle};
+use crate::pool::{app_with, field, key, status_of, user};
+
+#[tokio::test]
+async fn the_settings_page_manages_keys_for_admins_only() {
+    let google = FakeGoogle::start().await;
+    let app = app_with(&google, None).await;
+    let mut alice = user(&app, "alice").await;
+    let denied = alice.open("/settings").await;
+    assert_eq!(
+        (denied.status, denied.location()),
+        (303, Some("/forbidden"))
+    );
+
+    let mut root = user(&app, "root").await;
+    let page = root.open("/settings").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("<option value=\"google\">"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("type=\"password\""));
+    let token = field(&page.body, "csrf_token");
+
+    let secret = key(77);
+    let no_token = root
+        .post_form(
+            "/settings/keys",
+            &[("key", &secret), ("upstream", "google")],
+        )
+        .await;
+    assert_eq!(no_token.status, 403);
+    let added = root
+        .post_form(
+            "/settings/keys",
+            &[
+                ("csrf_token", &token),
+                ("key", &secret),
+                ("upstream", "google"),
+                ("priority", "2"),
+                ("quota_group", "<script>alert(1)</script>"),
+                ("daily_budget", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (added.status, added.location()),
+        (303, Some("/settings?notice=added"))
+    );
+    let page = root.open("/settings?notice=added").await;
+    assert!(page.body.contains("The key was added."));
+    assert!(
+        page.body.contains(&format!("AIza…{}", &secret[35..])),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&secret[4..]), "the key is never shown");
+    assert!(!page.body.contains("<script>alert(1)</script>"), "escaped");
+    assert!(page.body.contains("(0/50 today)"));
+
+    let again = root
+        .post_form(
+            "/settings/keys",
+            &[
+                ("csrf_token", &token),
+                ("key", &secret),
+                ("upstream", "google"),
+            ],
+        )
+        .await;
+    assert_eq!(again.location(), Some("/settings?notice=duplicate"));
+    let bad = root
+        .post_form(
+            "/settings/keys",
+            &[
+                ("csrf_token", &token),
+                ("key", "nope"),
+                ("upstream", "google"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.location(), Some("/settings?notice=bad_format"));
+    let page = root.open("/settings?notice=%3Cb%3E").await;
+    assert!(!page.body.contains("<b>"), "unknown notices show nothing");
+
+    let id = app.pool.store().list(None).await.unwrap()[0].id.clone();
+    let disabled = root
+        .post_form(
+            &format!("/settings/keys/{id}/status"),
+            &[("csrf_token", &token), ("status", "disabled")],
+        )
+        .await;
+    assert_eq!(disabled.location(), Some("/settings?notice=updated"));
+    assert_eq!(status_of(&app, &id).await, KeyStatus::Disabled);
+    let deleted = root
+        .post_form(
+            &format!("/settings/keys/{id}/delete"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(deleted.location(), Some("/settings?notice=deleted"));
+    assert!(app.pool.store().list(None).await.unwrap().is_empty());
+}
+
+/// Signs in through the login page as a person does.
+async fn sign_in(browser: &crate::helpers::webdriver::WebDriver, app: &TestApp, name: &str) {
+    browser.clear_cookies().await;
+    browser.goto(&app.url("/login")).await;
+    browser.type_into("input[name=username]", name).await;
+    browser
+        .type_into("input[name=password]", &format!("{name} pass"))
+        .await;
+    browser
+        .click_to_load("form[action='/login'] button[type=submit]")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_page_works_in_a_real_browser() {
+    let Some(browser) = crate::helpers::webdriver::WebDriver::start().await else {
+        return;
+    };
+    let google = FakeGoogle::start().await;
+    let secret = key(7);
+    google.behave(&secret, Behaviour::Ok);
+    let app = app_with(&google, None).await;
+
+    sign_in(&browser, &app, "alice").await;
+    browser.goto(&app.url("/settings")).await;
+    assert_eq!(
+        browser.text("h1").await,
+        "Forbidden",
+        "not for a user without admin"
+    );
+
+    sign_in(&browser, &app, "root").await;
+    browser.goto(&app.url("/settings")).await;
+    assert_eq!(browser.text("h1").await, "API keys");
+    assert_eq!(
+        browser
+            .attribute("input[name=key]", "type")
+            .await
+            .as_deref(),
+        Some("password")
+    );
+    browser.type_into("input[name=key]", &secret).await;
+    browser.type_into("input[name=priority]", "3").await;
+    browser
+        .click_to_load("form[action='/settings/keys'] button[type=submit]")
+        .await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .ends_with("/settings?notice=added"),
+        "{}: {}",
+        browser.current_url().await,
+        browser.source().await
+    );
+    assert_eq!(browser.text(".notice").await, "The key was added.");
+    let page = browser.source().await;
+    assert!(
+        page.contains(&format!("AIza…{}", &secret[35..])),
+        "masked key listed"
+    );
+    assert!(!page.contains(&secret[4..]), "the key is never on the page");
+    assert_eq!(browser.count("td.status-active").await, 1);
+
+    browser
+        .click_to_load("form[action$='/status'] button")
+        .await;
+    assert_eq!(browser.text(".notice").await, "The key was updated.");
+    assert_eq!(browser.count("td.status-disabled").await, 1);
+
+    browser.click_to_load("form[action$='/test'] button").await;
+    assert_eq!(
+        browser.text(".notice").await,
+        "Test: the upstream answered; the key works."
+    );
+    assert_eq!(google.calls(&secret), 1, "the test made one real call");
+    assert_eq!(
+        browser.count("td.status-disabled").await,
+        1,
+        "a good test does not enable a disabled key"
+    );
+    browser
+        .click_to_load("form[action$='/status'] button")
+        .await;
+    assert_eq!(browser.count("td.status-active").await, 1);
+
+    // A form whose CSRF token was tampered with is refused, and nothing changes.
+    browser
+        .script(
+            "document.querySelectorAll('input[name=csrf_token]')\
+             .forEach(function (i) { i.value = 'forged'; }); return true;",
+        )
+        .await;
+    browser
+        .click_to_load("form[action$='/delete'] button")
+        .await;
+    assert_eq!(app.pool.store().list(None).await.unwrap().len(), 1);
+    browser.goto(&app.url("/settings")).await;
+    browser
+        .click_to_load("form[action$='/delete'] button")
+        .await;
+    assert_eq!(browser.text(".notice").await, "The key was deleted.");
+    assert!(browser.source().await.contains("The pool is empty."));
+    assert!(app.pool.store().list(None).await.unwrap().is_empty());
+}

@@ -231,8 +231,29 @@ impl Accounts {
         })
     }
 
+    /// The port itself, for the adapters' tests and for the outbound gateway; handlers use the
+    /// service's own methods.
     pub fn store(&self) -> &Arc<dyn AccountStore> {
         &self.store
+    }
+
+    /// The account of id `id`, if it exists and is not disabled: what a token may still be
+    /// minted for.
+    pub async fn active_by_id(&self, id: &str) -> Result<Option<Account>, AccountError> {
+        Ok(self.store.by_id(id).await?.filter(|a| !a.disabled))
+    }
+
+    /// The account of id `id`, disabled or not.
+    pub async fn by_id(&self, id: &str) -> Result<Option<Account>, AccountError> {
+        Ok(self.store.by_id(id).await?)
+    }
+
+    /// The account named `name` (compared normalised); none for a name that cannot exist.
+    pub async fn by_name(&self, name: &str) -> Result<Option<Account>, AccountError> {
+        match normalize_username(name) {
+            Some(name) => Ok(self.store.by_username(&name).await?),
+            None => Ok(None),
+        }
     }
 
     /// Creates an account with scope `user` (and `admin` when asked).

@@ -258,8 +258,15 @@ impl ApiKeyPool {
         }
     }
 
+    /// The port itself, for the adapters' tests and for the outbound gateway; handlers use the
+    /// service's own methods.
     pub fn store(&self) -> &std::sync::Arc<dyn ApiKeyStore> {
         &self.store
+    }
+
+    /// Every key (of `upstream`, when given), as stored: sealed, shown only masked.
+    pub async fn list(&self, upstream: Option<&str>) -> Result<Vec<ApiKey>, PoolError> {
+        Ok(self.store.list(upstream).await?)
     }
 
     /// Adds a key after checking its format and that it is not in the pool already.

@@ -13,7 +13,9 @@ pub mod clock;
 pub mod environment;
 pub mod health;
 pub mod keys;
+pub mod leaderboard;
 pub mod lockout;
+pub mod login;
 pub mod notify;
 pub mod ratelimit;
 pub mod refresh;
@@ -27,3 +29,15 @@ pub mod usage;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the system's random number generator failed")]
 pub struct RandomFailure;
+
+/// An error and its sources joined by `: `, for the one log line that reports it.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -203,8 +203,18 @@ impl RefreshTokens {
         }
     }
 
+    /// The port itself, for the adapters' tests and for the outbound gateway; handlers use the
+    /// service's own methods.
     pub fn store(&self) -> &Arc<dyn RefreshStore> {
         &self.store
+    }
+
+    /// The live families of an account, newest first.
+    pub async fn families(&self, account_id: &str) -> Result<Vec<Family>, RefreshError> {
+        Ok(self
+            .store
+            .families(account_id, self.clock.now_unix())
+            .await?)
     }
 
     fn record(&self, token: &str, family_id: &str, now: i64, family_end: i64) -> TokenRecord {

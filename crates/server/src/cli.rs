@@ -1,13 +1,9 @@
 //! The command line: global options, subcommands, exit codes.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use kunci_domain::environment::Environment;
-
-use crate::config::ConfigErrors;
-use crate::{commands, output};
 
 /// Exit codes, documented in docs/operations.md.
 pub mod exit {
@@ -301,31 +297,4 @@ pub enum DbCommand {
     },
     /// List the migrations and whether each is applied.
     Status,
-}
-
-/// Runs a parsed command line to its exit code.
-pub fn run(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            output::error(&anyhow::Error::new(err).context("cannot start the async runtime"));
-            return ExitCode::from(exit::FAILURE);
-        }
-    };
-    match runtime.block_on(commands::dispatch(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => match err.downcast_ref::<ConfigErrors>() {
-            Some(config) => {
-                output::note(config.to_string().trim_end());
-                ExitCode::from(exit::CONFIG)
-            }
-            None => {
-                output::error(&err);
-                ExitCode::from(exit::FAILURE)
-            }
-        },
-    }
 }

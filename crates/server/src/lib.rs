@@ -1,11 +1,10 @@
 //! The `kunci` binary's library half: the CLI, configuration, the composition root and the
-//! background jobs. `main.rs` only parses arguments and calls [`cli::run`]; integration tests
+//! background jobs. `main.rs` only parses arguments and calls [`commands::run`]; integration tests
 //! build the same application through [`startup`].
 //!
 //! This crate wires the others together and owns process concerns (files, signals, exit
 //! codes). Rules belong in `kunci-domain`, HTTP in `kunci-web`, storage in `kunci-store`.
 
-pub mod admin;
 pub mod backup;
 pub mod cli;
 pub mod commands;
@@ -17,6 +16,8 @@ pub mod output;
 pub mod secrets;
 pub mod startup;
 pub mod tls;
+pub mod wiring;
+pub mod workbench;
 
 /// Installs the one TLS crypto provider (ring) for the process. Idempotent; every entry point
 /// (main, each test binary) calls it before anything opens a TLS connection.

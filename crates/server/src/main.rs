@@ -13,5 +13,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = kunci::cli::Cli::parse();
     kunci::install_crypto_provider();
-    kunci::cli::run(cli)
+    kunci::commands::run(cli)
 }

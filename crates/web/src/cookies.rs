@@ -16,14 +16,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, SameSite};
 
-/// Cookie names and flags for one deployment.
-#[derive(Debug, Clone)]
-pub struct CookieSettings {
-    pub secure: bool,
-    /// Lifetime of `kunci_session` and `kunci_auth` in the browser (the absolute session
-    /// timeout; the server decides validity anyway).
-    pub session_max_age_secs: i64,
-}
+pub use crate::settings::CookieSettings;
 
 /// Which cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -52,7 +52,7 @@ fn same_origin(origin: &str, headers: &HeaderMap, public_origin: &str) -> bool {
 }
 
 /// Whether the request comes from a page of another site that is not allowed.
-pub(crate) fn is_forged(headers: &HeaderMap, settings: &crate::state::WebSettings) -> bool {
+pub(crate) fn is_forged(headers: &HeaderMap, settings: &crate::settings::WebSettings) -> bool {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let allowed = |o: &str| settings.cors_origins.iter().any(|a| a == o);
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
@@ -175,8 +175,8 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn settings() -> crate::state::WebSettings {
-        crate::state::WebSettings {
+    fn settings() -> crate::settings::WebSettings {
+        crate::settings::WebSettings {
             environment: kunci_domain::environment::Environment::Development,
             serves_https: false,
             cookies: crate::cookies::CookieSettings {
@@ -189,7 +189,7 @@ mod tests {
             cors_origins: vec!["https://app.test".into()],
             jwt_issuer: "https://kunci.test".into(),
             jwt_audience: "kunci".into(),
-            limits: crate::limits::Limits {
+            limits: crate::settings::Limits {
                 api: kunci_domain::ratelimit::Rate::per(100, 1000),
                 login: kunci_domain::ratelimit::Rate::per(5, 60_000),
             },

@@ -7,6 +7,14 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use kunci_domain::apikeys::PoolError;
+use kunci_domain::audit::AuditError;
+use kunci_domain::clients::SignedRequestError;
+use kunci_domain::error_chain;
+use kunci_domain::login::LoginError;
+use kunci_domain::refresh::RefreshError;
+use kunci_domain::store::StoreError;
+use kunci_domain::upstream::UpstreamError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -82,7 +90,45 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    /// What an upstream call's failure answers; `now` turns the domain's times (Unix seconds)
+    /// into the seconds a client waits.
+    pub fn upstream(err: UpstreamError, now: i64) -> Self {
+        let wait = |at: i64| (at - now).max(1);
+        match err {
+            UpstreamError::Unknown | UpstreamError::UnknownKey => Self::NotFound,
+            UpstreamError::BadPath => {
+                Self::InvalidRequest("the path may not leave the upstream's base")
+            }
+            UpstreamError::NotTestable => Self::InvalidRequest(
+                "this upstream has no test request: set `test_path` in its configuration",
+            ),
+            UpstreamError::NoKey { retry_after } => Self::NoApiKeyAvailable {
+                retry_after: retry_after.map(wait),
+            },
+            UpstreamError::Config(why) => {
+                tracing::error!(%why, "the upstream refused the request: check its configuration");
+                Self::UpstreamConfigError
+            }
+            UpstreamError::Throttled { retry_after } => Self::UpstreamThrottled {
+                retry_after: wait(retry_after),
+            },
+            UpstreamError::Unavailable => Self::UpstreamUnavailable,
+            UpstreamError::Store => Self::StoreUnavailable,
+        }
+    }
+
+    /// The seconds a client is told to wait (`Retry-After`), where the answer says to come back.
+    pub(crate) fn retry_after(&self) -> Option<i64> {
+        match self {
+            Self::AccountLocked { retry_after }
+            | Self::RateLimited { retry_after }
+            | Self::UpstreamThrottled { retry_after } => Some((*retry_after).max(1)),
+            Self::NoApiKeyAvailable { retry_after } => Some(retry_after.unwrap_or(60).max(1)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -204,13 +250,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let code = self.code();
         let title = self.title();
-        let retry_after = match &self {
-            Self::AccountLocked { retry_after }
-            | Self::RateLimited { retry_after }
-            | Self::UpstreamThrottled { retry_after } => Some(*retry_after),
-            Self::NoApiKeyAvailable { retry_after } => Some(retry_after.unwrap_or(60)),
-            _ => None,
-        };
+        let retry_after = self.retry_after();
         let challenge = match self {
             Self::BadSignature | Self::StaleTimestamp | Self::ReplayedNonce => {
                 "KunciSignature realm=\"kunci\""
@@ -259,21 +299,85 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         if let Some(secs) = retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
 }
 
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// A store a request needs failed: logged here, answered as `store_unavailable` (fail closed).
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store unavailable");
+        Self::StoreUnavailable
     }
-    text
+}
+
+/// An audited action whose entry cannot be written is refused (never performed unaudited).
+impl From<AuditError> for ApiError {
+    fn from(err: AuditError) -> Self {
+        tracing::error!(error = %err, "refused: the audit log cannot be written");
+        Self::StoreUnavailable
+    }
+}
+
+impl From<SignedRequestError> for ApiError {
+    fn from(err: SignedRequestError) -> Self {
+        match err {
+            SignedRequestError::BadSignature => Self::BadSignature,
+            SignedRequestError::StaleTimestamp => Self::StaleTimestamp,
+            SignedRequestError::ReplayedNonce => Self::ReplayedNonce,
+            SignedRequestError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "nonce or client store unavailable");
+                Self::StoreUnavailable
+            }
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(err: LoginError) -> Self {
+        match err {
+            LoginError::InvalidCredentials => Self::InvalidCredentials,
+            LoginError::PasswordTooLong => Self::PasswordTooLong,
+            LoginError::Locked { retry_after } => Self::AccountLocked { retry_after },
+            // Five attempts of this name are being checked at this moment (possibly the owner's
+            // own, from several devices): not a lock, try again in a second.
+            LoginError::Busy => Self::RateLimited { retry_after: 1 },
+            LoginError::Unavailable => Self::StoreUnavailable,
+            LoginError::Failed => Self::Internal("the login failed".into()),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(err: RefreshError) -> Self {
+        match err {
+            RefreshError::InvalidGrant => Self::InvalidGrant,
+            RefreshError::BadClientId => {
+                Self::InvalidRequest("`client_id` must be 8 to 128 letters, digits, `-`, `_`, `.`")
+            }
+            RefreshError::Store(err) => err.into(),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<PoolError> for ApiError {
+    fn from(err: PoolError) -> Self {
+        match err {
+            PoolError::BadFormat { expected, .. } => Self::InvalidApiKey(expected),
+            PoolError::Duplicate(_) => Self::DuplicateApiKey,
+            PoolError::Unknown(_) => Self::NotFound,
+            PoolError::BadStatus => Self::InvalidRequest("`status` is `active` or `disabled`"),
+            PoolError::Store(err) => err.into(),
+            PoolError::Audit(err) => {
+                tracing::error!(error = %err, "API-key change refused: it cannot be audited");
+                Self::StoreUnavailable
+            }
+            other => Self::Internal(Box::new(other)),
+        }
+    }
 }
 
 /// Answers unknown routes.
@@ -294,4 +398,51 @@ pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> 
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_owned());
     ApiError::Internal(message.into()).into_response()
+}
+
+/// The problem+json answers as the OpenAPI document shows them: [`Problem`] is the body
+/// [`ApiError`] sends (a test holds the two together), and each response names the codes a
+/// route may answer with. Handlers name these in their `#[utoipa::path]` responses.
+pub(crate) mod problems {
+    use utoipa::ToSchema;
+
+    /// An error (RFC 9457 problem details). `error` is the stable code to branch on; where the
+    /// status says to come back, the `Retry-After` header says when.
+    #[derive(ToSchema)]
+    #[allow(dead_code, reason = "a schema for the document")]
+    pub(crate) struct Problem {
+        /// `urn:kunci:error:<error>`
+        #[schema(rename = "type")]
+        kind: String,
+        title: String,
+        status: u16,
+        /// The error code, e.g. `invalid_credentials`, `rate_limited`, `no_api_key_available`.
+        error: String,
+        /// What the request got wrong (`invalid_request`, `invalid_api_key`).
+        detail: Option<String>,
+        /// Which dependency is down (`not_ready`).
+        checks: Option<std::collections::BTreeMap<String, String>>,
+    }
+
+    /// The errors the routes share, each a problem+json answer with its codes.
+    macro_rules! problem_responses {
+        ($($name:ident => $description:literal,)*) => {$(
+            #[derive(utoipa::ToResponse)]
+            #[response(description = $description, content_type = "application/problem+json")]
+            #[allow(dead_code, reason = "a response for the document")]
+            pub(crate) struct $name(Problem);
+        )*};
+    }
+
+    problem_responses! {
+        InvalidRequest => "invalid_request: the body or a parameter is not what the route takes",
+        Unauthenticated => "unauthenticated or session_expired: no valid session or token",
+        Forbidden => "insufficient_scope, or csrf_failed for a cookie request without the session's token",
+        NotFound => "not_found",
+        DuplicateKey => "duplicate_api_key",
+        TooLarge => "payload_too_large",
+        Limited => "rate_limited or account_locked, with Retry-After",
+        UpstreamFailed => "upstream_config_error or upstream_unavailable",
+        Unavailable => "store_unavailable, or no_api_key_available with Retry-After",
+    }
 }

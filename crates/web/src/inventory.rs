@@ -9,32 +9,18 @@ use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use kunci_domain::accounts::normalize_username;
-use kunci_domain::audit::AuditEvent;
+use kunci_domain::accounts::AccountError;
+use kunci_domain::audit::{Actor, AuditEvent};
 use serde_json::{Value, json};
 
 use crate::auth::{AuthContext, Principal, Via};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "store unavailable for the session inventory");
-    ApiError::StoreUnavailable
-}
-
 /// Everything live of account `sub`; `current` marks the caller's own entry.
 async fn inventory(state: &AppState, sub: &str, current: Option<&str>) -> Result<Value, ApiError> {
-    let sessions = state
-        .sessions()
-        .of_account(sub)
-        .await
-        .map_err(unavailable)?;
-    let families = state
-        .refresh()
-        .store()
-        .families(sub, state.clock().now_unix())
-        .await
-        .map_err(unavailable)?;
+    let sessions = state.sessions().of_account(sub).await?;
+    let families = state.refresh().families(sub).await?;
     let mut items: Vec<Value> = sessions
         .iter()
         .map(|s| {
@@ -76,25 +62,18 @@ fn current_id(who: &Principal, auth: Option<&AuthContext>) -> Option<String> {
 /// Ends entry `id` of account `sub`. False when the account has no such entry.
 async fn end(state: &AppState, sub: &str, id: &str) -> Result<bool, ApiError> {
     if let Some(key) = id.strip_prefix("s_") {
-        return state
-            .sessions()
-            .destroy_key_of(sub, key)
-            .await
-            .map_err(unavailable);
+        return Ok(state.sessions().destroy_key_of(sub, key).await?);
     }
     if let Some(family) = id.strip_prefix("a_") {
-        let now = state.clock().now_unix();
         let owned = state
             .refresh()
-            .store()
-            .families(sub, now)
-            .await
-            .map_err(unavailable)?
+            .families(sub)
+            .await?
             .iter()
             .any(|f| f.id == family);
         if owned {
             state.revocations().note_family(family);
-            state.refresh().revoke(family).await.map_err(unavailable)?;
+            state.refresh().revoke(family).await?;
         }
         return Ok(owned);
     }
@@ -102,16 +81,8 @@ async fn end(state: &AppState, sub: &str, id: &str) -> Result<bool, ApiError> {
 }
 
 async fn end_all(state: &AppState, sub: &str) -> Result<Value, ApiError> {
-    let sessions = state
-        .sessions()
-        .destroy_account(sub)
-        .await
-        .map_err(unavailable)?;
-    let apps = state
-        .refresh()
-        .revoke_account(sub)
-        .await
-        .map_err(unavailable)?;
+    let sessions = state.sessions().destroy_account(sub).await?;
+    let apps = state.refresh().revoke_account(sub).await?;
     if let Err(err) = state.revocations().reload().await {
         tracing::warn!(error = %err, "revocation lists not reloaded; the periodic reload will");
     }
@@ -130,8 +101,8 @@ fn account_of(who: &Principal) -> Result<&str, ApiError> {
     summary = "My sessions and app logins",
     responses(
         (status = 200, description = "the inventory"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -154,10 +125,10 @@ pub(crate) async fn mine(
     params(("id" = String, Path, description = "the session or app-login id from the inventory")),
     responses(
         (status = 204, description = "ended"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 403, response = inline(crate::openapi::Forbidden)),
-        (status = 404, response = inline(crate::openapi::NotFound)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 403, response = inline(crate::error::problems::Forbidden)),
+        (status = 404, response = inline(crate::error::problems::NotFound)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -182,9 +153,9 @@ pub(crate) async fn end_mine(
     summary = "End all my other sessions",
     responses(
         (status = 200, description = "how many ended"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 403, response = inline(crate::openapi::Forbidden)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 403, response = inline(crate::error::problems::Forbidden)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -194,35 +165,25 @@ pub(crate) async fn end_all_mine(
 ) -> Result<Json<Value>, ApiError> {
     let sub = account_of(&who)?.to_owned();
     let event = AuditEvent::new(
-        format!("account:{sub}"),
+        Actor::account(&sub),
         "account.sessions_revoked",
         sub.clone(),
     );
-    state.audit().record(event).await.map_err(unavailable)?;
+    state.audit().record(event).await?;
     Ok(Json(end_all(&state, &sub).await?))
 }
 
 /// The account an admin route names.
 async fn named(state: &AppState, name: &str) -> Result<String, ApiError> {
-    let name = normalize_username(name).ok_or(ApiError::NotFound)?;
-    state
-        .accounts()
-        .store()
-        .by_username(&name)
-        .await
-        .map_err(unavailable)?
-        .map(|a| a.id)
-        .ok_or(ApiError::NotFound)
+    match state.accounts().by_name(name).await {
+        Ok(account) => account.map(|a| a.id).ok_or(ApiError::NotFound),
+        Err(AccountError::Store(err)) => Err(err.into()),
+        Err(err) => Err(ApiError::Internal(Box::new(err))),
+    }
 }
 
-fn admin(who: &Principal) -> String {
-    format!(
-        "user:{}",
-        who.username
-            .as_deref()
-            .or(who.sub.as_deref())
-            .unwrap_or("?")
-    )
+fn admin(who: &Principal) -> Actor {
+    Actor::user(who.username.as_deref(), who.sub.as_deref())
 }
 
 /// `GET /api/v1/admin/accounts/{name}/sessions`
@@ -234,10 +195,10 @@ fn admin(who: &Principal) -> String {
     params(("name" = String, Path, description = "the account name")),
     responses(
         (status = 200, description = "the inventory"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 403, response = inline(crate::openapi::Forbidden)),
-        (status = 404, response = inline(crate::openapi::NotFound)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 403, response = inline(crate::error::problems::Forbidden)),
+        (status = 404, response = inline(crate::error::problems::NotFound)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -258,10 +219,10 @@ pub(crate) async fn of_account(
     params(("name" = String, Path, description = "the account name"), ("id" = String, Path, description = "the session id")),
     responses(
         (status = 204, description = "ended"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 403, response = inline(crate::openapi::Forbidden)),
-        (status = 404, response = inline(crate::openapi::NotFound)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 403, response = inline(crate::error::problems::Forbidden)),
+        (status = 404, response = inline(crate::error::problems::NotFound)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -273,7 +234,7 @@ pub(crate) async fn end_of_account(
     let sub = named(&state, &name).await?;
     let event = AuditEvent::new(admin(&who), "admin.session.revoked", format!("{name} {id}"))
         .kid(who.kid.as_str());
-    state.audit().record(event).await.map_err(unavailable)?;
+    state.audit().record(event).await?;
     if end(&state, &sub, &id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
@@ -290,10 +251,10 @@ pub(crate) async fn end_of_account(
     params(("name" = String, Path, description = "the account name")),
     responses(
         (status = 200, description = "how many ended"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 403, response = inline(crate::openapi::Forbidden)),
-        (status = 404, response = inline(crate::openapi::NotFound)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 403, response = inline(crate::error::problems::Forbidden)),
+        (status = 404, response = inline(crate::error::problems::NotFound)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -304,6 +265,6 @@ pub(crate) async fn end_all_of_account(
 ) -> Result<Json<Value>, ApiError> {
     let sub = named(&state, &name).await?;
     let event = AuditEvent::new(admin(&who), "admin.sessions.revoked", name).kid(who.kid.as_str());
-    state.audit().record(event).await.map_err(unavailable)?;
+    state.audit().record(event).await?;
     Ok(Json(end_all(&state, &sub).await?))
 }

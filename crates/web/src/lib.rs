@@ -4,12 +4,15 @@
 //! - [`auth`] is the page middleware (sessions, tokens, bootstrap) and [`require_scope`] the
 //!   per-route scope check;
 //! - one module per feature (`health`, `pages`, `jwks`, `session_api`, …);
-//! - [`error`] is the only module that chooses status codes and problem+json bodies;
+//! - [`error`] is the only module that chooses status codes and problem+json bodies (and
+//!   declares them for the OpenAPI document);
+//! - `settings` is what the deployment tells the web layer: a leaf every module may read.
 //! - [`serve()`] runs the router with graceful shutdown.
 //!
 //! Handlers parse outside input into domain types and call domain services; they hold no
 //! business rules and never talk to a database driver directly.
 
+mod api_keys;
 pub mod auth;
 mod bearer_cache;
 pub mod cookies;
@@ -22,27 +25,33 @@ mod headers;
 mod health;
 mod inventory;
 mod jwks;
+mod keys_page;
 pub mod limits;
 mod login;
 mod metrics;
+mod mobile;
 pub mod net;
 mod observe;
 pub mod openapi;
 pub mod pages;
-mod pool;
+mod render;
 mod router;
 mod scope;
+mod search;
 mod serve;
 pub mod service;
 mod session_api;
-mod settings;
+pub mod settings;
 mod state;
 mod tls;
 
 pub use auth::{AuthContext, Principal, Via};
 pub use cookies::CookieSettings;
 pub use headers::CspNonce;
+pub use limits::Limits;
+pub use metrics::install as install_metrics;
 pub use router::{SiteRoutes, router};
 pub use scope::require_scope;
 pub use serve::serve;
-pub use state::{AppState, Services, WebSettings};
+pub use settings::WebSettings;
+pub use state::{AppState, Services};

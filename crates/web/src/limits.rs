@@ -8,16 +8,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kunci_domain::ratelimit::{Decision, Rate};
 
+pub use crate::settings::Limits;
+
 use crate::error::ApiError;
 use crate::net::client_ip_of;
 use crate::state::AppState;
-
-/// The limits of one deployment.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub api: Rate,
-    pub login: Rate,
-}
 
 /// Which limit a request falls under, and its bucket name.
 fn class(method: &Method, path: &str) -> Option<&'static str> {

@@ -1,22 +1,21 @@
 //! Logging in and out with cookies (SPEC §5): the JSON flow `POST /api/v1/auth/login_web`,
-//! the HTML form `POST /login`, `logout`, `logout_all` and `GET /api/v1/me`.
+//! the HTML form `POST /login`, `logout`, `logout_all` and `GET /api/v1/me`. The app flow
+//! (tokens) is `mobile.rs`.
 //!
-//! Both login flows check the password the same way (one Argon2id verification whatever the
-//! name, one answer for every kind of wrong), replace the browser's session with a new one (a
-//! new id: no session fixation) and set the cookies. No token ever appears in a body.
+//! Every flow checks the password through the domain's login service (lockout, one Argon2id
+//! verification whatever the name, audit); this file adds what is the web's: the device
+//! cookie, the new session in place of the browser's (a new id: no session fixation) and the
+//! cookies. No token ever appears in a body.
 
 use axum::body::Bytes;
 use axum::extract::{Form, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use kunci_crypto::SecretString;
 use kunci_crypto::csrf;
-use kunci_crypto::jwt::{self, Claims};
-use kunci_domain::accounts::{Account, AccountError, normalize_username};
-use kunci_domain::audit::Outcome;
-use kunci_domain::lockout::LockoutError;
-use kunci_domain::refresh::{MintError, Minter, Minting, Pair, RefreshError};
+use kunci_domain::accounts::Account;
+use kunci_domain::login::{Flow, LoginError, PasswordAttempt, lockout_name};
 use kunci_domain::session::SessionId;
 use serde::Deserialize;
 use serde_json::json;
@@ -26,34 +25,22 @@ use crate::cookies::{DEVICE_MAX_AGE_SECS, Name, RequestCookies};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::net::ClientAddr;
-use crate::pages::{LoginError, is_local_path, login_page};
+use crate::pages::{LoginProblem, is_local_path, login_page};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
-struct Credentials {
+/// A browser login.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct Credentials {
     username: String,
+    /// At most 256 bytes.
     password: String,
 }
 
 /// A login attempt's outcome.
-struct LoggedIn {
-    account: Account,
+pub(crate) struct LoggedIn {
+    pub(crate) account: Account,
     /// A fresh device cookie for the browser (web flows).
     device_cookie: Option<HeaderValue>,
-}
-
-/// The lockout key's name: the normalised account name, or (for a name that cannot exist) a
-/// bounded lowercase copy, counted all the same.
-fn lockout_name(username: &str) -> String {
-    normalize_username(username).unwrap_or_else(|| {
-        username
-            .trim()
-            .to_ascii_lowercase()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(64)
-            .collect()
-    })
 }
 
 /// The device this browser proves it is, for this name, if its cookie is valid and recent.
@@ -77,104 +64,36 @@ fn device_cookie(state: &AppState, name: &str) -> Option<HeaderValue> {
     Some(state.settings().cookies.set(Name::Device, &value))
 }
 
-fn lockout_error(err: LockoutError) -> ApiError {
-    match err {
-        LockoutError::Locked { retry_after } => ApiError::AccountLocked { retry_after },
-        // Five attempts of this name are being checked at this moment (possibly the owner's
-        // own, from several devices): not a lock, try again in a second.
-        LockoutError::Busy => ApiError::RateLimited { retry_after: 1 },
-        other => {
-            tracing::error!(error = %other, "lockout store unavailable");
-            ApiError::StoreUnavailable
-        }
-    }
-}
-
-/// Checks the password and records the attempt: the lockout first (a locked name or device is
-/// refused before any hashing), then one Argon2id verification, then the audit entry. An
-/// attempt that succeeded but cannot be audited is refused. `cookies` are given by the
-/// browser flows, which use and renew device cookies.
-async fn attempt(
+/// Checks the password through the login service and counts the outcome. `cookies` are given
+/// by the browser flows, which use and renew device cookies.
+pub(crate) async fn attempt(
     state: &AppState,
     username: &str,
     password: &SecretString,
     addr: ClientAddr,
-    flow: &'static str,
+    flow: Flow,
     cookies: Option<&RequestCookies>,
-) -> Result<LoggedIn, ApiError> {
-    let result = check_password(state, username, password, addr, flow, cookies).await;
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(ApiError::InvalidCredentials) => "invalid",
-        Err(ApiError::AccountLocked { .. }) => "locked",
-        Err(ApiError::PasswordTooLong) => "too_long",
-        Err(ApiError::StoreUnavailable) => "unavailable",
-        Err(_) => "error",
-    };
-    metrics::counter!("kunci_logins_total", "flow" => flow, "outcome" => outcome).increment(1);
-    result
-}
-
-async fn check_password(
-    state: &AppState,
-    username: &str,
-    password: &SecretString,
-    addr: ClientAddr,
-    flow: &str,
-    cookies: Option<&RequestCookies>,
-) -> Result<LoggedIn, ApiError> {
-    if password.expose().len() > kunci_crypto::password::MAX_PASSWORD_BYTES {
-        return Err(ApiError::PasswordTooLong);
-    }
-    let name = lockout_name(username);
-    let device = known_device(state, cookies, &name);
-    let ticket = state
-        .lockout()
-        .check_in(&name, device.as_deref())
-        .await
-        .map_err(lockout_error)?;
-    let accounts = state.accounts();
-    match accounts.authenticate(username, password).await {
-        Ok(account) => {
-            state
-                .lockout()
-                .succeeded(ticket)
-                .await
-                .map_err(lockout_error)?;
-            if let Err(err) = accounts
-                .audit_login(username, Outcome::Allowed, addr.0, flow)
-                .await
-            {
-                tracing::error!(error = %err, "login refused: it cannot be audited");
-                return Err(ApiError::StoreUnavailable);
-            }
-            let device_cookie = cookies.and_then(|_| device_cookie(state, &account.username));
-            Ok(LoggedIn {
-                account,
-                device_cookie,
-            })
-        }
-        Err(AccountError::InvalidCredentials) => {
-            state
-                .lockout()
-                .failed(ticket)
-                .await
-                .map_err(lockout_error)?;
-            if let Err(err) = accounts
-                .audit_login(username, Outcome::Denied, addr.0, flow)
-                .await
-            {
-                tracing::error!(error = %err, "a failed login could not be audited");
-            }
-            Err(ApiError::InvalidCredentials)
-        }
-        Err(AccountError::PasswordTooLong) => Err(ApiError::PasswordTooLong),
-        Err(AccountError::Store(err)) => {
-            tracing::error!(error = %err, "account store unavailable");
-            Err(ApiError::StoreUnavailable)
-        }
-        Err(err) => Err(ApiError::Internal(Box::new(err))),
-    }
+) -> Result<LoggedIn, LoginError> {
+    let device = known_device(state, cookies, &lockout_name(username));
+    let result = state
+        .login()
+        .with_password(PasswordAttempt {
+            username,
+            password,
+            device: device.as_deref(),
+            flow,
+            ip: addr.0,
+        })
+        .await;
+    let outcome = result.as_ref().map_or_else(LoginError::label, |_| "ok");
+    metrics::counter!("kunci_logins_total", "flow" => flow.as_str(), "outcome" => outcome)
+        .increment(1);
+    let authenticated = result?;
+    let device_cookie = cookies.and_then(|_| device_cookie(state, &authenticated.account.username));
+    Ok(LoggedIn {
+        account: authenticated.account,
+        device_cookie,
+    })
 }
 
 /// A logged-in session for `account` in place of the browser's current one, as cookies.
@@ -194,11 +113,7 @@ async fn start_session(
             &account.username,
             account.session_scopes(),
         )
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "session store unavailable at login");
-            ApiError::StoreUnavailable
-        })?;
+        .await?;
     let ring = state.keys().ring();
     let (token, _) = issue(state, &ring, &id, &record)
         .map_err(|_| ApiError::Internal("the auth token could not be signed".into()))?;
@@ -227,14 +142,14 @@ fn with_cookies(mut response: Response, cookies: Vec<HeaderValue>) -> Response {
     path = "/api/v1/auth/login_web",
     tag = "auth",
     summary = "Browser login: session cookies (HttpOnly), CSRF cookie",
-    request_body(content = crate::openapi::Credentials, content_type = "application/json"),
+    request_body(content = Credentials, content_type = "application/json"),
     responses(
         (status = 200, description = "logged in; kunci_session, kunci_auth and kunci_csrf set"),
-        (status = 400, response = inline(crate::openapi::InvalidRequest)),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 413, response = inline(crate::openapi::TooLarge)),
-        (status = 429, response = inline(crate::openapi::Limited)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 400, response = inline(crate::error::problems::InvalidRequest)),
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 413, response = inline(crate::error::problems::TooLarge)),
+        (status = 429, response = inline(crate::error::problems::Limited)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     )
 )]
 pub(crate) async fn login_web(
@@ -254,13 +169,13 @@ pub(crate) async fn login_web(
         &credentials.username,
         &password,
         addr,
-        "web",
+        Flow::Web,
         Some(&cookies),
     )
     .await
     {
         Ok(logged_in) => logged_in,
-        Err(err) => return err.into_response(),
+        Err(err) => return ApiError::from(err).into_response(),
     };
     let account = &logged_in.account;
     match start_session(&state, &cookies, account).await {
@@ -303,36 +218,36 @@ pub(crate) async fn login_form(
         "/"
     };
     let password = SecretString::new(form.password);
-    let failed = |error: LoginError, status: StatusCode| {
-        let mut page = login_page(&state, &nonce, &auth, next, false, Some(error));
-        *page.status_mut() = status;
-        page
-    };
     let cookies = RequestCookies::from_headers(&headers, &state.settings().cookies);
     let logged_in = match attempt(
         &state,
         &form.username,
         &password,
         addr,
-        "form",
+        Flow::Form,
         Some(&cookies),
     )
     .await
     {
         Ok(logged_in) => logged_in,
-        Err(ApiError::InvalidCredentials) => {
-            return failed(LoginError::InvalidCredentials, StatusCode::UNAUTHORIZED);
-        }
-        Err(ApiError::PasswordTooLong) => {
-            return failed(LoginError::PasswordTooLong, StatusCode::BAD_REQUEST);
-        }
-        Err(ApiError::AccountLocked { retry_after }) => {
-            let mut page = failed(LoginError::Locked, StatusCode::TOO_MANY_REQUESTS);
-            page.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+        Err(err) => {
+            // The refusals a person can act on come back as the form with a message, under
+            // the status and `Retry-After` the API would answer; the rest as the API's problem.
+            let problem = match &err {
+                LoginError::InvalidCredentials => LoginProblem::InvalidCredentials,
+                LoginError::PasswordTooLong => LoginProblem::PasswordTooLong,
+                LoginError::Locked { .. } => LoginProblem::Locked,
+                _ => return ApiError::from(err).into_response(),
+            };
+            let refusal = ApiError::from(err);
+            let mut page = login_page(&state, &nonce, &auth, next, false, Some(problem));
+            *page.status_mut() = refusal.status();
+            if let Some(secs) = refusal.retry_after() {
+                page.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
             return page;
         }
-        Err(err) => return err.into_response(),
     };
     match start_session(&state, &cookies, &logged_in.account).await {
         Ok(mut set) => {
@@ -353,14 +268,7 @@ fn cleared(state: &AppState) -> Vec<HeaderValue> {
 }
 
 async fn end_session(state: &AppState, auth: &AuthContext) -> Result<(), ApiError> {
-    state
-        .sessions()
-        .destroy(&auth.session_id)
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "session store unavailable at logout");
-            ApiError::StoreUnavailable
-        })
+    Ok(state.sessions().destroy(&auth.session_id).await?)
 }
 
 /// `POST /api/v1/auth/logout`: ends this session (cookies) or this app's refresh-token family
@@ -372,9 +280,9 @@ async fn end_session(state: &AppState, auth: &AuthContext) -> Result<(), ApiErro
     summary = "End this session (or this app login)",
     responses(
         (status = 200, description = "{ok: true}; cookies cleared"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 403, response = inline(crate::openapi::Forbidden)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 403, response = inline(crate::error::problems::Forbidden)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -391,10 +299,7 @@ pub(crate) async fn logout(
                 .revoke(family)
                 .await
                 .map(drop)
-                .map_err(|err| {
-                    tracing::error!(error = %err, "refresh store unavailable at logout");
-                    ApiError::StoreUnavailable
-                })
+                .map_err(ApiError::from)
         }
         (Via::Cookie, Some(Extension(auth))) => end_session(&state, &auth).await,
         (Via::Cookie, None) => Err(ApiError::Unauthenticated),
@@ -425,9 +330,9 @@ pub(crate) async fn logout_form(
     summary = "End every session and app login of the account",
     responses(
         (status = 200, description = "{ok, sessions_ended, apps_ended}"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 403, response = inline(crate::openapi::Forbidden)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 403, response = inline(crate::error::problems::Forbidden)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -464,7 +369,7 @@ pub(crate) async fn logout_all(
     summary = "Who is calling: sub, username, scopes, how",
     responses(
         (status = 200, description = "the caller"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated))
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
@@ -479,165 +384,4 @@ pub(crate) async fn me(Extension(who): Extension<Principal>) -> Response {
         "auth": match who.via { Via::Cookie => "cookie", Via::Bearer { .. } => "bearer" },
     }))
     .into_response()
-}
-
-#[derive(Deserialize)]
-struct MobileLogin {
-    username: String,
-    password: String,
-    client_id: String,
-}
-
-#[derive(Deserialize)]
-struct RefreshRequest {
-    refresh_token: String,
-    client_id: String,
-}
-
-/// The token response: never cached anywhere.
-fn token_response(pair: &Pair) -> Response {
-    let mut response = Json(json!({
-        "access_token": pair.access_token,
-        "token_type": "Bearer",
-        "expires_in": pair.expires_in,
-        "refresh_token": pair.refresh_token,
-    }))
-    .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
-}
-
-/// Signs access tokens for accounts as they are now: a disabled or deleted account gets none.
-struct AccessTokens<'a>(&'a AppState);
-
-#[async_trait::async_trait]
-impl Minter for AccessTokens<'_> {
-    async fn mint(&self, minting: Minting<'_>) -> Result<(String, i64), MintError> {
-        let state = self.0;
-        let account = state
-            .accounts()
-            .store()
-            .by_id(minting.account_id)
-            .await
-            .map_err(|e| MintError::Failed(e.to_string()))?
-            .filter(|a| !a.disabled)
-            .ok_or(MintError::Refused)?;
-        let settings = state.settings();
-        let now = state.clock().now_unix();
-        let mut jti = [0u8; 16];
-        getrandom::fill(&mut jti).map_err(|_| MintError::Failed("random".into()))?;
-        let claims = Claims {
-            sub: account.id.clone(),
-            preferred_username: account.username.clone(),
-            iat: now,
-            nbf: now,
-            exp: now + settings.token_lifetime_secs,
-            iss: settings.jwt_issuer.clone(),
-            aud: settings.jwt_audience.clone(),
-            jti: jti.iter().map(|b| format!("{b:02x}")).collect(),
-            scope: account
-                .session_scopes()
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-            sid: minting.family_id.to_owned(),
-        };
-        let token = jwt::sign(&state.keys().ring(), &claims)
-            .map_err(|e| MintError::Failed(e.to_string()))?;
-        Ok((token, settings.token_lifetime_secs))
-    }
-}
-
-fn refresh_error(err: RefreshError) -> ApiError {
-    match err {
-        RefreshError::InvalidGrant => ApiError::InvalidGrant,
-        RefreshError::BadClientId => {
-            ApiError::InvalidRequest("`client_id` must be 8 to 128 letters, digits, `-`, `_`, `.`")
-        }
-        RefreshError::Store(err) => {
-            tracing::error!(error = %err, "refresh store unavailable");
-            ApiError::StoreUnavailable
-        }
-        other => ApiError::Internal(Box::new(other)),
-    }
-}
-
-/// `POST /api/v1/auth/login_mobile` `{"username","password","client_id"}`: an access token
-/// (JWT) and a refresh token bound to the app instance `client_id`.
-#[utoipa::path(
-    post,
-    path = "/api/v1/auth/login_mobile",
-    tag = "auth",
-    summary = "App login: an access JWT and a rotating refresh token",
-    request_body(content = crate::openapi::MobileCredentials, content_type = "application/json"),
-    responses(
-        (status = 200, description = "{access_token, token_type, expires_in, refresh_token}"),
-        (status = 400, response = inline(crate::openapi::InvalidRequest)),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 413, response = inline(crate::openapi::TooLarge)),
-        (status = 429, response = inline(crate::openapi::Limited)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
-    )
-)]
-pub(crate) async fn login_mobile(
-    State(state): State<AppState>,
-    addr: ClientAddr,
-    body: Bytes,
-) -> Response {
-    let Ok(login) = serde_json::from_slice::<MobileLogin>(&body) else {
-        return ApiError::InvalidRequest(
-            "expected {\"username\": …, \"password\": …, \"client_id\": …}",
-        )
-        .into_response();
-    };
-    if !kunci_domain::refresh::is_client_id(&login.client_id) {
-        return refresh_error(RefreshError::BadClientId).into_response();
-    }
-    let password = SecretString::new(login.password);
-    let account = match attempt(&state, &login.username, &password, addr, "mobile", None).await {
-        Ok(logged_in) => logged_in.account,
-        Err(err) => return err.into_response(),
-    };
-    let opened = state
-        .refresh()
-        .open(&account.id, &login.client_id, &AccessTokens(&state))
-        .await;
-    match opened {
-        Ok(pair) => token_response(&pair),
-        Err(err) => refresh_error(err).into_response(),
-    }
-}
-
-/// `POST /api/v1/auth/refresh` `{"refresh_token","client_id"}`: a new pair; the token used is
-/// dead.
-#[utoipa::path(
-    post,
-    path = "/api/v1/auth/refresh",
-    tag = "auth",
-    summary = "A new token pair for a refresh token (the old one dies)",
-    request_body(content = crate::openapi::RefreshRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "{access_token, token_type, expires_in, refresh_token}"),
-        (status = 400, response = inline(crate::openapi::InvalidRequest)),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
-    )
-)]
-pub(crate) async fn refresh(State(state): State<AppState>, body: Bytes) -> Response {
-    let Ok(request) = serde_json::from_slice::<RefreshRequest>(&body) else {
-        return ApiError::InvalidRequest("expected {\"refresh_token\": …, \"client_id\": …}")
-            .into_response();
-    };
-    let token = SecretString::new(request.refresh_token);
-    let refreshed = state
-        .refresh()
-        .refresh(&token, &request.client_id, &AccessTokens(&state))
-        .await;
-    match refreshed {
-        Ok(pair) => token_response(&pair),
-        Err(err) => refresh_error(err).into_response(),
-    }
 }

@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text. One recorder per process (the `metrics` facade is global),
-//! installed when the first application state is built. What is counted where it happens:
+//! installed by the composition root
+//! ([`install`], once per process) before anything records. What is counted where it happens:
 //! requests and their latency by route (the route template, never the path), login outcomes by
 //! flow, rate-limit refusals by bucket, signing-key verifications by kid, upstream answers by
 //! verdict, search-cache hits and misses. What is read at scrape time: the API-key pool by
@@ -32,7 +33,7 @@ const BUCKETS: &[f64] = &[
 
 /// Installs the process's recorder on first call. `None` when another recorder was installed
 /// first (an embedding application's own): kunci then records into that one and serves nothing.
-pub(crate) fn install() -> Option<&'static PrometheusHandle> {
+pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
@@ -152,7 +153,7 @@ async fn refresh_gauges(state: &AppState) {
     metrics::gauge!("kunci_rate_limit_fallbacks").set(limiter.fallbacks() as f64);
     metrics::gauge!("kunci_store_degraded", "store" => "rate_limits")
         .set(if limiter.is_degraded() { 1.0 } else { 0.0 });
-    match state.pool().store().list(None).await {
+    match state.pool().list(None).await {
         Ok(keys) => {
             let mut counts: BTreeMap<(String, &'static str), u32> = BTreeMap::new();
             for upstream in state.upstreams().names() {

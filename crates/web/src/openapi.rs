@@ -1,98 +1,12 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of every `/api/v1` route, generated from
 //! the `#[utoipa::path]` annotations on the handlers (a test checks no route is left out). The
-//! request bodies below exist for the document only: the handlers parse their own.
+//! request bodies are the handlers' own types; the problem answers are declared beside
+//! `ApiError` (`error.rs`). This file only gathers them: nothing imports it but the router.
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
-
-/// An error (RFC 9457 problem details). `error` is the stable code to branch on.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema for the document")]
-pub(crate) struct Problem {
-    /// `urn:kunci:error:<error>`
-    #[schema(rename = "type")]
-    kind: String,
-    title: String,
-    status: u16,
-    /// The error code, e.g. `invalid_credentials`, `rate_limited`, `no_api_key_available`.
-    error: String,
-    /// Seconds to wait, where the status says to come back (also in `Retry-After`).
-    retry_after: Option<u64>,
-}
-
-/// The errors the routes share, each a problem+json answer with its codes.
-macro_rules! problem_responses {
-    ($($name:ident => $description:literal,)*) => {$(
-        #[derive(utoipa::ToResponse)]
-        #[response(description = $description, content_type = "application/problem+json")]
-        #[allow(dead_code, reason = "a response for the document")]
-        pub(crate) struct $name(Problem);
-    )*};
-}
-
-problem_responses! {
-    InvalidRequest => "invalid_request: the body or a parameter is not what the route takes",
-    Unauthenticated => "unauthenticated or session_expired: no valid session or token",
-    Forbidden => "insufficient_scope, or csrf_failed for a cookie request without the session's token",
-    NotFound => "not_found",
-    DuplicateKey => "duplicate_api_key",
-    TooLarge => "payload_too_large",
-    Limited => "rate_limited or account_locked, with Retry-After",
-    UpstreamFailed => "upstream_config_error or upstream_unavailable",
-    Unavailable => "store_unavailable, or no_api_key_available with Retry-After",
-}
-
-/// A browser login.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema for the document")]
-pub(crate) struct Credentials {
-    username: String,
-    /// At most 256 bytes.
-    password: String,
-}
-
-/// An app login.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema for the document")]
-pub(crate) struct MobileCredentials {
-    username: String,
-    password: String,
-    /// The installation's id: 8 to 128 of letters, digits, `-`, `_`, `.`.
-    client_id: String,
-}
-
-/// A refresh.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema for the document")]
-pub(crate) struct RefreshRequest {
-    /// `krt_…`, used once.
-    refresh_token: String,
-    client_id: String,
-}
-
-/// A key for the pool. The key is validated against the upstream's format and never returned.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema for the document")]
-pub(crate) struct KeyCreate {
-    key: String,
-    upstream: String,
-    priority: Option<i64>,
-    quota_group: Option<String>,
-    daily_budget: Option<i64>,
-}
-
-/// What an administrator may change; `null` clears `quota_group` and `daily_budget`.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema for the document")]
-pub(crate) struct KeyUpdate {
-    /// `active` or `disabled`.
-    status: Option<String>,
-    priority: Option<i64>,
-    quota_group: Option<String>,
-    daily_budget: Option<i64>,
-}
+use utoipa::{Modify, OpenApi};
 
 /// The ways to authenticate.
 struct Security;
@@ -131,8 +45,8 @@ impl Modify for Security {
     info(title = "kunci", description = "Sessions, login, API-key pool: the /api/v1 routes."),
     paths(
         crate::login::login_web,
-        crate::login::login_mobile,
-        crate::login::refresh,
+        crate::mobile::login_mobile,
+        crate::mobile::refresh,
         crate::login::logout,
         crate::login::logout_all,
         crate::login::me,
@@ -143,18 +57,25 @@ impl Modify for Security {
         crate::inventory::of_account,
         crate::inventory::end_all_of_account,
         crate::inventory::end_of_account,
-        crate::pool::leaderboard,
-        crate::pool::list,
-        crate::pool::create,
-        crate::pool::update,
-        crate::pool::remove,
-        crate::pool::test,
-        crate::pool::search,
-        crate::pool::proxy,
+        crate::api_keys::leaderboard,
+        crate::api_keys::list,
+        crate::api_keys::create,
+        crate::api_keys::update,
+        crate::api_keys::remove,
+        crate::api_keys::test,
+        crate::search::search,
+        crate::search::proxy,
         crate::service::ping,
         document,
     ),
-    components(schemas(Problem, Credentials, MobileCredentials, RefreshRequest, KeyCreate, KeyUpdate)),
+    components(schemas(
+        crate::error::problems::Problem,
+        crate::login::Credentials,
+        crate::mobile::MobileCredentials,
+        crate::mobile::RefreshRequest,
+        crate::api_keys::KeyCreate,
+        crate::api_keys::KeyUpdate,
+    )),
     modifiers(&Security)
 )]
 struct ApiDoc;
@@ -256,6 +177,47 @@ mod tests {
         }
         assert!(doc["components"]["schemas"]["Problem"].is_object());
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+
+    /// Every member a problem body can carry is in the documented schema: the document shows
+    /// what is sent.
+    #[tokio::test]
+    async fn the_documented_problem_is_the_body_sent() {
+        use axum::response::IntoResponse as _;
+
+        use crate::error::ApiError;
+        let doc: Value = serde_json::from_str(&super::document_json()).unwrap();
+        let documented = doc["components"]["schemas"]["Problem"]["properties"]
+            .as_object()
+            .unwrap();
+        let checks = serde_json::Map::from_iter([("database".to_owned(), "down".into())]);
+        let samples = [
+            ApiError::NotFound,
+            ApiError::InvalidRequest("x"),
+            ApiError::InvalidApiKey("AIza…".to_owned()),
+            ApiError::NotReady { checks },
+            ApiError::AccountLocked { retry_after: 30 },
+            ApiError::NoApiKeyAvailable { retry_after: None },
+            ApiError::Internal("hidden".into()),
+        ];
+        for error in samples {
+            let code = error.code();
+            let response = error.into_response();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            for member in body.as_object().unwrap().keys() {
+                assert!(
+                    documented.contains_key(member),
+                    "`{member}` of {code} is sent but not documented"
+                );
+            }
+        }
+        assert!(
+            !documented.contains_key("retry_after"),
+            "`retry_after` is documented but never sent (it is the Retry-After header)"
+        );
     }
 
     #[test]

@@ -4,59 +4,13 @@
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use minijinja::Environment;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthContext;
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::state::AppState;
-
-/// The compiled templates, embedded in the binary.
-#[derive(Debug)]
-pub struct Templates {
-    env: Environment<'static>,
-}
-
-impl Templates {
-    pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        for (name, source) in [
-            ("base.html", include_str!("templates/base.html")),
-            ("home.html", include_str!("templates/home.html")),
-            ("forbidden.html", include_str!("templates/forbidden.html")),
-            ("login.html", include_str!("templates/login.html")),
-            ("settings.html", include_str!("templates/settings.html")),
-        ] {
-            // The templates are part of the binary and covered by tests; a syntax error is a
-            // bug caught before release.
-            if let Err(err) = env.add_template(name, source) {
-                tracing::error!(template = name, error = %err, "template does not compile");
-            }
-        }
-        Self { env }
-    }
-
-    /// Renders `name` with `context` as an HTML response.
-    pub fn render<C: Serialize>(&self, name: &str, context: &C) -> Response {
-        match self
-            .env
-            .get_template(name)
-            .and_then(|t| t.render(minijinja::value::Serde(context)))
-        {
-            Ok(html) => Html(html).into_response(),
-            Err(err) => ApiError::Internal(Box::new(err)).into_response(),
-        }
-    }
-}
-
-impl Default for Templates {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 #[derive(Serialize)]
 struct HomePage<'a> {
@@ -128,13 +82,13 @@ struct LoginPage<'a> {
 
 /// Why a sign-in failed, as the form says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LoginError {
+pub(crate) enum LoginProblem {
     InvalidCredentials,
     PasswordTooLong,
     Locked,
 }
 
-impl LoginError {
+impl LoginProblem {
     fn message(self) -> &'static str {
         match self {
             Self::InvalidCredentials => "The username or password is wrong.",
@@ -151,7 +105,7 @@ pub(crate) fn login_page(
     auth: &AuthContext,
     next: &str,
     expired: bool,
-    error: Option<LoginError>,
+    error: Option<LoginProblem>,
 ) -> Response {
     state.templates().render(
         "login.html",
@@ -161,7 +115,7 @@ pub(crate) fn login_page(
             csrf_token: &auth.csrf_token,
             next,
             expired,
-            error: error.map(LoginError::message),
+            error: error.map(LoginProblem::message),
         },
     )
 }
@@ -261,7 +215,7 @@ mod tests {
 
     #[test]
     fn every_template_compiles_and_escapes() {
-        let templates = Templates::new();
+        let templates = crate::render::Templates::new();
         for name in ["base.html", "home.html", "forbidden.html", "login.html"] {
             assert!(templates.env.get_template(name).is_ok(), "{name}");
         }

@@ -10,8 +10,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::state::AppState;
 use crate::{
-    auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks, limits, login,
-    metrics, observe, openapi, pages, pool, scope, service, session_api, settings,
+    api_keys, auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks,
+    keys_page, limits, login, metrics, mobile, observe, openapi, pages, scope, search, service,
+    session_api,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -46,8 +47,8 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route("/csp-report", post(csp_report::csp_report))
         .route("/api/v1/auth/login_web", post(login::login_web))
-        .route("/api/v1/auth/login_mobile", post(login::login_mobile))
-        .route("/api/v1/auth/refresh", post(login::refresh))
+        .route("/api/v1/auth/login_mobile", post(mobile::login_mobile))
+        .route("/api/v1/auth/refresh", post(mobile::refresh))
         .with_state(state.clone())
         .merge(site.public);
     let admin = Router::new()
@@ -63,18 +64,24 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             "/api/v1/admin/accounts/{name}/sessions/{id}",
             delete(inventory::end_of_account),
         )
-        .route("/settings", get(settings::page))
-        .route("/settings/keys", post(settings::add))
-        .route("/settings/keys/{id}/status", post(settings::set_status))
-        .route("/settings/keys/{id}/delete", post(settings::delete))
-        .route("/settings/keys/{id}/test", post(settings::test))
-        .route("/api/v1/admin/stats/leaderboard", get(pool::leaderboard))
-        .route("/api/v1/admin/api-keys", get(pool::list).post(pool::create))
+        .route("/settings", get(keys_page::page))
+        .route("/settings/keys", post(keys_page::add))
+        .route("/settings/keys/{id}/status", post(keys_page::set_status))
+        .route("/settings/keys/{id}/delete", post(keys_page::delete))
+        .route("/settings/keys/{id}/test", post(keys_page::test))
+        .route(
+            "/api/v1/admin/stats/leaderboard",
+            get(api_keys::leaderboard),
+        )
+        .route(
+            "/api/v1/admin/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
         .route(
             "/api/v1/admin/api-keys/{id}",
-            patch(pool::update).delete(pool::remove),
+            patch(api_keys::update).delete(api_keys::remove),
         )
-        .route("/api/v1/admin/api-keys/{id}/test", post(pool::test))
+        .route("/api/v1/admin/api-keys/{id}/test", post(api_keys::test))
         .with_state(state.clone())
         .route_layer(middleware::from_fn_with_state(
             Scope::Admin,
@@ -87,8 +94,8 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/logout", post(login::logout_form))
         .route("/api/v1/session", get(session_api::session))
         .route("/api/v1/me", get(login::me))
-        .route("/api/v1/search", get(pool::search))
-        .route("/api/v1/proxy/{upstream}/{*path}", any(pool::proxy))
+        .route("/api/v1/search", get(search::search))
+        .route("/api/v1/proxy/{upstream}/{*path}", any(search::proxy))
         .route("/api/v1/auth/logout", post(login::logout))
         .route("/api/v1/auth/logout_all", post(login::logout_all))
         .route("/api/v1/me/sessions", get(inventory::mine))

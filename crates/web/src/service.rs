@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use kunci_domain::clients::{Signature, SignedRequestError};
+use kunci_domain::clients::Signature;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -64,15 +64,7 @@ pub(crate) async fn verify_signed(
                 .await
         }
         Err(err) => {
-            let error = match err {
-                SignedRequestError::BadSignature => ApiError::BadSignature,
-                SignedRequestError::StaleTimestamp => ApiError::StaleTimestamp,
-                SignedRequestError::ReplayedNonce => ApiError::ReplayedNonce,
-                SignedRequestError::Unavailable(cause) => {
-                    tracing::error!(error = %cause, "nonce or client store unavailable");
-                    ApiError::StoreUnavailable
-                }
-            };
+            let error = ApiError::from(err);
             tracing::info!(error = error.code(), "signed request refused");
             error.into_response()
         }
@@ -87,9 +79,9 @@ pub(crate) async fn verify_signed(
     summary = "A signed service request (X-Kunci-Signature)",
     responses(
         (status = 200, description = "{ok, client, bytes}"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 413, response = inline(crate::openapi::TooLarge)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 413, response = inline(crate::error::problems::TooLarge)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("signature" = []))
 )]

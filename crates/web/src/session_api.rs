@@ -17,8 +17,8 @@ use crate::error::ApiError;
     summary = "The browser session: state, expiry, CSRF token",
     responses(
         (status = 200, description = "the session"),
-        (status = 401, response = inline(crate::openapi::Unauthenticated)),
-        (status = 503, response = inline(crate::openapi::Unavailable))
+        (status = 401, response = inline(crate::error::problems::Unauthenticated)),
+        (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
     security(("cookie" = []))
 )]

@@ -1,305 +1,95 @@
-//! `GET /settings` (scope admin): the API-key pool as a page — add a key, see every key masked
-//! with its state, enable, disable, delete. Server-rendered and auto-escaped, under the page's
-//! CSP nonce; every form carries the session's CSRF token (checked by the session middleware);
-//! outcomes come back as a fixed notice after a redirect (post/redirect/get), so no text of the
-//! request is ever echoed.
+//! What the web layer is told about the deployment, built once by the composition root:
+//! [`WebSettings`] and the plain values inside it (cookie flags, rate limits, trusted networks).
+//!
+//! A leaf: this file imports nothing of the crate, so every module may read the settings
+//! without joining a circle. Behaviour on these values lives with its feature (`cookies.rs`,
+//! `limits.rs`, `net.rs`).
 
-use std::collections::BTreeMap;
+use std::net::IpAddr;
 
-use axum::extract::{Extension, Form, Path, Query, State};
-use axum::response::Response;
-use kunci_crypto::SecretString;
-use kunci_domain::apikeys::{ApiKey, KeyChange, KeyStatus, PoolError};
-use kunci_domain::upstream::UpstreamError;
-use serde::{Deserialize, Serialize};
+use kunci_domain::environment::Environment;
+use kunci_domain::ratelimit::Rate;
 
-use crate::auth::{AuthContext, see_other};
-use crate::headers::CspNonce;
-use crate::state::AppState;
-
-/// The notices a redirect may ask for; anything else shows nothing.
-fn notice(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "added" => "The key was added.",
-        "updated" => "The key was updated.",
-        "deleted" => "The key was deleted.",
-        "duplicate" => "This key is in the pool already.",
-        "bad_format" => "That does not look like a key of this upstream.",
-        "bad_upstream" => "No upstream of that name is configured.",
-        "bad_input" => "Priority and daily budget are whole numbers (the budget at least 1).",
-        "unknown" => "There is no such key.",
-        "failed" => "The change could not be made; see the log.",
-        "test_served" => "Test: the upstream answered; the key works.",
-        "test_invalid" => "Test: the upstream refused the key; it is marked invalid.",
-        "test_quota_exceeded" => "Test: the key's quota is spent; it rests until the time shown.",
-        "test_cooling" => "Test: the upstream throttled or failed; the key rests a little.",
-        "test_client_error" => {
-            "Test: the upstream refused the request itself (check the upstream's \
-             configuration); the key is not blamed."
-        }
-        "test_unreachable" => "Test: the upstream could not be reached.",
-        "test_untestable" => "Keys of this upstream cannot be tested: set its `test_path`.",
-        "test_limited" => "Too many tests: each spends quota. Wait a minute.",
-        _ => return None,
-    })
+/// What the web layer needs to know about the deployment.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub environment: Environment,
+    /// The instance serves HTTPS itself (TLS configured): HSTS goes on every response.
+    pub serves_https: bool,
+    pub cookies: CookieSettings,
+    /// Lifetime of the `kunci_auth` token.
+    pub token_lifetime_secs: i64,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `scheme://host[:port]` of `environment.public_url`: what same-origin requests carry in
+    /// `Origin`.
+    pub public_origin: String,
+    /// Origins allowed to call the API from a browser (`environment.cors_origins`).
+    pub cors_origins: Vec<String>,
+    /// `iss` of access tokens (the public origin).
+    pub jwt_issuer: String,
+    /// `aud` of access tokens.
+    pub jwt_audience: String,
+    pub limits: Limits,
+    /// `metrics.token`: the bearer token `/metrics` asks for; none: loopback only.
+    pub metrics_token: Option<kunci_crypto::SecretString>,
 }
 
-#[derive(Serialize)]
-struct Row<'a> {
-    id: &'a str,
-    masked: &'a str,
-    upstream: &'a str,
-    status: &'a str,
-    priority: i64,
-    quota_group: Option<&'a str>,
-    usage_count: i64,
-    daily_budget: Option<i64>,
-    used_today: i64,
-    last_used: Option<String>,
-    back_at: Option<String>,
-    last_error: Option<&'a str>,
+/// Cookie names and flags for one deployment.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub secure: bool,
+    /// Lifetime of `kunci_session` and `kunci_auth` in the browser (the absolute session
+    /// timeout; the server decides validity anyway).
+    pub session_max_age_secs: i64,
 }
 
-#[derive(Serialize)]
-struct Page<'a> {
-    csp_nonce: &'a str,
-    who: &'a str,
-    csrf_token: &'a str,
-    notice: Option<&'static str>,
-    upstreams: Vec<String>,
-    keys: Vec<Row<'a>>,
-    top: Vec<TopRow>,
+/// The limits of one deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub api: Rate,
+    pub login: Rate,
 }
 
-#[derive(Serialize)]
-struct TopRow {
-    name: String,
-    upstream: String,
-    calls: i64,
+/// A network such as `10.0.0.0/8` or `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
 }
 
-fn when(unix: Option<i64>) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix?).ok()?;
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.format(&format).ok()
-}
-
-fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
-    let waiting = matches!(
-        k.status,
-        KeyStatus::Cooling | KeyStatus::QuotaExceeded | KeyStatus::Probing
-    );
-    Row {
-        id: &k.id,
-        masked: &k.masked,
-        upstream: &k.upstream,
-        status: k.status.as_str(),
-        priority: k.priority,
-        quota_group: k.quota_group.as_deref(),
-        usage_count: k.usage_count,
-        daily_budget: k.daily_budget,
-        used_today: k.used_today,
-        last_used: when(k.last_used),
-        back_at: if waiting {
-            k.available_at.filter(|at| *at > now).and_then(|at| {
-                when(Some(at)).map(|w| format!("{w} (in {} min)", (at - now + 59) / 60))
-            })
-        } else {
-            None
-        },
-        last_error: k.last_error.as_deref(),
-    }
-}
-
-/// `GET /settings`
-pub(crate) async fn page(
-    State(state): State<AppState>,
-    Extension(nonce): Extension<CspNonce>,
-    Extension(auth): Extension<AuthContext>,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    let keys = match state.pool().store().list(None).await {
-        Ok(keys) => keys,
-        Err(err) => {
-            tracing::error!(error = %err, "API-key store unavailable for the settings page");
-            Vec::new()
-        }
-    };
-    let mut top = Vec::new();
-    for line in state.usage().top(10).await.unwrap_or_default() {
-        let name = match state.accounts().store().by_id(&line.account_id).await {
-            Ok(Some(account)) => account.username,
-            _ => line.account_id.clone(),
+impl Cidr {
+    /// `addr/prefix` or a single address. `None` when malformed.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
         };
-        top.push(TopRow {
-            name,
-            upstream: line.upstream,
-            calls: line.calls,
-        });
-    }
-    let now = state.clock().now_unix();
-    let who = auth
-        .session
-        .data
-        .get(kunci_domain::session::USERNAME)
-        .map_or("", String::as_str);
-    state.templates().render(
-        "settings.html",
-        &Page {
-            csp_nonce: &nonce.0,
-            who,
-            csrf_token: &auth.csrf_token,
-            notice: query.get("notice").and_then(|c| notice(c)),
-            upstreams: state.upstreams().names(),
-            keys: keys.iter().map(|k| row(k, now)).collect(),
-            top,
-        },
-    )
-}
-
-fn actor(auth: &AuthContext) -> String {
-    format!(
-        "user:{}",
-        auth.session
-            .data
-            .get(kunci_domain::session::USERNAME)
-            .map_or("?", String::as_str)
-    )
-}
-
-fn back(code: &str) -> Response {
-    see_other(&format!("/settings?notice={code}"))
-}
-
-fn outcome(result: Result<ApiKey, PoolError>, done: &str) -> Response {
-    match result {
-        Ok(_) => back(done),
-        Err(PoolError::Duplicate(_)) => back("duplicate"),
-        Err(PoolError::BadFormat { .. }) => back("bad_format"),
-        Err(PoolError::Unknown(_)) => back("unknown"),
-        Err(err) => {
-            tracing::error!(error = %err, "settings change failed");
-            back("failed")
-        }
-    }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct AddForm {
-    key: String,
-    upstream: String,
-    #[serde(default)]
-    priority: String,
-    #[serde(default)]
-    quota_group: String,
-    #[serde(default)]
-    daily_budget: String,
-}
-
-/// `POST /settings/keys`
-pub(crate) async fn add(
-    State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
-    Form(form): Form<AddForm>,
-) -> Response {
-    let Some(format) = state.upstreams().key_format(&form.upstream) else {
-        return back("bad_upstream");
-    };
-    let priority = match form.priority.trim() {
-        "" => Some(0),
-        p => p.parse::<i64>().ok(),
-    };
-    let budget = match form.daily_budget.trim() {
-        "" => Some(None),
-        b => b.parse::<i64>().ok().filter(|b| *b >= 1).map(Some),
-    };
-    let (Some(priority), Some(budget)) = (priority, budget) else {
-        return back("bad_input");
-    };
-    let group = Some(form.quota_group.trim().to_owned()).filter(|g| !g.is_empty());
-    let key = SecretString::new(form.key);
-    let actor = actor(&auth);
-    let pool = state.pool();
-    let mut result = pool
-        .add(
-            &actor,
-            &form.upstream,
-            &key,
-            format.as_ref(),
-            priority,
-            group,
-        )
-        .await;
-    if let (Ok(added), Some(budget)) = (&result, budget) {
-        let change = KeyChange {
-            daily_budget: Some(Some(budget)),
-            ..KeyChange::default()
+        let network: IpAddr = addr.trim().parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+            Some(_) => return None,
+            None => max,
         };
-        result = pool.change(&actor, &added.id, &change).await;
+        (prefix <= max).then_some(Self { network, prefix })
     }
-    outcome(result, "added")
-}
 
-#[derive(Deserialize)]
-pub(crate) struct StatusForm {
-    status: String,
-}
-
-/// `POST /settings/keys/{id}/status`
-pub(crate) async fn set_status(
-    State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
-    Path(id): Path<String>,
-    Form(form): Form<StatusForm>,
-) -> Response {
-    let status = match form.status.as_str() {
-        "active" => KeyStatus::Active,
-        "disabled" => KeyStatus::Disabled,
-        _ => return back("bad_input"),
-    };
-    let change = KeyChange {
-        status: Some(status),
-        ..KeyChange::default()
-    };
-    outcome(
-        state.pool().change(&actor(&auth), &id, &change).await,
-        "updated",
-    )
-}
-
-/// `POST /settings/keys/{id}/delete`
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
-    Path(id): Path<String>,
-) -> Response {
-    match state.pool().remove(&actor(&auth), &id).await {
-        Ok(()) => back("deleted"),
-        Err(PoolError::Unknown(_)) => back("unknown"),
-        Err(err) => {
-            tracing::error!(error = %err, "settings delete failed");
-            back("failed")
-        }
-    }
-}
-
-/// `POST /settings/keys/{id}/test`: one real call with the key (rate limited, it spends quota).
-pub(crate) async fn test(
-    State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
-    Path(id): Path<String>,
-) -> Response {
-    let actor = actor(&auth);
-    if crate::pool::may_test(&state, &actor).await.is_err() {
-        return back("test_limited");
-    }
-    match state.upstreams().test_key(&actor, &id).await {
-        Ok(test) => back(&format!("test_{}", test.outcome)),
-        Err(UpstreamError::UnknownKey | UpstreamError::Unknown) => back("unknown"),
-        Err(UpstreamError::NotTestable) => back("test_untestable"),
-        Err(err) => {
-            tracing::error!(error = %err, "key test failed");
-            back("failed")
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
         }
     }
 }

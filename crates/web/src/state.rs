@@ -7,47 +7,20 @@ use kunci_domain::apikeys::ApiKeyPool;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clients::ServiceClients;
 use kunci_domain::clock::Clock;
-use kunci_domain::environment::Environment;
 use kunci_domain::health::Probe;
 use kunci_domain::keys::KeyRingService;
+use kunci_domain::leaderboard::Leaderboard;
 use kunci_domain::lockout::Lockout;
+use kunci_domain::login::Login;
 use kunci_domain::notify::Notifier;
 use kunci_domain::ratelimit::Limiter;
 use kunci_domain::refresh::RefreshTokens;
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::Sessions;
 use kunci_domain::upstream::Upstreams;
-use kunci_domain::usage::UsageStore;
 
-use crate::cookies::CookieSettings;
-use crate::limits::Limits;
-use crate::net::Cidr;
-use crate::pages::Templates;
-
-/// What the web layer needs to know about the deployment.
-#[derive(Debug, Clone)]
-pub struct WebSettings {
-    pub environment: Environment,
-    /// The instance serves HTTPS itself (TLS configured): HSTS goes on every response.
-    pub serves_https: bool,
-    pub cookies: CookieSettings,
-    /// Lifetime of the `kunci_auth` token.
-    pub token_lifetime_secs: i64,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<Cidr>,
-    /// `scheme://host[:port]` of `environment.public_url`: what same-origin requests carry in
-    /// `Origin`.
-    pub public_origin: String,
-    /// Origins allowed to call the API from a browser (`environment.cors_origins`).
-    pub cors_origins: Vec<String>,
-    /// `iss` of access tokens (the public origin).
-    pub jwt_issuer: String,
-    /// `aud` of access tokens.
-    pub jwt_audience: String,
-    pub limits: Limits,
-    /// `metrics.token`: the bearer token `/metrics` asks for; none: loopback only.
-    pub metrics_token: Option<kunci_crypto::SecretString>,
-}
+use crate::render::Templates;
+use crate::settings::WebSettings;
 
 /// Everything handlers use, built once in the composition root.
 #[derive(Debug)]
@@ -58,8 +31,9 @@ pub struct Services {
     pub keys: Arc<KeyRingService>,
     pub clients: ServiceClients,
     pub accounts: Accounts,
+    pub login: Login,
     pub pool: ApiKeyPool,
-    pub usage: Arc<dyn UsageStore>,
+    pub leaderboard: Leaderboard,
     pub upstreams: Arc<dyn Upstreams>,
     pub lockout: Lockout,
     pub limiter: Arc<Limiter>,
@@ -85,7 +59,6 @@ struct Inner {
 
 impl AppState {
     pub fn new(settings: WebSettings, services: Services) -> Self {
-        crate::metrics::install();
         Self {
             inner: Arc::new(Inner {
                 settings,
@@ -137,8 +110,12 @@ impl AppState {
         &self.inner.services.lockout
     }
 
-    pub fn usage(&self) -> &dyn UsageStore {
-        self.inner.services.usage.as_ref()
+    pub fn leaderboard(&self) -> &Leaderboard {
+        &self.inner.services.leaderboard
+    }
+
+    pub fn login(&self) -> &Login {
+        &self.inner.services.login
     }
 
     pub fn pool(&self) -> &ApiKeyPool {

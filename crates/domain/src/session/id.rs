@@ -1,3 +1,7 @@
+//! Session ids: 256 random bits in base64url, strictly parsed from cookies, and the SHA-256
+//! storage key that stores see instead of the id (a store's contents never hold a credential).
+//! `Debug` shows only a prefix.
+
 use std::fmt;
 
 use base64::Engine as _;

@@ -1,3 +1,6 @@
+//! What a session is: its scopes and the [`SessionRecord`] kept by the store (browser id,
+//! account, CSRF secret, times, small data). Plain data: the rules are `service.rs`.
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;

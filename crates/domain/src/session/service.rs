@@ -1,3 +1,7 @@
+//! [`Sessions`], the session rules: start a bootstrap session, log in (a new id in place of the
+//! old: no fixation), find with idle and absolute timeouts, touch at most once a minute,
+//! regenerate, destroy one, one of an account, or all of an account. Stores only persist.
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

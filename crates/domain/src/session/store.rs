@@ -1,3 +1,7 @@
+//! The [`SessionStore`] port and the [`Capabilities`] each store declares (shared, durable,
+//! expires by itself), so the composition root can refuse a store that cannot give what the
+//! deployment needs. Every backend passes the one conformance suite in `kunci-store`.
+
 use async_trait::async_trait;
 
 use super::SessionRecord;

@@ -1,3 +1,5 @@
+//! The `filesystem` session store: a private folder of JSON files, one per session.
+
 use std::io;
 use std::path::{Path, PathBuf};
 

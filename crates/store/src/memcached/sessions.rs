@@ -1,3 +1,5 @@
+//! The `memcached` session store, over this crate's small text-protocol client.
+
 use async_trait::async_trait;
 use kunci_domain::session::{Capabilities, SessionRecord, SessionStore};
 use kunci_domain::store::StoreError;

@@ -1,3 +1,5 @@
+//! The `memory` session store: one process's map (not shared, lost on restart).
+
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 

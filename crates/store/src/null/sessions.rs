@@ -1,3 +1,5 @@
+//! The `null` session store: stores nothing, for tests and trials.
+
 use async_trait::async_trait;
 use kunci_domain::session::{Capabilities, SessionRecord, SessionStore};
 use kunci_domain::store::StoreError;

@@ -1,3 +1,7 @@
+//! Key-ring announcements over Redis pub/sub: an instance that rotates or retires a key
+//! publishes on `<prefix>keyring`, and the others reload their ring at once (without Redis,
+//! the periodic reload from the database still brings the change within `key_reload_secs`).
+
 use std::future::Future;
 
 use async_trait::async_trait;

@@ -1,3 +1,5 @@
+//! The `redis` session store: shared by every instance, expiring by itself (key TTLs).
+
 use async_trait::async_trait;
 use kunci_domain::session::{Capabilities, SessionRecord, SessionStore};
 use kunci_domain::store::StoreError;

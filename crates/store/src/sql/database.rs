@@ -301,19 +301,8 @@ impl Probe for Database {
     async fn check(&self) -> Result<(), ProbeFailure> {
         match tokio::time::timeout(Duration::from_secs(2), self.ping()).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(ProbeFailure(error_chain(&err))),
+            Ok(Err(err)) => Err(ProbeFailure(kunci_domain::error_chain(&err))),
             Err(_) => Err(ProbeFailure("timed out after 2 s".to_owned())),
         }
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

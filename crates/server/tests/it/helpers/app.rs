@@ -202,7 +202,7 @@ impl TestAppBuilder {
         };
         let loaded = config::load(&input).expect("test configuration is valid");
         if self.environment.is_deployed() {
-            kunci::startup::open_database(&loaded)
+            kunci::wiring::open_database(&loaded)
                 .await
                 .expect("database")
                 .migrate()

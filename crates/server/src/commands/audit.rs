@@ -1,0 +1,78 @@
+//! `kunci audit verify | export`.
+
+use crate::cli::AuditCommand;
+use crate::config::LoadInput;
+use crate::output;
+use crate::workbench::{ProcessEnv, Workbench};
+
+pub(super) async fn command(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    command: AuditCommand,
+) -> anyhow::Result<()> {
+    let bench = Workbench::open(input, process).await?;
+    bench
+        .run(async |b: &Workbench| match command {
+            AuditCommand::Verify => {
+                let report = b.audit.verify().await?;
+                output::result(&format!(
+                    "the audit chain is intact: {} entries; head {} {}\n\
+                     (keep the head elsewhere too: it also catches a rollback of the whole database)",
+                    report.entries, report.head_seq, report.head_mac
+                ));
+                Ok(())
+            }
+            AuditCommand::Export { since } => {
+                let since = since.as_deref().map(parse_since).transpose()?;
+                let mut after = 0;
+                loop {
+                    let page = b.audit.page(after, 1000).await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.seq;
+                    for entry in page.iter().filter(|e| since.is_none_or(|t| e.record.at >= t)) {
+                        if !output::line(&export_line(entry).to_string()) {
+                            return Ok(());
+                        }
+                    }
+                }
+                Ok(())
+            }
+        })
+        .await
+}
+
+/// `--since`: a date (UTC midnight) or an RFC 3339 time.
+fn parse_since(text: &str) -> anyhow::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "`--since` takes a date (2026-11-01) or a time (2026-11-01T12:00:00Z), not `{}`",
+                text.chars().take(40).collect::<String>()
+            )
+        })
+}
+
+fn export_line(e: &kunci_domain::audit::AuditEntry) -> serde_json::Value {
+    use time::format_description::well_known::Rfc3339;
+    let at = time::OffsetDateTime::from_unix_timestamp(e.record.at)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok());
+    serde_json::json!({
+        "seq": e.seq,
+        "at": at,
+        "actor": e.record.actor,
+        "action": e.record.action,
+        "target": e.record.target,
+        "outcome": e.record.outcome,
+        "kid": e.record.kid,
+        "ip_hash": e.ip_hash(),
+        "prev": e.prev,
+        "mac": e.mac,
+    })
+}

@@ -1,0 +1,95 @@
+//! `kunci doctor`: every posture check of `doctor.rs`, then exit 1 if one failed.
+
+use anyhow::bail;
+use kunci_domain::clock::{Clock as _, SystemClock};
+
+use crate::config::{self, LoadInput};
+use crate::doctor::{
+    Finding, Level, backups, key_files, live, plaintext_env_files, redis_persistence, render,
+    signing_keys,
+};
+use crate::workbench::{Need, ProcessEnv, load};
+use crate::{output, wiring};
+
+/// `kunci doctor`: every check, then exit 1 if one failed.
+pub(super) async fn command(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    url: Option<String>,
+) -> anyhow::Result<()> {
+    let mut findings = Vec::new();
+    let mut fingerprint = None;
+    let loaded = match load(input, process, Need::IfEncrypted).await {
+        Ok((loaded, key)) => {
+            fingerprint = key.map(|(key, _)| key.fingerprint().to_string());
+            loaded
+        }
+        Err(err) => {
+            // Without its secrets the configuration still tells most of the posture.
+            let plain = config::load(input)?;
+            findings.push(Finding {
+                level: Level::Fail,
+                what: format!("the configuration does not load with its secrets: {err:#}"),
+                fix: Some("fix what the message says, then `kunci config check`".to_owned()),
+            });
+            plain
+        }
+    };
+    findings.extend(key_files(
+        &input.root,
+        input.environment,
+        process.master_key_file.as_deref(),
+    ));
+    findings.extend(plaintext_env_files(&input.root, input.environment));
+    let url = url.unwrap_or_else(|| loaded.config.environment.public_url.clone());
+    findings.extend(live(&url, input.environment).await);
+    let target =
+        kunci_store::DatabaseTarget::parse(loaded.config.data.database_url.expose(), &loaded.root);
+    let fresh = matches!(&target, Ok(kunci_store::DatabaseTarget::Sqlite { path: Some(path) }) if !path.exists());
+    if fresh {
+        findings.push(Finding {
+            level: Level::Warn,
+            what: "no database yet: signing keys not checked".to_owned(),
+            fix: Some("kunci db migrate, or start kunci serve once".to_owned()),
+        });
+    } else {
+        match wiring::open_database(&loaded).await {
+            Ok(database) => {
+                use kunci_domain::keys::SigningKeyStore as _;
+                match database.list().await {
+                    Ok(keys) => findings.extend(signing_keys(
+                        &keys,
+                        loaded.config.security.key_rotation_days,
+                        SystemClock.now_unix(),
+                    )),
+                    Err(err) => findings.push(Finding {
+                        level: Level::Fail,
+                        what: format!("the signing keys cannot be read: {err}"),
+                        fix: Some("kunci db migrate".to_owned()),
+                    }),
+                }
+                database.close().await;
+            }
+            Err(err) => findings.push(Finding {
+                level: Level::Fail,
+                what: format!("the database cannot be opened: {err:#}"),
+                fix: Some("check data.database_url and the database server".to_owned()),
+            }),
+        }
+    }
+    findings.extend(redis_persistence(&loaded).await);
+    let backup = &loaded.config.backup;
+    findings.extend(backups(
+        &loaded.root.join(&backup.dir),
+        backup.interval_hours,
+        input.environment,
+        fingerprint.as_deref(),
+        SystemClock.now_unix(),
+    ));
+    output::result(&render(&findings));
+    let failed = findings.iter().filter(|f| f.level == Level::Fail).count();
+    if failed > 0 {
+        bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}

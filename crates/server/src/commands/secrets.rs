@@ -1,0 +1,160 @@
+//! `kunci key generate` and `kunci env encrypt | decrypt | edit | rekey | diff`: the master
+//! key and the encrypted env files.
+
+use anyhow::{Context as _, bail};
+use kunci_crypto::MasterKey;
+use kunci_domain::environment::Environment;
+
+use crate::cli::EnvCommand;
+use crate::config::{self, LoadInput};
+use crate::output;
+use crate::secrets::envfiles::{self, EnvPaths};
+use crate::secrets::keychain::{self, Create};
+use crate::workbench::{ProcessEnv, master_key};
+
+pub(super) fn generate_key(out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let key = MasterKey::generate()?;
+    match out {
+        Some(path) => {
+            let text = format!("{}\n", key.encode().expose());
+            kunci_store::fs::create_private_file(path, text.as_bytes()).with_context(|| {
+                format!(
+                    "cannot create {} (an existing file is never overwritten)",
+                    path.display()
+                )
+            })?;
+            output::result(&format!(
+                "wrote a new master key to {} (fingerprint {})",
+                path.display(),
+                key.fingerprint()
+            ));
+        }
+        None => output::result(key.encode().expose()),
+    }
+    Ok(())
+}
+
+pub(super) async fn env(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    command: EnvCommand,
+) -> anyhow::Result<()> {
+    // Each command works on the environment it names: its config file (for
+    // master_key_command) and its key-source rules apply.
+    let for_env = |environment| LoadInput {
+        environment,
+        encrypted: None,
+        ..input.clone()
+    };
+    match command {
+        EnvCommand::Encrypt { environment } => {
+            let input = for_env(environment);
+            let loaded = config::load(&input)?;
+            let (key, _) = master_key(&loaded, process, environment, Create::Yes).await?;
+            let paths = EnvPaths::new(&input.root, environment);
+            let count = envfiles::encrypt(&paths, environment, &key)?;
+            output::result(&format!(
+                "encrypted {count} entries into {} (master key {}); {} can now be deleted",
+                paths.encrypted.display(),
+                key.fingerprint(),
+                paths.plain.display()
+            ));
+        }
+        EnvCommand::Decrypt { environment, out } => {
+            let input = for_env(environment);
+            let loaded = config::load(&input)?;
+            let (key, _) = master_key(&loaded, process, environment, Create::No).await?;
+            let paths = EnvPaths::new(&input.root, environment);
+            let plaintext = envfiles::decrypt(&paths, environment, &key)?;
+            match out {
+                Some(path) => {
+                    kunci_store::fs::create_private_file(&path, plaintext.as_bytes())
+                        .with_context(|| {
+                            format!(
+                                "cannot create {} (an existing file is never overwritten)",
+                                path.display()
+                            )
+                        })?;
+                    output::note(&format!(
+                        "wrote the plaintext to {} (mode 0600)",
+                        path.display()
+                    ));
+                }
+                None => output::result(&plaintext),
+            }
+        }
+        EnvCommand::Edit { environment } => {
+            let input = for_env(environment);
+            let loaded = config::load(&input)?;
+            let (key, _) = master_key(&loaded, process, environment, Create::Yes).await?;
+            let paths = EnvPaths::new(&input.root, environment);
+            let editor = process.editor.clone().unwrap_or_else(|| "vi".to_owned());
+            match envfiles::edit(&paths, environment, &key, &editor)? {
+                envfiles::Edited::Unchanged => {
+                    output::result("no changes; the file was not written");
+                }
+                envfiles::Edited::Saved { entries } => output::result(&format!(
+                    "saved {entries} entries to {}",
+                    paths.encrypted.display()
+                )),
+            }
+        }
+        EnvCommand::Rekey {
+            environment,
+            new_key_file,
+            out,
+        } => {
+            let input = for_env(environment);
+            let loaded = config::load(&input)?;
+            let (old, _) = master_key(&loaded, process, environment, Create::No).await?;
+            let new = match &new_key_file {
+                Some(path) => keychain::read_key_file(path)?,
+                None => MasterKey::generate()?,
+            };
+            if new.fingerprint() == old.fingerprint() {
+                bail!("the new master key is the one in use; nothing to do");
+            }
+            if let Some(path) = &out {
+                let text = format!("{}\n", new.encode().expose());
+                kunci_store::fs::create_private_file(path, text.as_bytes()).with_context(|| {
+                    format!(
+                        "cannot create {} (an existing file is never overwritten)",
+                        path.display()
+                    )
+                })?;
+            }
+            let paths = EnvPaths::new(&input.root, environment);
+            envfiles::rekey(&paths, environment, &old, &new, &|_| Ok(()))?;
+            output::note(&format!(
+                "re-encrypted {} under master key {} (was {}); the previous file is kept as {} \
+                 until the new key is first used. Give the new key to every instance of {environment}.",
+                paths.encrypted.display(),
+                new.fingerprint(),
+                old.fingerprint(),
+                paths.backup.display()
+            ));
+            if new_key_file.is_none() && out.is_none() {
+                output::result(new.encode().expose());
+            }
+        }
+        EnvCommand::Diff { file, show_values } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let key = match kunci_crypto::envfile::inspect(&text)
+                .ok()
+                .and_then(|h| h.environment.parse::<Environment>().ok())
+            {
+                Some(environment) => {
+                    let loaded = config::load(&for_env(environment))?;
+                    master_key(&loaded, process, environment, Create::No)
+                        .await
+                        .ok()
+                        .map(|(key, _)| key)
+                }
+                None => None,
+            };
+            output::result(&envfiles::textconv(&text, key.as_ref(), show_values));
+        }
+    }
+    Ok(())
+}

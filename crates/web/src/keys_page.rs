@@ -1,0 +1,314 @@
+//! `GET /settings` (scope admin): the API-key pool as a page (the key-pool page; its JSON twin
+//! is `api_keys.rs`) — add a key, see every key masked
+//! with its state, enable, disable, delete. Server-rendered and auto-escaped, under the page's
+//! CSP nonce; every form carries the session's CSRF token (checked by the session middleware);
+//! outcomes come back as a fixed notice after a redirect (post/redirect/get), so no text of the
+//! request is ever echoed.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Extension, Form, Path, Query, State};
+use axum::response::Response;
+use kunci_crypto::SecretString;
+use kunci_domain::apikeys::{ApiKey, KeyChange, KeyStatus, PoolError};
+use kunci_domain::audit::Actor;
+use kunci_domain::upstream::UpstreamError;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{AuthContext, see_other};
+use crate::error::ApiError;
+use crate::headers::CspNonce;
+use crate::state::AppState;
+
+/// The notices a redirect may ask for; anything else shows nothing.
+fn notice(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "added" => "The key was added.",
+        "updated" => "The key was updated.",
+        "deleted" => "The key was deleted.",
+        "duplicate" => "This key is in the pool already.",
+        "bad_format" => "That does not look like a key of this upstream.",
+        "bad_upstream" => "No upstream of that name is configured.",
+        "bad_input" => "Priority and daily budget are whole numbers (the budget at least 1).",
+        "unknown" => "There is no such key.",
+        "failed" => "The change could not be made; see the log.",
+        "test_served" => "Test: the upstream answered; the key works.",
+        "test_invalid" => "Test: the upstream refused the key; it is marked invalid.",
+        "test_quota_exceeded" => "Test: the key's quota is spent; it rests until the time shown.",
+        "test_cooling" => "Test: the upstream throttled or failed; the key rests a little.",
+        "test_client_error" => {
+            "Test: the upstream refused the request itself (check the upstream's \
+             configuration); the key is not blamed."
+        }
+        "test_unreachable" => "Test: the upstream could not be reached.",
+        "test_untestable" => "Keys of this upstream cannot be tested: set its `test_path`.",
+        "test_limited" => "Too many tests: each spends quota. Wait a minute.",
+        _ => return None,
+    })
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    id: &'a str,
+    masked: &'a str,
+    upstream: &'a str,
+    status: &'a str,
+    priority: i64,
+    quota_group: Option<&'a str>,
+    usage_count: i64,
+    daily_budget: Option<i64>,
+    used_today: i64,
+    last_used: Option<String>,
+    back_at: Option<String>,
+    last_error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    csp_nonce: &'a str,
+    who: &'a str,
+    csrf_token: &'a str,
+    notice: Option<&'static str>,
+    upstreams: Vec<String>,
+    keys: Vec<Row<'a>>,
+    top: Vec<TopRow>,
+}
+
+#[derive(Serialize)]
+struct TopRow {
+    name: String,
+    upstream: String,
+    calls: i64,
+}
+
+fn when(unix: Option<i64>) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix?).ok()?;
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.format(&format).ok()
+}
+
+fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
+    let waiting = matches!(
+        k.status,
+        KeyStatus::Cooling | KeyStatus::QuotaExceeded | KeyStatus::Probing
+    );
+    Row {
+        id: &k.id,
+        masked: &k.masked,
+        upstream: &k.upstream,
+        status: k.status.as_str(),
+        priority: k.priority,
+        quota_group: k.quota_group.as_deref(),
+        usage_count: k.usage_count,
+        daily_budget: k.daily_budget,
+        used_today: k.used_today,
+        last_used: when(k.last_used),
+        back_at: if waiting {
+            k.available_at.filter(|at| *at > now).and_then(|at| {
+                when(Some(at)).map(|w| format!("{w} (in {} min)", (at - now + 59) / 60))
+            })
+        } else {
+            None
+        },
+        last_error: k.last_error.as_deref(),
+    }
+}
+
+/// `GET /settings`
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(auth): Extension<AuthContext>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let keys = match state.pool().list(None).await {
+        Ok(keys) => keys,
+        Err(err) => {
+            tracing::error!(error = %err, "API-key store unavailable for the settings page");
+            Vec::new()
+        }
+    };
+    let top = match state.leaderboard().standings(10).await {
+        Ok(standings) => standings
+            .accounts
+            .into_iter()
+            .map(|top| TopRow {
+                name: top.username.unwrap_or(top.line.account_id),
+                upstream: top.line.upstream,
+                calls: top.line.calls,
+            })
+            .collect(),
+        Err(err) => {
+            tracing::error!(error = %err, "usage store unavailable for the settings page");
+            Vec::new()
+        }
+    };
+    let now = state.clock().now_unix();
+    let who = auth
+        .session
+        .data
+        .get(kunci_domain::session::USERNAME)
+        .map_or("", String::as_str);
+    state.templates().render(
+        "keys.html",
+        &Page {
+            csp_nonce: &nonce.0,
+            who,
+            csrf_token: &auth.csrf_token,
+            notice: query.get("notice").and_then(|c| notice(c)),
+            upstreams: state.upstreams().names(),
+            keys: keys.iter().map(|k| row(k, now)).collect(),
+            top,
+        },
+    )
+}
+
+/// The administrator on this page.
+fn actor(auth: &AuthContext) -> Actor {
+    let username = auth.session.data.get(kunci_domain::session::USERNAME);
+    Actor::user(username.map(String::as_str), auth.session.sub.as_deref())
+}
+
+fn back(code: &str) -> Response {
+    see_other(&format!("/settings?notice={code}"))
+}
+
+/// The notice for a change's result. Failures are classified as the API classifies them
+/// (`ApiError`, which also logs what must be logged), so the page and the API never disagree.
+fn outcome<T>(result: Result<T, PoolError>, done: &str) -> Response {
+    match result {
+        Ok(_) => back(done),
+        Err(err) => back(match ApiError::from(err) {
+            ApiError::DuplicateApiKey => "duplicate",
+            ApiError::InvalidApiKey(_) => "bad_format",
+            ApiError::NotFound => "unknown",
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %kunci_domain::error_chain(cause.as_ref()), "key change failed");
+                "failed"
+            }
+            _ => "failed",
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AddForm {
+    key: String,
+    upstream: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    quota_group: String,
+    #[serde(default)]
+    daily_budget: String,
+}
+
+/// `POST /settings/keys`
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    Extension(auth): Extension<AuthContext>,
+    Form(form): Form<AddForm>,
+) -> Response {
+    let Some(format) = state.upstreams().key_format(&form.upstream) else {
+        return back("bad_upstream");
+    };
+    let priority = match form.priority.trim() {
+        "" => Some(0),
+        p => p.parse::<i64>().ok(),
+    };
+    let budget = match form.daily_budget.trim() {
+        "" => Some(None),
+        b => b.parse::<i64>().ok().filter(|b| *b >= 1).map(Some),
+    };
+    let (Some(priority), Some(budget)) = (priority, budget) else {
+        return back("bad_input");
+    };
+    let group = Some(form.quota_group.trim().to_owned()).filter(|g| !g.is_empty());
+    let key = SecretString::new(form.key);
+    let actor = actor(&auth);
+    let pool = state.pool();
+    let mut result = pool
+        .add(
+            actor.as_str(),
+            &form.upstream,
+            &key,
+            format.as_ref(),
+            priority,
+            group,
+        )
+        .await;
+    if let (Ok(added), Some(budget)) = (&result, budget) {
+        let change = KeyChange {
+            daily_budget: Some(Some(budget)),
+            ..KeyChange::default()
+        };
+        result = pool.change(actor.as_str(), &added.id, &change).await;
+    }
+    outcome(result, "added")
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StatusForm {
+    status: String,
+}
+
+/// `POST /settings/keys/{id}/status`
+pub(crate) async fn set_status(
+    State(state): State<AppState>,
+    Extension(auth): Extension<AuthContext>,
+    Path(id): Path<String>,
+    Form(form): Form<StatusForm>,
+) -> Response {
+    let status = match form.status.as_str() {
+        "active" => KeyStatus::Active,
+        "disabled" => KeyStatus::Disabled,
+        _ => return back("bad_input"),
+    };
+    let change = KeyChange {
+        status: Some(status),
+        ..KeyChange::default()
+    };
+    outcome(
+        state
+            .pool()
+            .change(actor(&auth).as_str(), &id, &change)
+            .await,
+        "updated",
+    )
+}
+
+/// `POST /settings/keys/{id}/delete`
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Extension(auth): Extension<AuthContext>,
+    Path(id): Path<String>,
+) -> Response {
+    outcome(
+        state.pool().remove(actor(&auth).as_str(), &id).await,
+        "deleted",
+    )
+}
+
+/// `POST /settings/keys/{id}/test`: one real call with the key (rate limited, it spends quota).
+pub(crate) async fn test(
+    State(state): State<AppState>,
+    Extension(auth): Extension<AuthContext>,
+    Path(id): Path<String>,
+) -> Response {
+    let actor = actor(&auth);
+    if crate::api_keys::may_test(&state, actor.as_str())
+        .await
+        .is_err()
+    {
+        return back("test_limited");
+    }
+    match state.upstreams().test_key(actor.as_str(), &id).await {
+        Ok(test) => back(&format!("test_{}", test.outcome)),
+        Err(UpstreamError::UnknownKey | UpstreamError::Unknown) => back("unknown"),
+        Err(UpstreamError::NotTestable) => back("test_untestable"),
+        Err(err) => {
+            tracing::error!(error = %err, "key test failed");
+            back("failed")
+        }
+    }
+}

@@ -54,6 +54,9 @@ pub struct KeyTest {
     pub key: ApiKey,
 }
 
+/// Why a call to an upstream did not give an answer. The transport (`kunci-upstream`) uses
+/// this type end to end; the web layer maps it once (`ApiError::upstream`). Times are Unix
+/// seconds, so an error shared by several waiting callers stays true for each.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
     #[error("no upstream is configured under that name")]

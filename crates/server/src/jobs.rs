@@ -52,166 +52,19 @@ pub struct Jobs {
 
 impl Jobs {
     pub fn start(deps: JobDeps) -> Self {
-        let JobDeps {
-            keys,
-            sessions,
-            clock,
-            key_reload,
-            redis,
-            database,
-            audit,
-            audit_retention_days,
-            notifier,
-            limiter,
-            revocations,
-            usage,
-            backup,
-            certificate,
-        } = deps;
-        let mut tasks = Vec::new();
-        let nonce_clock = clock.clone();
-        let backup_clock = clock.clone();
-        if let Some(server) = redis {
-            // Other instances announce rotations here: reload at once.
-            let listener = keys.clone();
-            tasks.push(tokio::spawn(async move {
-                server
-                    .listen_for_ring_changes(|| {
-                        let keys = listener.clone();
-                        async move {
-                            if let Err(err) = keys.reload().await {
-                                tracing::warn!(error = %err, "reload after a key-ring announcement failed");
-                            }
-                        }
-                    })
-                    .await;
-            }));
-        }
-        let reload = keys.clone();
-        tasks.push(every(key_reload, "reload signing keys", move || {
-            let keys = reload.clone();
-            async move { keys.reload().await.map(drop).map_err(|e| e.to_string()) }
-        }));
-        let schedule = keys.clone();
+        let mut tasks = key_ring_jobs(&deps);
+        tasks.extend(purge_jobs(&deps));
+        tasks.extend(file_jobs(&deps));
+        let revocations = deps.revocations.clone();
         tasks.push(every(
-            Duration::from_secs(60),
-            "signing-key schedule",
+            deps.key_reload,
+            "reload revocation lists",
             move || {
-                let keys = schedule.clone();
-                async move {
-                    let done = keys.run_schedule().await.map_err(|e| e.to_string())?;
-                    for action in done {
-                        tracing::info!(%action, "signing-key schedule");
-                    }
-                    Ok(())
-                }
+                let revocations = revocations.clone();
+                async move { revocations.reload().await.map_err(|e| e.to_string()) }
             },
         ));
-        let counters = keys.clone();
-        tasks.push(every(
-            Duration::from_secs(10),
-            "flush key verification counters",
-            move || {
-                let keys = counters.clone();
-                async move { keys.flush_verifications().await.map_err(|e| e.to_string()) }
-            },
-        ));
-        if !sessions.capabilities().expires_by_itself {
-            tasks.push(every(
-                Duration::from_secs(300),
-                "purge expired sessions",
-                move || {
-                    let (sessions, clock) = (sessions.clone(), clock.clone());
-                    async move {
-                        let purged = sessions
-                            .purge_expired(clock.now_unix())
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        if purged > 0 {
-                            tracing::debug!(purged, "purged expired sessions");
-                        }
-                        Ok(())
-                    }
-                },
-            ));
-        }
-        tasks.push(every(
-            Duration::from_secs(60),
-            "purge used nonces",
-            move || {
-                let (database, clock) = (database.clone(), nonce_clock.clone());
-                async move {
-                    database
-                        .purge_nonces(clock.now_unix())
-                        .await
-                        .map(drop)
-                        .map_err(|e| e.to_string())
-                }
-            },
-        ));
-        tasks.push(every(key_reload, "reload revocation lists", move || {
-            let revocations = revocations.clone();
-            async move { revocations.reload().await.map_err(|e| e.to_string()) }
-        }));
-        tasks.push(every(
-            Duration::from_secs(60),
-            "prune rate limits",
-            move || {
-                let limiter = limiter.clone();
-                async move {
-                    limiter.prune();
-                    Ok(())
-                }
-            },
-        ));
-        tasks.push(every(
-            Duration::from_secs(3600),
-            "purge old audit IP hashes",
-            move || {
-                let audit = audit.clone();
-                async move {
-                    let purged = audit
-                        .purge_ips(audit_retention_days)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if purged > 0 {
-                        tracing::info!(purged, "erased audit IP hashes past their retention");
-                    }
-                    Ok(())
-                }
-            },
-        ));
-        if let Some(files) = certificate {
-            tasks.push(every(CERTIFICATE_CHECK, "certificate reload", move || {
-                let files = files.clone();
-                async move {
-                    match files.reload_if_changed() {
-                        Ok(true) => {
-                            tracing::info!("the TLS certificate changed on disk: now serving it");
-                            Ok(())
-                        }
-                        Ok(false) => Ok(()),
-                        Err(err) => Err(format!("{err:#}; still serving the previous one")),
-                    }
-                }
-            }));
-        }
-        if let Some((schedule, interval)) = backup {
-            let (clock, notifier) = (backup_clock, notifier.clone());
-            let schedule = Arc::new(schedule);
-            tasks.push(every(interval, "scheduled backup", move || {
-                let (schedule, clock, notifier) =
-                    (schedule.clone(), clock.clone(), notifier.clone());
-                async move {
-                    schedule
-                        .run(clock.now_unix(), notifier.as_ref())
-                        .await
-                        .map(drop)
-                        .map_err(|e| format!("{e:#}"))
-                }
-            }));
-        }
-        let counts = usage.clone();
+        let counts = deps.usage.clone();
         tasks.push(every(
             Duration::from_secs(1),
             "write usage counts",
@@ -221,9 +74,9 @@ impl Jobs {
             },
         ));
         Self {
-            keys,
-            usage,
-            notifier,
+            keys: deps.keys,
+            usage: deps.usage,
+            notifier: deps.notifier,
             tasks,
         }
     }
@@ -242,6 +95,165 @@ impl Jobs {
         }
         self.notifier.finish(Duration::from_secs(5)).await;
     }
+}
+
+/// The key ring: reloads (at once on another instance's announcement, with Redis; always on
+/// the interval), the rotation schedule, the verification counters.
+fn key_ring_jobs(deps: &JobDeps) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(server) = deps.redis.clone() {
+        // Other instances announce rotations here: reload at once.
+        let listener = deps.keys.clone();
+        tasks.push(tokio::spawn(async move {
+            server
+                .listen_for_ring_changes(|| {
+                    let keys = listener.clone();
+                    async move {
+                        if let Err(err) = keys.reload().await {
+                            tracing::warn!(error = %err, "reload after a key-ring announcement failed");
+                        }
+                    }
+                })
+                .await;
+        }));
+    }
+    let reload = deps.keys.clone();
+    tasks.push(every(deps.key_reload, "reload signing keys", move || {
+        let keys = reload.clone();
+        async move { keys.reload().await.map(drop).map_err(|e| e.to_string()) }
+    }));
+    let schedule = deps.keys.clone();
+    tasks.push(every(
+        Duration::from_secs(60),
+        "signing-key schedule",
+        move || {
+            let keys = schedule.clone();
+            async move {
+                let done = keys.run_schedule().await.map_err(|e| e.to_string())?;
+                for action in done {
+                    tracing::info!(%action, "signing-key schedule");
+                }
+                Ok(())
+            }
+        },
+    ));
+    let counters = deps.keys.clone();
+    tasks.push(every(
+        Duration::from_secs(10),
+        "flush key verification counters",
+        move || {
+            let keys = counters.clone();
+            async move { keys.flush_verifications().await.map_err(|e| e.to_string()) }
+        },
+    ));
+    tasks
+}
+
+/// What expires: sessions (where the store does not expire them itself), used nonces, idle
+/// rate-limit buckets, audit IP hashes past their retention.
+fn purge_jobs(deps: &JobDeps) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if !deps.sessions.capabilities().expires_by_itself {
+        let (sessions, clock) = (deps.sessions.clone(), deps.clock.clone());
+        tasks.push(every(
+            Duration::from_secs(300),
+            "purge expired sessions",
+            move || {
+                let (sessions, clock) = (sessions.clone(), clock.clone());
+                async move {
+                    let purged = sessions
+                        .purge_expired(clock.now_unix())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if purged > 0 {
+                        tracing::debug!(purged, "purged expired sessions");
+                    }
+                    Ok(())
+                }
+            },
+        ));
+    }
+    let (database, clock) = (deps.database.clone(), deps.clock.clone());
+    tasks.push(every(
+        Duration::from_secs(60),
+        "purge used nonces",
+        move || {
+            let (database, clock) = (database.clone(), clock.clone());
+            async move {
+                database
+                    .purge_nonces(clock.now_unix())
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+        },
+    ));
+    let limiter = deps.limiter.clone();
+    tasks.push(every(
+        Duration::from_secs(60),
+        "prune rate limits",
+        move || {
+            let limiter = limiter.clone();
+            async move {
+                limiter.prune();
+                Ok(())
+            }
+        },
+    ));
+    let (audit, retention_days) = (deps.audit.clone(), deps.audit_retention_days);
+    tasks.push(every(
+        Duration::from_secs(3600),
+        "purge old audit IP hashes",
+        move || {
+            let audit = audit.clone();
+            async move {
+                let purged = audit
+                    .purge_ips(retention_days)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if purged > 0 {
+                    tracing::info!(purged, "erased audit IP hashes past their retention");
+                }
+                Ok(())
+            }
+        },
+    ));
+    tasks
+}
+
+/// Files: the served certificate read again when renewed, the scheduled backups.
+fn file_jobs(deps: &JobDeps) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(files) = deps.certificate.clone() {
+        tasks.push(every(CERTIFICATE_CHECK, "certificate reload", move || {
+            let files = files.clone();
+            async move {
+                match files.reload_if_changed() {
+                    Ok(true) => {
+                        tracing::info!("the TLS certificate changed on disk: now serving it");
+                        Ok(())
+                    }
+                    Ok(false) => Ok(()),
+                    Err(err) => Err(format!("{err:#}; still serving the previous one")),
+                }
+            }
+        }));
+    }
+    if let Some((schedule, interval)) = &deps.backup {
+        let (clock, notifier) = (deps.clock.clone(), deps.notifier.clone());
+        let schedule = Arc::new(schedule.clone());
+        tasks.push(every(*interval, "scheduled backup", move || {
+            let (schedule, clock, notifier) = (schedule.clone(), clock.clone(), notifier.clone());
+            async move {
+                schedule
+                    .run(clock.now_unix(), notifier.as_ref())
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("{e:#}"))
+            }
+        }));
+    }
+    tasks
 }
 
 fn every<F, Fut>(interval: Duration, name: &'static str, mut job: F) -> JoinHandle<()>

@@ -20,7 +20,6 @@ use kunci_domain::keys::KeyRingService;
 use kunci_domain::leaderboard::Leaderboard;
 use kunci_domain::login::Login;
 use kunci_domain::ratelimit::Limiter;
-use kunci_domain::revocation::Revocations;
 use kunci_domain::session::Sessions;
 use kunci_domain::usage::BufferedUsage;
 use kunci_store::Database;
@@ -100,15 +99,7 @@ impl Application {
             audit.clone(),
             notifier.clone(),
         );
-        let revocations = Arc::new(Revocations::new(
-            Arc::new(database.clone()),
-            clock.clone(),
-            security.auth_token_minutes * 60 + kunci_crypto::jwt::SKEW_SECS,
-        ));
-        revocations
-            .reload()
-            .await
-            .context("cannot read the revocation lists")?;
+        let revocations = wiring::revocations(config, &database, &clock).await?;
 
         // [upstream]: the API-key pool and the third-party APIs it serves.
         let pool = wiring::api_key_pool(

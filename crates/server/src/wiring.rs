@@ -20,6 +20,7 @@ use kunci_domain::lockout::{Lockout, LockoutPolicy};
 use kunci_domain::notify::{Episodes, Notifier};
 use kunci_domain::ratelimit::{Rate, RateStore};
 use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
+use kunci_domain::revocation::Revocations;
 use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
 use kunci_domain::upstream::AnswerCache;
 use kunci_domain::usage::UsageStore;
@@ -473,4 +474,22 @@ pub fn web_settings(loaded: &Loaded) -> WebSettings {
         cors_origins: config.environment.cors_origins.clone(),
         metrics_token: config.metrics.token.clone(),
     }
+}
+
+/// The revocation lists bearer and cookie checks consult, loaded once before serving.
+pub async fn revocations(
+    config: &Config,
+    database: &Database,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Revocations>> {
+    let revocations = Arc::new(Revocations::new(
+        Arc::new(database.clone()),
+        clock.clone(),
+        config.security.auth_token_minutes * 60 + kunci_crypto::jwt::SKEW_SECS,
+    ));
+    revocations
+        .reload()
+        .await
+        .context("cannot read the revocation lists")?;
+    Ok(revocations)
 }

@@ -14,7 +14,7 @@ use kunci_domain::upstream::{
 };
 
 use crate::google;
-use crate::proxy::{Cache, Call, CallError, KeyPlacement, Upstreams as Proxy};
+use crate::proxy::{Cache, Call, KeyPlacement, Upstreams as Proxy};
 
 /// One configured upstream.
 #[derive(Debug, Clone)]
@@ -179,16 +179,6 @@ fn pool_to_domain(err: PoolError) -> UpstreamError {
     }
 }
 
-fn to_domain(err: CallError) -> UpstreamError {
-    match err {
-        CallError::NoKey { retry_after } => UpstreamError::NoKey { retry_after },
-        CallError::Config(why) => UpstreamError::Config(why),
-        CallError::Throttled { retry_after } => UpstreamError::Throttled { retry_after },
-        CallError::Unavailable => UpstreamError::Unavailable,
-        CallError::Store => UpstreamError::Store,
-    }
-}
-
 #[async_trait]
 impl Upstreams for Gateway {
     fn names(&self) -> Vec<String> {
@@ -221,7 +211,7 @@ impl Upstreams for Gateway {
         } else {
             (fetch.await, false)
         };
-        let answer = result.map_err(to_domain)?;
+        let answer = result?;
         Ok(UpstreamAnswer {
             status: answer.status,
             content_type: answer.content_type,
@@ -319,7 +309,7 @@ impl Upstreams for Gateway {
             request.query,
             request.body,
         );
-        let answer = self.proxy.call(&call).await.map_err(to_domain)?;
+        let answer = self.proxy.call(&call).await?;
         Ok(UpstreamAnswer {
             status: answer.status,
             content_type: answer.content_type,

@@ -13,7 +13,7 @@ use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{ApiKey, ApiKeyPool, Verdict};
 use kunci_domain::clock::Clock;
 use kunci_domain::store::StoreError;
-use kunci_domain::upstream::{AnswerCache, CachedAnswer};
+use kunci_domain::upstream::{AnswerCache, CachedAnswer, UpstreamError};
 
 /// Retries after the first attempt.
 pub const MAX_RETRIES: usize = 5;
@@ -70,25 +70,6 @@ pub struct Answer {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: bytes::Bytes,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallError {
-    /// No key usable now; one is expected back at `retry_after` (Unix seconds), if known.
-    #[error("no API key is available")]
-    NoKey { retry_after: Option<i64> },
-    /// The upstream said the request itself is wrong (a bad `cx`): the deployment's fault.
-    #[error("the upstream refused the request: {0}")]
-    Config(String),
-    /// Many keys were throttled together: the upstream throttles us as a whole.
-    #[error("the upstream is throttling every key")]
-    Throttled { retry_after: i64 },
-    /// Every attempt failed (timeouts, 5xx, …).
-    #[error("the upstream could not be reached")]
-    Unavailable,
-    /// The pool's store failed.
-    #[error("the key store is unavailable")]
-    Store,
 }
 
 #[derive(Debug, Default)]
@@ -162,20 +143,20 @@ impl Upstreams {
     }
 
     /// Makes the call with keys from the pool until one is served or the limits are reached.
-    pub async fn call(&self, call: &Call) -> Result<Answer, CallError> {
+    pub async fn call(&self, call: &Call) -> Result<Answer, UpstreamError> {
         match tokio::time::timeout(DEADLINE, self.attempts(call)).await {
             Ok(result) => result,
-            Err(_) => Err(CallError::Unavailable),
+            Err(_) => Err(UpstreamError::Unavailable),
         }
     }
 
-    async fn attempts(&self, call: &Call) -> Result<Answer, CallError> {
+    async fn attempts(&self, call: &Call) -> Result<Answer, UpstreamError> {
         let mut tried: Vec<String> = Vec::new();
         let mut backoff = Duration::from_millis(100);
-        let mut last = CallError::Unavailable;
+        let mut last = UpstreamError::Unavailable;
         for _ in 0..=MAX_RETRIES {
             if let Some(until) = self.circuit_open_until(&call.upstream) {
-                return Err(CallError::Throttled { retry_after: until });
+                return Err(UpstreamError::Throttled { retry_after: until });
             }
             let picked = self
                 .pool
@@ -183,7 +164,7 @@ impl Upstreams {
                 .await
                 .map_err(|err| {
                     tracing::error!(error = %err, "the API-key store failed");
-                    CallError::Store
+                    UpstreamError::Store
                 })?;
             let Some((key, secret)) = picked else {
                 if tried.is_empty() {
@@ -191,8 +172,8 @@ impl Upstreams {
                         .pool
                         .earliest_available(&call.upstream, (call.day)(self.clock.now_unix()))
                         .await
-                        .map_err(|_| CallError::Store)?;
-                    return Err(CallError::NoKey { retry_after });
+                        .map_err(|_| UpstreamError::Store)?;
+                    return Err(UpstreamError::NoKey { retry_after });
                 }
                 return Err(last);
             };
@@ -201,9 +182,9 @@ impl Upstreams {
             let now = self.clock.now_unix();
             match verdict {
                 Verdict::Served => {
-                    return answer.ok_or(CallError::Unavailable);
+                    return answer.ok_or(UpstreamError::Unavailable);
                 }
-                Verdict::ClientError => return Err(CallError::Config(summary)),
+                Verdict::ClientError => return Err(UpstreamError::Config(summary)),
                 Verdict::QuotaExceeded { .. } | Verdict::Cooling { .. }
                     if answer
                         .as_ref()
@@ -213,16 +194,16 @@ impl Upstreams {
                         let until = self
                             .circuit_open_until(&call.upstream)
                             .unwrap_or(now + CIRCUIT_OPEN_SECS);
-                        return Err(CallError::Throttled { retry_after: until });
+                        return Err(UpstreamError::Throttled { retry_after: until });
                     }
-                    last = CallError::NoKey { retry_after: None };
+                    last = UpstreamError::NoKey { retry_after: None };
                 }
                 Verdict::Invalid | Verdict::QuotaExceeded { .. } => {
-                    last = CallError::NoKey { retry_after: None };
+                    last = UpstreamError::NoKey { retry_after: None };
                 }
                 Verdict::Cooling { .. } => {
                     // A 5xx or a timeout: back off before the next key.
-                    last = CallError::Unavailable;
+                    last = UpstreamError::Unavailable;
                     tokio::time::sleep(backoff).await;
                     backoff = backoff.saturating_mul(2);
                 }
@@ -341,7 +322,7 @@ impl Upstreams {
     }
 }
 
-type Pending = Shared<BoxFuture<'static, Result<Answer, CallError>>>;
+type Pending = Shared<BoxFuture<'static, Result<Answer, UpstreamError>>>;
 
 /// Cached answers in this instance's memory, at most [`CACHE_ENTRIES`].
 #[derive(Debug, Default)]
@@ -408,8 +389,8 @@ impl Cache {
         key: &str,
         now: i64,
         ttl: i64,
-        fetch: BoxFuture<'static, Result<Answer, CallError>>,
-    ) -> (Result<Answer, CallError>, bool) {
+        fetch: BoxFuture<'static, Result<Answer, UpstreamError>>,
+    ) -> (Result<Answer, UpstreamError>, bool) {
         match self.store.get(key, now).await {
             Ok(Some(cached)) => return (Ok(answer_of(cached)), true),
             Ok(None) => {}
@@ -466,8 +447,8 @@ async fn across_instances(
     key: String,
     now: i64,
     ttl: i64,
-    fetch: BoxFuture<'static, Result<Answer, CallError>>,
-) -> Result<Answer, CallError> {
+    fetch: BoxFuture<'static, Result<Answer, UpstreamError>>,
+) -> Result<Answer, UpstreamError> {
     let token = claim_token();
     let mut waited = Duration::ZERO;
     let claimed = loop {

@@ -25,6 +25,7 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_keys_appear_nowhere_in_clear() {
     let google = FakeGoogle::start().await;

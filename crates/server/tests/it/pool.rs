@@ -335,6 +335,7 @@ async fn budgets_under_load_never_overspend_and_retries_are_bounded() {
     assert_eq!(google.total_calls(), 100, "no call reached a 429");
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 #[tokio::test]
 async fn the_admin_api_shows_keys_masked_and_needs_admin_and_csrf() {
     let google = FakeGoogle::start().await;

@@ -25,8 +25,10 @@ use sqlx::Connection as _;
 
 use super::{Backend, Database, Dialect};
 
-/// The largest line a restore accepts (a session record is far smaller).
-const MAX_LINE: u64 = 32 * 1024 * 1024;
+mod format;
+
+use format::{DumpHeader, Kind, Table, check_end, insert_sql, malformed, parse_row, read_line};
+
 /// Rows per `INSERT` on restore.
 const BATCH: usize = 200;
 /// sqlx's bookkeeping: the target's own migrations decide it, it is never restored.
@@ -57,43 +59,6 @@ pub enum DumpError {
 pub struct DumpSummary {
     pub tables: usize,
     pub rows: u64,
-}
-
-/// A column's kind: every kunci column holds integers or text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Integer,
-    Text,
-}
-
-impl Kind {
-    fn of(data_type: &str) -> Option<Self> {
-        match data_type.to_ascii_lowercase().as_str() {
-            "bigint" | "integer" | "int" | "smallint" | "mediumint" | "tinyint" => {
-                Some(Self::Integer)
-            }
-            "text" | "mediumtext" | "longtext" | "tinytext" | "varchar" | "character varying"
-            | "char" | "character" => Some(Self::Text),
-            _ => None,
-        }
-    }
-}
-
-/// A table as the database describes it.
-#[derive(Debug, Clone)]
-struct Table {
-    name: String,
-    columns: Vec<(String, Kind)>,
-}
-
-/// Names kunci gives its tables and columns; anything else in a dump is refused before it can
-/// reach SQL.
-fn plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn sql_error(backend: Backend, step: &'static str) -> impl FnOnce(sqlx::Error) -> DumpError {
@@ -391,19 +356,7 @@ impl Database {
                         }
                     }
                 }
-                let end = read_line(input)?.ok_or_else(|| malformed("it has no end line"))?;
-                let end: Value = serde_json::from_slice(&end)
-                    .map_err(|_| malformed("the end line is not JSON"))?;
-                let rows: u64 = listed.tables.iter().map(|t| t.rows).sum();
-                if end["end"]["rows"].as_u64() != Some(rows)
-                    || end["end"]["tables"].as_u64()
-                        != Some(u64::try_from(tables.len()).unwrap_or(0))
-                {
-                    return Err(malformed("the end line does not match the table list"));
-                }
-                if read_line(input)?.is_some() {
-                    return Err(malformed("it has lines after its end"));
-                }
+                let rows = check_end(input, &listed, tables.len())?;
                 for statement in $restore(&tables) {
                     sqlx::query(sqlx::AssertSqlSafe(statement))
                         .execute(&mut *tx)
@@ -451,157 +404,6 @@ impl Database {
                 |_: &[Table]| vec!["SET @kunci_restore = NULL".to_owned()]
             ),
         }
-    }
-}
-
-fn malformed(why: &str) -> DumpError {
-    DumpError::Malformed(why.to_owned())
-}
-
-/// The next line without its newline; `None` at the end.
-fn read_line(input: &mut dyn BufRead) -> Result<Option<Vec<u8>>, DumpError> {
-    let mut line = Vec::new();
-    let read = io::Read::take(&mut *input, MAX_LINE + 1).read_until(b'\n', &mut line)?;
-    if read == 0 {
-        return Ok(None);
-    }
-    if line.last() != Some(&b'\n') {
-        return Err(
-            if u64::try_from(line.len()).unwrap_or(u64::MAX) > MAX_LINE {
-                malformed("a line is longer than 32 MiB")
-            } else {
-                malformed("its last line is cut short")
-            },
-        );
-    }
-    line.pop();
-    Ok(Some(line))
-}
-
-/// One row, checked against the table's columns.
-fn parse_row(line: &[u8], table: &Table) -> Result<Vec<Value>, DumpError> {
-    let Ok(Value::Array(values)) = serde_json::from_slice::<Value>(line) else {
-        return Err(malformed(&format!(
-            "a row of {} is not a JSON array",
-            table.name
-        )));
-    };
-    if values.len() != table.columns.len() {
-        return Err(malformed(&format!(
-            "a row of {} has {} values for {} columns",
-            table.name,
-            values.len(),
-            table.columns.len()
-        )));
-    }
-    for (value, (column, kind)) in values.iter().zip(&table.columns) {
-        let fits = match (kind, value) {
-            (_, Value::Null) | (Kind::Text, Value::String(_)) => true,
-            (Kind::Integer, Value::Number(n)) => n.is_i64(),
-            _ => false,
-        };
-        if !fits {
-            return Err(malformed(&format!(
-                "{}.{column} holds a value of the wrong type",
-                table.name
-            )));
-        }
-    }
-    Ok(values)
-}
-
-/// `INSERT` of `rows` rows, placeholders numbered in order.
-fn insert_sql(table: &Table, rows: usize) -> String {
-    let columns: Vec<String> = table.columns.iter().map(|(c, _)| quoted(c)).collect();
-    let width = table.columns.len();
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| {
-            let marks: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-            format!("({})", marks.join(", "))
-        })
-        .collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES {}",
-        quoted(&table.name),
-        columns.join(", "),
-        tuples.join(", ")
-    )
-}
-
-/// The first line of a dump.
-#[derive(Debug)]
-struct DumpHeader {
-    tables: Vec<ListedTable>,
-}
-
-#[derive(Debug)]
-struct ListedTable {
-    name: String,
-    columns: Vec<String>,
-    rows: u64,
-}
-
-impl DumpHeader {
-    fn parse(line: &[u8]) -> Result<Self, DumpError> {
-        let value: Value =
-            serde_json::from_slice(line).map_err(|_| malformed("the first line is not JSON"))?;
-        if value["kunci_dump"].as_u64() != Some(1) {
-            return Err(malformed("it is not a kunci dump of version 1"));
-        }
-        let listed = value["tables"]
-            .as_array()
-            .ok_or_else(|| malformed("it lists no tables"))?;
-        let mut tables = Vec::with_capacity(listed.len());
-        for table in listed {
-            let name = table["name"]
-                .as_str()
-                .filter(|n| plain_name(n))
-                .ok_or_else(|| malformed("a table has no valid name"))?;
-            let columns = table["columns"]
-                .as_array()
-                .ok_or_else(|| malformed("a table lists no columns"))?
-                .iter()
-                .map(|c| c.as_str().filter(|c| plain_name(c)).map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| malformed("a column has no valid name"))?;
-            let rows = table["rows"]
-                .as_u64()
-                .ok_or_else(|| malformed("a table has no row count"))?;
-            tables.push(ListedTable {
-                name: name.to_owned(),
-                columns,
-                rows,
-            });
-        }
-        Ok(Self { tables })
-    }
-
-    /// The database's tables in the dump's order, when both hold the same tables and columns.
-    fn matching(&self, tables: Vec<Table>) -> Result<Vec<Table>, DumpError> {
-        let mut by_name: BTreeMap<String, Table> =
-            tables.into_iter().map(|t| (t.name.clone(), t)).collect();
-        let mut ordered = Vec::with_capacity(self.tables.len());
-        for listed in &self.tables {
-            let table = by_name.remove(&listed.name).ok_or_else(|| {
-                DumpError::Mismatch(format!("this database has no table {}", listed.name))
-            })?;
-            let names: Vec<&str> = table.columns.iter().map(|(c, _)| c.as_str()).collect();
-            if names != listed.columns {
-                return Err(DumpError::Mismatch(format!(
-                    "the columns of {} differ (the dump has {}; this database has {})",
-                    listed.name,
-                    listed.columns.join(", "),
-                    names.join(", ")
-                )));
-            }
-            ordered.push(table);
-        }
-        if let Some(extra) = by_name.keys().next() {
-            return Err(DumpError::Mismatch(format!(
-                "the dump has no table {extra}, which this database has"
-            )));
-        }
-        Ok(ordered)
     }
 }
 

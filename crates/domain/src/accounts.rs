@@ -14,7 +14,7 @@ use kunci_crypto::SecretString;
 use kunci_crypto::password::{self, Cost, MAX_PASSWORD_BYTES, PasswordError};
 use tokio::sync::Semaphore;
 
-use crate::audit::{AuditEvent, AuditLog, AuditedError, Outcome};
+use crate::audit::{Actor, AuditEvent, AuditLog, AuditedError, Outcome};
 use crate::clock::Clock;
 use crate::session::Scope;
 use crate::store::StoreError;
@@ -404,7 +404,7 @@ impl Accounts {
         flow: &str,
     ) -> Result<(), AccountError> {
         let target = normalize_username(username).unwrap_or_else(|| "(invalid name)".to_owned());
-        let event = AuditEvent::new(format!("login:{flow}"), "account.login", target)
+        let event = AuditEvent::new(Actor::login(flow), "account.login", target)
             .outcome(outcome)
             .ip(ip);
         self.audit

@@ -20,7 +20,7 @@ use kunci_crypto::{MasterKey, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::audit::{AuditEvent, AuditLog, Outcome};
+use crate::audit::{Actor, AuditEvent, AuditLog, Outcome};
 use crate::clock::Clock;
 use crate::notify::{EventKind, Notification, Notifier};
 use crate::store::StoreError;
@@ -372,7 +372,7 @@ impl RefreshTokens {
             tracing::error!(error = %err, "could not revoke a reused refresh-token family");
         }
         let event = AuditEvent::new(
-            format!("account:{}", family.account_id),
+            Actor::account(&family.account_id),
             "refresh_token.reused",
             format!("{} ({why})", family.id),
         )

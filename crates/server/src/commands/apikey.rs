@@ -104,7 +104,7 @@ pub(super) async fn command(
                     Ok(format!("added {}", key_line(&added)))
                 }
                 ApikeyCommand::List => {
-                    let keys = pool.store().list(None).await?;
+                    let keys = pool.list(None).await?;
                     let mut text = format!(
                         "{:<22} {:<10} {:<12} {:<15} {:>8} {:>8} quota group",
                         "id", "upstream", "key", "status", "priority", "uses"

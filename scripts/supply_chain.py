@@ -43,12 +43,32 @@ ALLOWED = {
 }
 CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
 BANNED = {"aws-lc-rs", "aws-lc-sys", "openssl-sys", "openssl"}
-# Types and functions of the `rsa` crate that use a private key (signing, decryption, key
-# generation). Verification with a public key is all a passkey or an identity provider needs.
-RSA_PRIVATE = re.compile(
-    r"RsaPrivateKey|rsa::pkcs1v15::(SigningKey|DecryptingKey)|rsa::pss::(SigningKey|BlindedSigningKey)"
-    r"|rsa::oaep::DecryptingKey|DecodeRsaPrivateKey|RsaPrivateKey::new|\bPrivateKeyParts\b"
+# The `rsa` crate in our own code. Passkeys and identity providers need only RSA *public* keys,
+# and the key ring signs with Ed25519 and HMAC: any use of `rsa` is refused except the
+# public-key types named here, and any private-key type or function whatever the path, so a
+# grouped import (`use rsa::{pkcs1v15::SigningKey, …}`) cannot slip through.
+RSA_PATH = re.compile(r"\brsa::(\{[^}]*\}|[A-Za-z0-9_:]+)")
+RSA_PUBLIC = re.compile(
+    r"^(RsaPublicKey|pkcs1v15::VerifyingKey|pss::VerifyingKey|pkcs1::DecodeRsaPublicKey"
+    r"|pkcs8::DecodePublicKey|traits::PublicKeyParts|BigUint)(::|$)"
 )
+RSA_PRIVATE = re.compile(
+    r"RsaPrivateKey|SigningKey|DecryptingKey|BlindedSigningKey|DecodeRsaPrivateKey"
+    r"|DecodePrivateKey|PrivateKeyParts|RandomizedSigner|\bSigner\b|Decryptor"
+)
+
+
+def rsa_findings(line: str) -> list[str]:
+    """What on this line uses `rsa` beyond verifying with a public key (comments aside)."""
+    line = line.split("//", 1)[0]
+    found = [m.group(0) for m in RSA_PRIVATE.finditer(line) if "rsa" in line.lower()]
+    for m in RSA_PATH.finditer(line):
+        path = m.group(1)
+        if path.startswith("{") or not RSA_PUBLIC.match(path.rstrip(":")):
+            found.append(m.group(0))
+    if re.search(r"\bextern\s+crate\s+rsa\b", line):
+        found.append("extern crate rsa")
+    return found
 
 
 def tokens(expr: str) -> list[str]:
@@ -171,10 +191,11 @@ def check_rsa(problems: list[str]) -> None:
     for path in sorted(ROOT.glob("crates/**/*.rs")) + sorted(ROOT.glob("bench/**/*.rs")) + \
             sorted(ROOT.glob("fuzz/**/*.rs")):
         for number, line in enumerate(path.read_text().splitlines(), 1):
-            if RSA_PRIVATE.search(line):
+            for use in rsa_findings(line):
                 problems.append(
-                    f"{path.relative_to(ROOT)}:{number}: an RSA private-key operation "
-                    "(docs/dependencies.md: the RUSTSEC-2023-0071 ignore holds only without one)"
+                    f"{path.relative_to(ROOT)}:{number}: `{use}` goes beyond verifying with an "
+                    "RSA public key (docs/dependencies.md: the RUSTSEC-2023-0071 ignore holds "
+                    "only without RSA private keys)"
                 )
 
 
@@ -187,8 +208,13 @@ def self_test() -> None:
     assert not satisfied("GPL-3.0-only")
     assert not satisfied("MIT AND GPL-2.0-only")
     assert not satisfied("AGPL-3.0-or-later OR SSPL-1.0")
-    assert RSA_PRIVATE.search("let key = rsa::RsaPrivateKey::new(&mut rng, 2048)")
-    assert not RSA_PRIVATE.search("let key = rsa::RsaPublicKey::from_public_key_der(der)")
+    assert rsa_findings("let key = rsa::RsaPrivateKey::new(&mut rng, 2048)")
+    assert rsa_findings("use rsa::{pkcs1v15::SigningKey, RsaPublicKey};")
+    assert rsa_findings("use rsa::pss::BlindedSigningKey;")
+    assert rsa_findings("extern crate rsa;")
+    assert not rsa_findings("let key = rsa::RsaPublicKey::from_public_key_der(der)")
+    assert not rsa_findings("use rsa::pkcs1v15::VerifyingKey;")
+    assert not rsa_findings("// the keyring signs with Ed25519; no SigningKey of rsa here")
 
 
 def main() -> int:

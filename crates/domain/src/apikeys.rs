@@ -557,3 +557,510 @@ impl ApiKeyPool {
             .await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Reverse;
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    use kunci_crypto::SecretString;
+    use time::Duration;
+
+    use super::*;
+    use crate::clock::Clock as _;
+    use crate::notify::{Episodes, EventKind};
+    use crate::testing::{Base, MemoryEpisodes};
+
+    const UPSTREAM: &str = "search";
+    /// The upstream's day in these tests (the clock starts on 2026-11-23).
+    const DAY: Day = Day {
+        number: 20_415,
+        next_starts_at: 1_795_507_200,
+    };
+
+    /// Keys of the test upstream: `tk_` and 16 letters or digits.
+    struct TestFormat;
+
+    impl KeyFormat for TestFormat {
+        fn accepts(&self, key: &str) -> bool {
+            key.len() == 19
+                && key.starts_with("tk_")
+                && key[3..].bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+
+        fn describe(&self) -> String {
+            "tk_ and 16 letters or digits".to_owned()
+        }
+    }
+
+    fn key_text(n: u32) -> String {
+        format!("tk_{n:016}")
+    }
+
+    /// The pool's store as the SQL adapter keeps it, without the cross-instance locking (one
+    /// `Mutex` makes every call atomic here).
+    #[derive(Debug, Default)]
+    struct MemoryApiKeys {
+        rows: Mutex<Vec<ApiKey>>,
+    }
+
+    impl MemoryApiKeys {
+        fn rows(&self) -> MutexGuard<'_, Vec<ApiKey>> {
+            self.rows.lock().unwrap()
+        }
+    }
+
+    /// Active, or waiting no longer, and within its daily budget.
+    fn usable(key: &ApiKey, now: i64, day: Day) -> bool {
+        let waited = match key.status {
+            KeyStatus::Active => true,
+            KeyStatus::Cooling | KeyStatus::QuotaExceeded | KeyStatus::Probing => {
+                key.available_at.is_some_and(|at| at <= now)
+            }
+            KeyStatus::Invalid | KeyStatus::Disabled => false,
+        };
+        let within_budget = match (key.daily_budget, key.budget_day) {
+            (Some(budget), Some(counted)) if counted == day.number => key.used_today < budget,
+            _ => true,
+        };
+        waited && within_budget
+    }
+
+    /// The later of a stored `available_at` and `until`.
+    fn later(available_at: Option<i64>, until: i64) -> Option<i64> {
+        Some(available_at.map_or(until, |at| at.max(until)))
+    }
+
+    /// Counts a use in `day`.
+    fn count(key: &mut ApiKey, now: i64, day: Day) {
+        key.usage_count += 1;
+        key.last_used = Some(now);
+        key.used_today = if key.budget_day == Some(day.number) {
+            key.used_today + 1
+        } else {
+            1
+        };
+        key.budget_day = Some(day.number);
+    }
+
+    #[async_trait]
+    impl ApiKeyStore for MemoryApiKeys {
+        async fn insert(&self, key: &ApiKey) -> Result<(), StoreError> {
+            let mut rows = self.rows();
+            if rows.iter().any(|k| k.hash == key.hash || k.id == key.id) {
+                return Err(StoreError::Conflict);
+            }
+            rows.push(key.clone());
+            Ok(())
+        }
+
+        async fn get(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+            Ok(self.rows().iter().find(|k| k.id == id).cloned())
+        }
+
+        async fn list(&self, upstream: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
+            let mut keys: Vec<ApiKey> = self
+                .rows()
+                .iter()
+                .filter(|k| upstream.is_none_or(|u| k.upstream == u))
+                .cloned()
+                .collect();
+            keys.sort_by_key(|k| {
+                let order = (Reverse(k.priority), k.created_at, k.id.clone());
+                (k.upstream.clone(), order)
+            });
+            Ok(keys)
+        }
+
+        async fn pick(
+            &self,
+            upstream: &str,
+            exclude: &[String],
+            now: i64,
+            day: Day,
+            probe_secs: i64,
+        ) -> Result<Option<ApiKey>, StoreError> {
+            let mut rows = self.rows();
+            let best = rows
+                .iter_mut()
+                .filter(|k| k.upstream == upstream && !exclude.contains(&k.id))
+                .filter(|k| usable(k, now, day))
+                .min_by_key(|k| {
+                    let recency = (k.last_used.is_some(), k.last_used, k.usage_count);
+                    (Reverse(k.priority), recency, k.id.clone())
+                });
+            let Some(key) = best else {
+                return Ok(None);
+            };
+            count(key, now, day);
+            if key.status != KeyStatus::Active {
+                key.available_at = Some(now + probe_secs);
+                key.status = KeyStatus::Probing;
+            }
+            Ok(Some(key.clone()))
+        }
+
+        async fn mark(
+            &self,
+            id: &str,
+            verdict: &Verdict,
+            error: Option<&str>,
+            now: i64,
+        ) -> Result<(), StoreError> {
+            use KeyStatus::{Active, Cooling, Disabled, Invalid, Probing, QuotaExceeded};
+            let error = error.map(|e| e.chars().take(200).collect::<String>());
+            let mut rows = self.rows();
+            let Some(at) = rows.iter().position(|k| k.id == id) else {
+                return Ok(());
+            };
+            let key = &mut rows[at];
+            match verdict {
+                Verdict::Served | Verdict::ClientError => {
+                    if matches!(key.status, Active | Probing) {
+                        key.status = Active;
+                        key.available_at = None;
+                        key.last_error = error;
+                    }
+                }
+                Verdict::Cooling { until } => {
+                    if matches!(key.status, Active | Probing | Cooling) {
+                        key.status = Cooling;
+                        key.available_at = later(key.available_at, *until);
+                        key.last_error = error;
+                    }
+                }
+                Verdict::Invalid => {
+                    if key.status != Disabled {
+                        key.status = Invalid;
+                        key.available_at = None;
+                        key.last_error = error;
+                    }
+                }
+                Verdict::QuotaExceeded { until, group } => {
+                    if key.quota_group.is_none() {
+                        key.quota_group.clone_from(group);
+                    }
+                    let (upstream, group) = (key.upstream.clone(), key.quota_group.clone());
+                    for k in rows.iter_mut() {
+                        let shares = k.upstream == upstream && group.is_some() && k.quota_group == group;
+                        if (k.id == id || shares) && !matches!(k.status, Disabled | Invalid) {
+                            k.status = QuotaExceeded;
+                            k.available_at = later(k.available_at, *until);
+                            k.quota_exceeded_at = Some(now);
+                            k.last_error.clone_from(&error);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        async fn update(&self, id: &str, change: &KeyChange) -> Result<bool, StoreError> {
+            let mut rows = self.rows();
+            let Some(key) = rows.iter_mut().find(|k| k.id == id) else {
+                return Ok(false);
+            };
+            if let Some(status) = change.status {
+                key.status = status;
+                key.available_at = None;
+                key.last_error = None;
+            }
+            if let Some(priority) = change.priority {
+                key.priority = priority;
+            }
+            if let Some(group) = &change.quota_group {
+                key.quota_group.clone_from(group);
+            }
+            if let Some(budget) = change.daily_budget {
+                key.daily_budget = budget;
+            }
+            Ok(true)
+        }
+
+        async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+            let mut rows = self.rows();
+            let before = rows.len();
+            rows.retain(|k| k.id != id);
+            Ok(rows.len() < before)
+        }
+
+        async fn count_use(&self, id: &str, now: i64, day: Day) -> Result<bool, StoreError> {
+            let mut rows = self.rows();
+            let Some(key) = rows.iter_mut().find(|k| k.id == id) else {
+                return Ok(false);
+            };
+            count(key, now, day);
+            Ok(true)
+        }
+
+        async fn earliest_available(
+            &self,
+            upstream: &str,
+            now: i64,
+            day: Day,
+        ) -> Result<Option<i64>, StoreError> {
+            use KeyStatus::{Active, Cooling, Probing, QuotaExceeded};
+            let rows = self.rows();
+            let waiting = rows
+                .iter()
+                .filter(|k| k.upstream == upstream && matches!(k.status, Cooling | QuotaExceeded | Probing))
+                .filter_map(|k| k.available_at.filter(|at| *at > now));
+            let spent = rows
+                .iter()
+                .filter(|k| k.upstream == upstream && k.status == Active)
+                .filter(|k| k.budget_day == Some(day.number))
+                .filter(|k| k.daily_budget.is_some_and(|budget| k.used_today >= budget))
+                .map(|_| day.next_starts_at);
+            Ok(waiting.chain(spent).min())
+        }
+    }
+
+    struct Setup {
+        pool: ApiKeyPool,
+        store: Arc<MemoryApiKeys>,
+        base: Base,
+    }
+
+    fn setup() -> Setup {
+        let base = Base::new();
+        let store = Arc::new(MemoryApiKeys::default());
+        let episodes = Episodes::new(
+            Arc::new(MemoryEpisodes::default()),
+            base.heard.clone(),
+            base.clock(),
+        );
+        let pool = ApiKeyPool::new(
+            store.clone(),
+            base.master.clone(),
+            base.clock(),
+            base.audit.clone(),
+            base.heard.clone(),
+            episodes,
+        );
+        Setup { pool, store, base }
+    }
+
+    impl Setup {
+        /// Adds key number `n` of the test upstream.
+        async fn add(&self, n: u32) -> ApiKey {
+            let text = SecretString::new(key_text(n));
+            self.pool
+                .add("cli", UPSTREAM, &text, &TestFormat, 0, None)
+                .await
+                .unwrap()
+        }
+
+        async fn acquire(&self, exclude: &[String]) -> Option<(ApiKey, SecretString)> {
+            self.pool.acquire(UPSTREAM, exclude, DAY).await.unwrap()
+        }
+
+        async fn stored(&self, id: &str) -> ApiKey {
+            self.store.get(id).await.unwrap().unwrap()
+        }
+
+        /// The audit entries of `action` as `actor target outcome`.
+        fn audited(&self, action: &str) -> Vec<String> {
+            self.base
+                .audited()
+                .into_iter()
+                .filter(|d| d.action == action)
+                .map(|d| format!("{} {} {}", d.actor, d.target, d.outcome))
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_is_checked_for_its_format_and_stored_only_sealed_and_masked() {
+        let s = setup();
+        let wrong = SecretString::new("sk-not-this-upstream");
+        let refused = s.pool.add("cli", UPSTREAM, &wrong, &TestFormat, 0, None).await;
+        assert!(matches!(refused, Err(PoolError::BadFormat { .. })));
+
+        let key = s.add(1).await;
+        let text = key_text(1);
+        for stored in [&key.sealed, &key.hash, &key.masked] {
+            assert!(!stored.contains(&text), "{stored}");
+        }
+        assert_eq!(key.masked, kunci_crypto::mask(&text));
+        assert_eq!(s.pool.open(&key).unwrap().expose(), text);
+        assert_eq!(s.pool.list(Some(UPSTREAM)).await.unwrap(), [key.clone()]);
+        let created = format!("cli {UPSTREAM} {} ({}) allowed", key.masked, key.id);
+        assert_eq!(s.audited("admin.api_key.created"), [created]);
+    }
+
+    #[tokio::test]
+    async fn the_same_key_twice_is_a_duplicate() {
+        let s = setup();
+        let first = s.add(1).await;
+        let again = SecretString::new(format!("  {}\n", key_text(1)));
+        let added = s.pool.add("cli", UPSTREAM, &again, &TestFormat, 5, None).await;
+        match added {
+            Err(PoolError::Duplicate(masked)) => assert_eq!(masked, first.masked),
+            other => panic!("expected a duplicate, got {other:?}"),
+        }
+        assert_eq!(s.pool.list(None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_key_is_not_added_when_its_audit_entry_cannot_be_written() {
+        let s = setup();
+        s.base.audit_store.outage.set(true);
+        let text = SecretString::new(key_text(1));
+        let added = s.pool.add("cli", UPSTREAM, &text, &TestFormat, 0, None).await;
+        assert!(matches!(added, Err(PoolError::Audit(_))));
+        assert!(s.pool.list(None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_administrator_sets_only_active_or_disabled() {
+        let s = setup();
+        let key = s.add(1).await;
+        for status in [
+            KeyStatus::Cooling,
+            KeyStatus::QuotaExceeded,
+            KeyStatus::Probing,
+            KeyStatus::Invalid,
+        ] {
+            let change = KeyChange {
+                status: Some(status),
+                ..KeyChange::default()
+            };
+            let refused = s.pool.change("cli", &key.id, &change).await;
+            assert!(matches!(refused, Err(PoolError::BadStatus)), "{status}");
+        }
+        let disable = KeyChange {
+            status: Some(KeyStatus::Disabled),
+            ..KeyChange::default()
+        };
+        let unknown = s.pool.change("cli", "key_nothing", &disable).await;
+        assert!(matches!(unknown, Err(PoolError::Unknown(_))));
+
+        let changed = s.pool.change("cli", &key.id, &disable).await.unwrap();
+        assert_eq!(changed.status, KeyStatus::Disabled);
+        assert!(s.acquire(&[]).await.is_none(), "a disabled key is never handed out");
+        let target = format!("{UPSTREAM} {} ({}) status=disabled", key.masked, key.id);
+        let expected = format!("cli {target} allowed");
+        assert_eq!(s.audited("admin.api_key.updated"), [expected]);
+    }
+
+    #[tokio::test]
+    async fn exhaustion_and_recovery_are_notified_once_each() {
+        let s = setup();
+        s.add(1).await;
+        let (key, secret) = s.acquire(&[]).await.unwrap();
+        assert_eq!(secret.expose(), key_text(1));
+        let now = s.base.clock.now_unix();
+        let cooling = Verdict::Cooling { until: now + 60 };
+        s.pool.report(&key, &cooling, Some("429")).await.unwrap();
+        for _ in 0..3 {
+            assert!(s.acquire(&[]).await.is_none());
+        }
+        assert_eq!(s.base.heard.kinds(), [EventKind::ApiKeysExhausted]);
+        assert_eq!(s.base.heard.heard()[0].subject, UPSTREAM);
+        let earliest = s.pool.earliest_available(UPSTREAM, DAY).await.unwrap();
+        assert_eq!(earliest, Some(now + 60));
+
+        s.base.clock.advance(Duration::seconds(60));
+        let (probe, _) = s.acquire(&[]).await.unwrap();
+        assert_eq!(probe.status, KeyStatus::Probing, "handed out as the probe");
+        for _ in 0..2 {
+            s.pool.report(&probe, &Verdict::Served, None).await.unwrap();
+        }
+        let kinds = s.base.heard.kinds();
+        assert_eq!(kinds, [EventKind::ApiKeysExhausted, EventKind::ApiKeysRecovered]);
+        assert_eq!(s.stored(&key.id).await.status, KeyStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn a_retry_that_excludes_every_key_starts_no_episode() {
+        let s = setup();
+        let key = s.add(1).await;
+        assert!(s.acquire(std::slice::from_ref(&key.id)).await.is_none());
+        assert!(s.base.heard.heard().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_invalid_key_is_notified_and_audited_without_its_text() {
+        let s = setup();
+        let key = s.add(1).await;
+        let error = "x".repeat(300);
+        s.pool.report(&key, &Verdict::Invalid, Some(&error)).await.unwrap();
+        assert_eq!(s.stored(&key.id).await.status, KeyStatus::Invalid);
+        assert!(s.acquire(&[]).await.is_none());
+
+        let heard = s.base.heard.heard();
+        assert_eq!(heard[0].kind, EventKind::ApiKeyInvalid);
+        assert_eq!(heard[0].subject, key.masked);
+        let detail = |name: &str| heard[0].details.get(name).cloned().unwrap_or_default();
+        assert_eq!(detail("upstream"), UPSTREAM);
+        assert_eq!(detail("key_id"), key.id);
+        assert_eq!(detail("error").chars().count(), 200);
+        let text = key_text(1);
+        assert!(heard.iter().all(|n| !format!("{n:?}").contains(&text)));
+
+        let target = format!("{UPSTREAM} {} ({})", key.masked, key.id);
+        let expected = format!("system {target} denied");
+        assert_eq!(s.audited("api_key.invalidated"), [expected]);
+    }
+
+    #[tokio::test]
+    async fn a_row_that_cannot_be_opened_is_marked_invalid_and_skipped() {
+        let s = setup();
+        let good = s.add(1).await;
+        // A row copied under another id: its seal is bound to the id it was made for.
+        let moved = ApiKey {
+            id: "key_moved".to_owned(),
+            hash: "another-hash".to_owned(),
+            priority: 10,
+            ..good.clone()
+        };
+        s.store.insert(&moved).await.unwrap();
+
+        let (picked, secret) = s.acquire(&[]).await.unwrap();
+        assert_eq!(picked.id, good.id);
+        assert_eq!(secret.expose(), key_text(1));
+        let marked = s.stored("key_moved").await;
+        assert_eq!(marked.status, KeyStatus::Invalid);
+        let error = marked.last_error.as_deref();
+        assert_eq!(error, Some("cannot be decrypted: re-enter it"));
+    }
+
+    #[tokio::test]
+    async fn a_test_call_is_audited_before_it_is_made_and_counted() {
+        let s = setup();
+        let key = s.add(1).await;
+        s.base.audit_store.outage.set(true);
+        let leased = s.pool.lease_for_test("cli", &key.id, DAY).await;
+        assert!(matches!(leased, Err(PoolError::Audit(_))));
+        s.base.audit_store.outage.set(false);
+        assert_eq!(s.stored(&key.id).await.usage_count, 0, "no use counted");
+
+        let disable = KeyChange {
+            status: Some(KeyStatus::Disabled),
+            ..KeyChange::default()
+        };
+        s.pool.change("cli", &key.id, &disable).await.unwrap();
+        let (leased, secret) = s.pool.lease_for_test("cli", &key.id, DAY).await.unwrap();
+        assert_eq!(leased.id, key.id, "whatever its status");
+        assert_eq!(secret.expose(), key_text(1));
+        let stored = s.stored(&key.id).await;
+        assert_eq!((stored.usage_count, stored.used_today), (1, 1));
+        let target = format!("{UPSTREAM} {} ({})", key.masked, key.id);
+        assert_eq!(s.audited("admin.api_key.tested"), [format!("cli {target} allowed")]);
+
+        let unknown = s.pool.lease_for_test("cli", "key_nothing", DAY).await;
+        assert!(matches!(unknown, Err(PoolError::Unknown(_))));
+    }
+
+    #[tokio::test]
+    async fn a_removal_is_audited() {
+        let s = setup();
+        let key = s.add(1).await;
+        s.pool.remove("cli", &key.id).await.unwrap();
+        assert!(s.pool.list(None).await.unwrap().is_empty());
+        let target = format!("{UPSTREAM} {} ({})", key.masked, key.id);
+        assert_eq!(s.audited("admin.api_key.deleted"), [format!("cli {target} allowed")]);
+        let again = s.pool.remove("cli", &key.id).await;
+        assert!(matches!(again, Err(PoolError::Unknown(_))));
+    }
+}

@@ -267,3 +267,350 @@ impl ServiceClients {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+    use crate::testing::{Base, MemoryClients, MemoryNonces};
+
+    use super::SignedRequestError::{BadSignature, ReplayedNonce, StaleTimestamp, Unavailable};
+
+    const METHOD: &str = "POST";
+    const PATH: &str = "/api/v1/service/ping?source=test";
+    const BODY: &[u8] = br#"{"hello":"world"}"#;
+
+    struct Setup {
+        clients: ServiceClients,
+        store: Arc<MemoryClients>,
+        nonces: Arc<MemoryNonces>,
+        /// The secret of `billing`, added at the start.
+        secret: SecretString,
+        base: Base,
+    }
+
+    async fn setup() -> Setup {
+        let base = Base::new();
+        let store = Arc::new(MemoryClients::default());
+        let nonces = Arc::new(MemoryNonces::default());
+        let clients = ServiceClients::new(
+            store.clone(),
+            nonces.clone(),
+            base.master.clone(),
+            base.clock(),
+            base.audit.clone(),
+        );
+        let secret = clients.add("cli", "billing").await.unwrap();
+        Setup {
+            clients,
+            store,
+            nonces,
+            secret,
+            base,
+        }
+    }
+
+    /// The four headers of a request, as a client sends them.
+    struct Signed {
+        client: String,
+        timestamp: String,
+        nonce: String,
+        signature: String,
+    }
+
+    impl Signed {
+        fn headers(&self) -> Signature<'_> {
+            Signature {
+                client: Some(&self.client),
+                timestamp: Some(&self.timestamp),
+                nonce: Some(&self.nonce),
+                signature: Some(&self.signature),
+            }
+        }
+    }
+
+    /// Nonce number `n`: 18 bytes, base64url.
+    fn nonce(n: u8) -> String {
+        format!("bm9uY2Vub25jZW5vbmNlLS{n:02}")
+    }
+
+    /// Signs [`METHOD`] [`PATH`] with [`BODY`] as a client does, the timestamp as given.
+    fn sign(secret: &SecretString, client: &str, timestamp: &str, nonce: &str) -> Signed {
+        let canonical = signed_request::canonical(METHOD, PATH, timestamp, nonce, BODY);
+        Signed {
+            client: client.to_owned(),
+            timestamp: timestamp.to_owned(),
+            nonce: nonce.to_owned(),
+            signature: signed_request::sign(secret.expose().as_bytes(), &canonical),
+        }
+    }
+
+    impl Setup {
+        fn now(&self) -> i64 {
+            self.base.clock.now_unix()
+        }
+
+        /// A request of `billing` signed at `ts` with nonce number `n`.
+        fn signed(&self, ts: i64, n: u8) -> Signed {
+            sign(&self.secret, "billing", &ts.to_string(), &nonce(n))
+        }
+
+        async fn verify(&self, request: &Signed) -> Result<String, SignedRequestError> {
+            let headers = request.headers();
+            self.clients.verify(METHOD, PATH, headers, BODY).await
+        }
+    }
+
+    fn accepted(name: &str) -> Result<String, SignedRequestError> {
+        Ok(name.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_signed_request_is_accepted_once() {
+        let s = setup().await;
+        let request = s.signed(s.now(), 1);
+        assert_eq!(s.verify(&request).await, accepted("billing"));
+        let replayed = s.verify(&request).await;
+        assert_eq!(replayed, Err(ReplayedNonce));
+        s.base.clock.advance(Duration::seconds(WINDOW_SECS));
+        let replayed = s.verify(&request).await;
+        assert_eq!(replayed, Err(ReplayedNonce));
+    }
+
+    #[tokio::test]
+    async fn a_nonce_is_remembered_across_the_whole_window_on_both_sides() {
+        let s = setup().await;
+        // Signed by a clock five minutes ahead, replayed ten minutes later: still in the window.
+        let request = s.signed(s.now() + WINDOW_SECS, 2);
+        assert_eq!(s.verify(&request).await, accepted("billing"));
+        s.base.clock.advance(Duration::seconds(2 * WINDOW_SECS));
+        let replayed = s.verify(&request).await;
+        assert_eq!(replayed, Err(ReplayedNonce));
+        s.base.clock.advance(Duration::seconds(1));
+        let stale = s.verify(&request).await;
+        assert_eq!(stale, Err(StaleTimestamp));
+    }
+
+    #[tokio::test]
+    async fn the_window_is_300_seconds_either_way() {
+        let s = setup().await;
+        let now = s.now();
+        for (n, ts) in [(1, now - WINDOW_SECS), (2, now + WINDOW_SECS)] {
+            assert_eq!(s.verify(&s.signed(ts, n)).await, accepted("billing"));
+        }
+        for (n, ts) in [(3, now - WINDOW_SECS - 1), (4, now + WINDOW_SECS + 1)] {
+            let refused = s.verify(&s.signed(ts, n)).await;
+            assert_eq!(refused, Err(StaleTimestamp), "{ts}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stale_timestamp_is_refused_before_the_client_and_signature_are_checked() {
+        let s = setup().await;
+        let stale = (s.now() - WINDOW_SECS - 1).to_string();
+        let wrong = SecretString::new("kcs_not-the-secret");
+        let forged = sign(&wrong, "billing", &stale, &nonce(5));
+        let refused = s.verify(&forged).await;
+        assert_eq!(refused, Err(StaleTimestamp));
+
+        s.store.outage.set(true);
+        let unknown = sign(&wrong, "nobody", &stale, &nonce(6));
+        let refused = s.verify(&unknown).await;
+        assert_eq!(refused, Err(StaleTimestamp), "no store asked");
+    }
+
+    #[tokio::test]
+    async fn refused_requests_do_not_use_up_their_nonce() {
+        let s = setup().await;
+        let now = s.now();
+        let wrong = SecretString::new("kcs_not-the-secret");
+        let forged = sign(&wrong, "billing", &now.to_string(), &nonce(7));
+        let refused = s.verify(&forged).await;
+        assert_eq!(refused, Err(BadSignature));
+        let stale = s.signed(now - WINDOW_SECS - 1, 7);
+        let refused = s.verify(&stale).await;
+        assert_eq!(refused, Err(StaleTimestamp));
+
+        let genuine = s.signed(now, 7);
+        assert_eq!(s.verify(&genuine).await, accepted("billing"));
+    }
+
+    #[tokio::test]
+    async fn every_bad_signature_gets_the_same_answer() {
+        let s = setup().await;
+        let now = s.now().to_string();
+        let wrong = SecretString::new("kcs_not-the-secret");
+        let requests = [
+            sign(&wrong, "billing", &now, &nonce(10)),
+            sign(&s.secret, "nobody", &now, &nonce(11)),
+            sign(&s.secret, "Billing", &now, &nonce(12)),
+        ];
+        for request in &requests {
+            let refused = s.verify(request).await;
+            assert_eq!(refused, Err(BadSignature));
+        }
+
+        let genuine = s.signed(s.now(), 13);
+        let headers = genuine.headers();
+        let changed = [
+            ("PUT", PATH, BODY),
+            (METHOD, "/api/v1/service/ping?source=other", BODY),
+            (METHOD, PATH, br#"{"hello":"there"}"#.as_slice()),
+        ];
+        for (method, path, body) in changed {
+            let refused = s.clients.verify(method, path, headers, body).await;
+            assert_eq!(refused, Err(BadSignature), "{method} {path}");
+        }
+        assert_eq!(s.verify(&genuine).await, accepted("billing"));
+    }
+
+    #[tokio::test]
+    async fn missing_or_malformed_headers_are_a_bad_signature() {
+        let s = setup().await;
+        let genuine = s.signed(s.now(), 20);
+        let h = genuine.headers();
+        let cases = [
+            Signature { client: None, ..h },
+            Signature {
+                timestamp: None,
+                ..h
+            },
+            Signature { nonce: None, ..h },
+            Signature {
+                signature: None,
+                ..h
+            },
+            Signature {
+                nonce: Some("c2hvcnQ"),
+                ..h
+            },
+        ];
+        for headers in cases {
+            let refused = s.clients.verify(METHOD, PATH, headers, BODY).await;
+            assert_eq!(refused, Err(BadSignature), "{headers:?}");
+        }
+        // Timestamps that parse as numbers but are not plain digits (or are too long), each
+        // signed as sent: refused for their form, not for their signature.
+        let now = s.now();
+        let odd = [format!("+{now}"), format!("000{now}"), format!(" {now}")];
+        for (n, timestamp) in (21..).zip(&odd) {
+            let request = sign(&s.secret, "billing", timestamp, &nonce(n));
+            let refused = s.verify(&request).await;
+            assert_eq!(refused, Err(BadSignature), "{timestamp:?}");
+        }
+        assert_eq!(s.verify(&genuine).await, accepted("billing"));
+    }
+
+    #[tokio::test]
+    async fn a_nonce_is_per_client() {
+        let s = setup().await;
+        let reports = s.clients.add("cli", "reports").await.unwrap();
+        let now = s.now().to_string();
+        let theirs = sign(&reports, "reports", &now, &nonce(30));
+        assert_eq!(s.verify(&theirs).await, accepted("reports"));
+        let ours = sign(&s.secret, "billing", &now, &nonce(30));
+        assert_eq!(s.verify(&ours).await, accepted("billing"));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_client_is_refused_from_the_next_request_on() {
+        let s = setup().await;
+        let before = s.signed(s.now(), 31);
+        assert_eq!(s.verify(&before).await, accepted("billing"));
+        s.clients.revoke("cli", "billing").await.unwrap();
+        let after = s.signed(s.now(), 32);
+        let refused = s.verify(&after).await;
+        assert_eq!(refused, Err(BadSignature));
+    }
+
+    #[tokio::test]
+    async fn a_request_signed_before_the_nonce_store_restarted_empty_is_refused() {
+        let s = setup().await;
+        let captured = s.signed(s.now() - 10, 40);
+        assert_eq!(s.verify(&captured).await, accepted("billing"));
+        s.nonces.restart_empty();
+        s.base.clock.advance(Duration::seconds(5));
+        let replayed = s.verify(&captured).await;
+        assert_eq!(replayed, Err(ReplayedNonce), "it may have been seen");
+        let fresh = s.signed(s.now(), 41);
+        assert_eq!(s.verify(&fresh).await, accepted("billing"));
+    }
+
+    #[tokio::test]
+    async fn unavailable_stores_fail_closed() {
+        let s = setup().await;
+        let request = s.signed(s.now(), 50);
+        s.nonces.outage.set(true);
+        let refused = s.verify(&request).await;
+        assert!(matches!(refused, Err(Unavailable(_))));
+        s.nonces.outage.set(false);
+        s.store.outage.set(true);
+        let refused = s.verify(&request).await;
+        assert!(matches!(refused, Err(Unavailable(_))));
+        s.store.outage.set(false);
+        assert_eq!(s.verify(&request).await, accepted("billing"));
+    }
+
+    #[tokio::test]
+    async fn the_secret_is_stored_sealed_and_bound_to_its_client() {
+        let s = setup().await;
+        assert!(s.secret.expose().starts_with("kcs_"));
+        let stored = s.store.get("billing").await.unwrap().unwrap();
+        assert!(!stored.sealed.contains(s.secret.expose()));
+        let opened = s.base.master.open(&context("billing"), &stored.sealed);
+        assert_eq!(opened.unwrap().as_slice(), s.secret.expose().as_bytes());
+        let moved = s.base.master.open(&context("payroll"), &stored.sealed);
+        assert!(moved.is_err(), "another client's row cannot hold it");
+    }
+
+    #[tokio::test]
+    async fn clients_are_audited_and_names_are_never_reused() {
+        let s = setup().await;
+        let again = s.clients.add("cli", "billing").await;
+        assert!(matches!(again, Err(ClientError::Exists(_))));
+        s.clients.revoke("cli", "billing").await.unwrap();
+        let twice = s.clients.revoke("cli", "billing").await;
+        assert!(matches!(twice, Err(ClientError::Unknown(_))));
+        let reused = s.clients.add("cli", "billing").await;
+        assert!(matches!(reused, Err(ClientError::Exists(_))), "kept");
+        let bad = s.clients.add("cli", "Bad Name").await;
+        assert!(matches!(bad, Err(ClientError::BadName(_))));
+
+        let entries: Vec<String> = s
+            .base
+            .audited()
+            .into_iter()
+            .map(|d| format!("{} {} {}", d.action, d.target, d.outcome))
+            .collect();
+        let expected = [
+            "service_client.created billing allowed",
+            "service_client.created billing allowed",
+            "service_client.created billing failed",
+            "service_client.revoked billing allowed",
+            "service_client.revoked billing allowed",
+            "service_client.revoked billing failed",
+            "service_client.created billing allowed",
+            "service_client.created billing failed",
+        ];
+        assert_eq!(entries, expected);
+        let names: Vec<String> = s
+            .clients
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["billing"]);
+    }
+
+    #[tokio::test]
+    async fn a_client_is_not_created_when_its_audit_entry_cannot_be_written() {
+        let s = setup().await;
+        s.base.audit_store.outage.set(true);
+        let added = s.clients.add("cli", "payroll").await;
+        assert!(matches!(added, Err(ClientError::Audit(_))));
+        assert_eq!(s.store.get("payroll").await.unwrap(), None);
+    }
+}

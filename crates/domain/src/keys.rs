@@ -452,3 +452,303 @@ impl KeyRingService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+    use crate::testing::{Announcements, Base, MemoryKeys};
+
+    const POLICY: KeyPolicy = KeyPolicy {
+        rotation_days: Some(90),
+        cookie_verify_secs: 7 * 86_400,
+        jwt_verify_secs: 3_600,
+    };
+
+    async fn try_start(
+        base: &Base,
+        store: &Arc<MemoryKeys>,
+        policy: KeyPolicy,
+    ) -> Result<KeyRingService, KeyError> {
+        KeyRingService::start(store.clone(), base.master.clone(), base.clock(), policy).await
+    }
+
+    /// A service with the audit log and the recorder of `base`.
+    async fn start(base: &Base, store: &Arc<MemoryKeys>) -> KeyRingService {
+        try_start(base, store, POLICY)
+            .await
+            .unwrap()
+            .with_audit(base.audit.clone())
+            .with_notifier(base.heard.clone())
+    }
+
+    fn active(service: &KeyRingService, purpose: KeyPurpose) -> Kid {
+        service.ring().active(purpose).unwrap().kid.clone()
+    }
+
+    #[tokio::test]
+    async fn start_creates_one_active_key_per_purpose_and_another_instance_reuses_them() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let first = start(&base, &store).await;
+        assert_eq!(first.keys().len(), 2);
+        let second = start(&base, &store).await;
+        assert_eq!(second.keys().len(), 2, "no new key");
+        for purpose in KeyPurpose::ALL {
+            assert_eq!(active(&first, purpose), active(&second, purpose));
+        }
+        // The material went through the store sealed and came back the same.
+        let ring = first.ring();
+        let signer = ring.active(KeyPurpose::Cookie).unwrap();
+        let tag = signer.mac("test", b"message").unwrap();
+        let ring = second.ring();
+        let verifier = ring.verifier(&signer.kid, KeyPurpose::Cookie).unwrap();
+        assert!(verifier.verify_mac("test", b"message", &tag));
+    }
+
+    #[tokio::test]
+    async fn a_rotation_keeps_the_old_key_verifying() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let service = start(&base, &store).await;
+        let old = active(&service, KeyPurpose::Cookie);
+        let jwt = active(&service, KeyPurpose::Jwt);
+        let ring = service.ring();
+        let tag = ring.active(KeyPurpose::Cookie).unwrap().mac("test", b"m");
+        base.clock.advance(Duration::hours(1));
+
+        let new = service.rotate_as("cli", KeyPurpose::Cookie).await.unwrap();
+        assert_ne!(new, old);
+        assert_eq!(active(&service, KeyPurpose::Cookie), new);
+        let ring = service.ring();
+        let verifier = ring.verifier(&old, KeyPurpose::Cookie).unwrap();
+        assert_eq!(verifier.state, KeyState::Verify);
+        let tag = tag.unwrap();
+        assert!(verifier.verify_mac("test", b"m", &tag), "still verifies");
+        let stored = store.get(&old).unwrap();
+        assert_eq!(stored.verify_since, Some(base.clock.now_unix()));
+        assert_eq!(active(&service, KeyPurpose::Jwt), jwt, "untouched");
+    }
+
+    #[tokio::test]
+    async fn a_rotation_is_audited_and_notified() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let service = start(&base, &store).await;
+        let old = active(&service, KeyPurpose::Jwt);
+        let rotated = service.rotate_as("user:root", KeyPurpose::Jwt).await;
+        let new = rotated.unwrap();
+
+        let rotations: Vec<String> = base
+            .audited()
+            .into_iter()
+            .filter(|d| d.action == "signing_key.rotated")
+            .map(|d| format!("{} {} {}", d.actor, d.target, d.outcome))
+            .collect();
+        assert_eq!(rotations, [format!("user:root jwt {old} -> {new} allowed")]);
+
+        let heard = base.heard.heard();
+        assert_eq!(heard.len(), 1);
+        assert_eq!(heard[0].kind, EventKind::SigningKeyRotated);
+        assert_eq!(heard[0].subject, new.as_str());
+        let detail = |key: &str| heard[0].details.get(key).cloned();
+        assert_eq!(detail("previous"), Some(old.to_string()));
+        assert_eq!(detail("purpose"), Some("jwt".to_owned()));
+        assert_eq!(detail("actor"), Some("user:root".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_rotation_that_cannot_be_audited_does_not_happen() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let service = start(&base, &store).await;
+        let old = active(&service, KeyPurpose::Cookie);
+        base.audit_store.outage.set(true);
+        let rotated = service.rotate(KeyPurpose::Cookie).await;
+        assert!(matches!(rotated, Err(KeyError::Audit(_))), "{rotated:?}");
+        base.audit_store.outage.set(false);
+
+        assert!(!service.reload().await.unwrap(), "the store is unchanged");
+        assert_eq!(store.list().await.unwrap().len(), 2);
+        assert_eq!(active(&service, KeyPurpose::Cookie), old);
+        assert!(base.heard.heard().is_empty());
+    }
+
+    #[tokio::test]
+    async fn only_verify_keys_are_retired_and_a_retired_key_verifies_nothing() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let service = start(&base, &store).await;
+        let old = active(&service, KeyPurpose::Cookie);
+        let retired = service.retire(&old).await;
+        assert!(matches!(retired, Err(KeyError::NotVerify(_))), "active");
+        let unknown = Kid::parse("ck_unknown").unwrap();
+        let retired = service.retire(&unknown).await;
+        assert!(matches!(retired, Err(KeyError::UnknownKey(_))));
+
+        service.rotate(KeyPurpose::Cookie).await.unwrap();
+        base.clock.advance(Duration::minutes(5));
+        service.retire_as("cli", &old).await.unwrap();
+        assert!(service.ring().verifier(&old, KeyPurpose::Cookie).is_none());
+        let stored = store.get(&old).unwrap();
+        assert_eq!(stored.state, KeyState::Retired);
+        assert_eq!(stored.retired_at, Some(base.clock.now_unix()));
+        let again = service.retire(&old).await;
+        assert!(matches!(again, Err(KeyError::NotVerify(_))), "retired once");
+
+        let retirements: Vec<String> = base
+            .audited()
+            .into_iter()
+            .filter(|d| d.action == "signing_key.retired")
+            .map(|d| format!("{} {}", d.actor, d.target))
+            .collect();
+        assert_eq!(retirements, [format!("cli {old}")]);
+    }
+
+    #[tokio::test]
+    async fn the_schedule_rotates_active_keys_after_the_rotation_period() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let service = start(&base, &store).await;
+        let cookie = active(&service, KeyPurpose::Cookie);
+        let jwt = active(&service, KeyPurpose::Jwt);
+        let almost = Duration::days(90) - Duration::seconds(1);
+        base.clock.advance(almost);
+        assert!(service.run_schedule().await.unwrap().is_empty(), "not yet");
+
+        base.clock.advance(Duration::seconds(1));
+        assert_eq!(service.run_schedule().await.unwrap().len(), 2);
+        assert_ne!(active(&service, KeyPurpose::Cookie), cookie);
+        assert_ne!(active(&service, KeyPurpose::Jwt), jwt);
+        assert_eq!(store.get(&cookie).unwrap().state, KeyState::Verify);
+        assert_eq!(store.get(&jwt).unwrap().state, KeyState::Verify);
+        let next = service.run_schedule().await.unwrap();
+        assert!(next.is_empty(), "the new keys are not due");
+        assert_eq!(base.heard.kinds().len(), 2, "each rotation notified");
+    }
+
+    #[tokio::test]
+    async fn verify_keys_retire_once_what_they_signed_has_expired() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let service = start(&base, &store).await;
+        let cookie = active(&service, KeyPurpose::Cookie);
+        let jwt = active(&service, KeyPurpose::Jwt);
+        service.rotate(KeyPurpose::Cookie).await.unwrap();
+        service.rotate(KeyPurpose::Jwt).await.unwrap();
+
+        let almost = Duration::seconds(POLICY.jwt_verify_secs - 1);
+        base.clock.advance(almost);
+        assert!(service.run_schedule().await.unwrap().is_empty());
+        base.clock.advance(Duration::seconds(1));
+        let done = service.run_schedule().await.unwrap();
+        assert_eq!(done, [format!("retired {jwt}")]);
+        let still = store.get(&cookie).unwrap().state;
+        assert_eq!(still, KeyState::Verify, "cookie keys verify for longer");
+
+        let rest = POLICY.cookie_verify_secs - POLICY.jwt_verify_secs;
+        base.clock.advance(Duration::seconds(rest - 1));
+        assert!(service.run_schedule().await.unwrap().is_empty());
+        base.clock.advance(Duration::seconds(1));
+        let done = service.run_schedule().await.unwrap();
+        assert_eq!(done, [format!("retired {cookie}")]);
+        let ring = service.ring();
+        assert!(ring.verifier(&cookie, KeyPurpose::Cookie).is_none());
+        assert!(ring.verifier(&jwt, KeyPurpose::Jwt).is_none());
+    }
+
+    #[tokio::test]
+    async fn without_a_rotation_period_keys_rotate_only_by_hand() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let by_hand = KeyPolicy {
+            rotation_days: None,
+            ..POLICY
+        };
+        let service = try_start(&base, &store, by_hand).await.unwrap();
+        let cookie = active(&service, KeyPurpose::Cookie);
+        base.clock.advance(Duration::days(1000));
+        assert!(service.run_schedule().await.unwrap().is_empty());
+        assert_eq!(active(&service, KeyPurpose::Cookie), cookie);
+    }
+
+    #[tokio::test]
+    async fn a_rotation_made_by_another_instance_is_seen_at_the_next_reload() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let here = start(&base, &store).await;
+        let there = start(&base, &store).await;
+        let new = there.rotate(KeyPurpose::Cookie).await.unwrap();
+        assert_ne!(active(&here, KeyPurpose::Cookie), new, "not yet");
+        assert!(here.reload().await.unwrap());
+        assert_eq!(active(&here, KeyPurpose::Cookie), new);
+        assert!(!here.reload().await.unwrap(), "nothing more changed");
+
+        let newer = here.rotate(KeyPurpose::Cookie).await.unwrap();
+        assert!(there.reload().await.unwrap());
+        assert_eq!(active(&there, KeyPurpose::Cookie), newer);
+    }
+
+    #[tokio::test]
+    async fn changes_are_announced_and_a_lost_announcement_undoes_nothing() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let announcer = Arc::new(Announcements::default());
+        let service = start(&base, &store).await.with_announcer(announcer.clone());
+        let old = active(&service, KeyPurpose::Cookie);
+        service.rotate(KeyPurpose::Cookie).await.unwrap();
+        service.retire(&old).await.unwrap();
+        assert_eq!(announcer.count(), 2);
+
+        announcer.outage.set(true);
+        let newer = service.rotate(KeyPurpose::Cookie).await.unwrap();
+        assert_eq!(active(&service, KeyPurpose::Cookie), newer);
+        assert_eq!(store.get(&newer).unwrap().state, KeyState::Active);
+        assert_eq!(announcer.count(), 2);
+    }
+
+    #[tokio::test]
+    async fn verification_counts_survive_a_failed_flush() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let service = start(&base, &store).await;
+        let kid = active(&service, KeyPurpose::Jwt);
+        for _ in 0..3 {
+            service.record_verification(&kid);
+        }
+        store.outage.set(true);
+        assert!(service.flush_verifications().await.is_err());
+        store.outage.set(false);
+        service.record_verification(&kid);
+        service.flush_verifications().await.unwrap();
+        assert_eq!(store.get(&kid).unwrap().verifications, 4);
+        service.flush_verifications().await.unwrap();
+        assert_eq!(store.get(&kid).unwrap().verifications, 4, "counted once");
+    }
+
+    #[tokio::test]
+    async fn a_key_sealed_for_another_kid_is_refused() {
+        let base = Base::new();
+        let store = Arc::new(MemoryKeys::default());
+        let material = Material::generate(KeyPurpose::Cookie).unwrap();
+        let other = Kid::parse("ck_other-key").unwrap();
+        let bytes = material.to_bytes();
+        let sealed = base.master.seal(&context(&other), bytes.as_slice());
+        let sealed = sealed.unwrap();
+        let moved = StoredKey {
+            kid: Kid::parse("ck_this-key").unwrap(),
+            purpose: KeyPurpose::Cookie,
+            state: KeyState::Active,
+            sealed,
+            created_at: 0,
+            activated_at: Some(0),
+            verify_since: None,
+            retired_at: None,
+            verifications: 0,
+        };
+        store.insert_active(&moved).await.unwrap();
+        let started = try_start(&base, &store, POLICY).await;
+        assert!(matches!(started, Err(KeyError::Unsealable { .. })));
+    }
+}

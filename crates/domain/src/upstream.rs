@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::apikeys::{ApiKey, KeyFormat};
+use crate::session::Scope;
 use crate::store::StoreError;
 
 /// A search as the client asked it (already validated).
@@ -86,6 +87,10 @@ pub enum UpstreamError {
 pub trait Upstreams: Send + Sync + fmt::Debug {
     /// The configured upstream names.
     fn names(&self) -> Vec<String>;
+    /// The scope a caller of `upstream` needs (`[upstream.<name>] scope`, `user` by default).
+    fn scope(&self, upstream: &str) -> Scope;
+    /// The scope a caller of `GET /api/v1/search` needs: that of the default search upstream.
+    fn search_scope(&self) -> Scope;
     /// The key format of an upstream, to validate keys before they are stored.
     fn key_format(&self, upstream: &str) -> Option<Arc<dyn KeyFormat>>;
     /// A search on the default search upstream, from the cache when it can be.

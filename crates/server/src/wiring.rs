@@ -21,7 +21,7 @@ use kunci_domain::notify::{Episodes, Notifier};
 use kunci_domain::ratelimit::{Rate, RateStore};
 use kunci_domain::refresh::{RefreshPolicy, RefreshTokens};
 use kunci_domain::revocation::Revocations;
-use kunci_domain::session::{SessionPolicy, SessionStore, Sessions};
+use kunci_domain::session::{Scope, SessionPolicy, SessionStore, Sessions};
 use kunci_domain::upstream::AnswerCache;
 use kunci_domain::usage::UsageStore;
 use kunci_store::{ConnectOptions, Database, DatabaseTarget, RedisServer};
@@ -122,7 +122,9 @@ pub fn gateway(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn kunci_domain::upstream::Upstreams>> {
     let mut routes = std::collections::BTreeMap::new();
+    let mut scopes = std::collections::BTreeMap::new();
     for (name, upstream) in &config.upstream.by_name {
+        scopes.insert(name.clone(), upstream.scope.unwrap_or(Scope::User));
         // The configuration check guarantees what each kind needs.
         match (upstream.adapter, &upstream.cx, &upstream.base_url) {
             (Some(UpstreamKind::GoogleCse), Some(cx), base_url) => {
@@ -143,13 +145,16 @@ pub fn gateway(
     }
     let proxy = kunci_upstream::proxy::Upstreams::new(pool, clock.clone())
         .map_err(|e| anyhow::anyhow!("cannot build the upstream client: {e}"))?;
-    Ok(Arc::new(Gateway::new(
-        proxy,
-        routes,
-        config.upstream.default_search.clone(),
-        (answers, config.search.cache_secs),
-        clock,
-    )))
+    Ok(Arc::new(
+        Gateway::new(
+            proxy,
+            routes,
+            config.upstream.default_search.clone(),
+            (answers, config.search.cache_secs),
+            clock,
+        )
+        .with_scopes(scopes),
+    ))
 }
 
 /// A `generic` upstream from its configuration, with the documented defaults.

@@ -5,7 +5,7 @@
 //! It sits below `commands/` and beside `wiring.rs` (whose builders it uses); nothing here
 //! dispatches or prints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::SystemClock;
 use kunci_domain::environment::Environment;
 
-use crate::config::{self, EncryptedLayer, LoadInput, Loaded};
+use crate::config::{self, EncryptedLayer, KeySettings, LoadInput, Loaded};
 use crate::secrets::envfiles::{self, EnvPaths};
 use crate::secrets::keychain::{self, Create, KeyInputs, KeySource};
 use crate::wiring;
@@ -67,25 +67,29 @@ pub(crate) enum Need {
 }
 
 /// Loads the configuration, with the encrypted env file decrypted and layered in when present.
+/// The plain layers are judged only as far as the master key needs them
+/// (`master_key_command`) before the file is decrypted: the file may hold the very values they
+/// lack, and the whole configuration is judged once, with it.
 pub(crate) async fn load(
     input: &LoadInput,
     process: &ProcessEnv,
     need: Need,
 ) -> anyhow::Result<(Loaded, Option<(MasterKey, KeySource)>)> {
-    let plain = config::load(input)?;
     let paths = EnvPaths::new(&input.root, input.environment);
     envfiles::refuse_plaintext_beside_encrypted(&paths, input.environment)?;
     if need == Need::IfEncrypted && !paths.encrypted.exists() {
-        return Ok((plain, None));
+        return Ok((config::load(input)?, None));
     }
     let create = if need == Need::Always {
         Create::Yes
     } else {
         Create::No
     };
-    let (key, source) = master_key(&plain, process, input.environment, create).await?;
+    let settings = config::key_settings(input)?;
+    let (key, source) =
+        master_key(&settings, &input.root, process, input.environment, create).await?;
     let Some(entries) = envfiles::load(&paths, input.environment, &key)? else {
-        return Ok((plain, Some((key, source))));
+        return Ok((config::load(input)?, Some((key, source))));
     };
     let file = format!(".env.{}.enc", input.environment);
     let entries = entries.into_iter().map(|e| (e.name, e.value)).collect();
@@ -96,20 +100,21 @@ pub(crate) async fn load(
     Ok((config::load(&layered)?, Some((key, source))))
 }
 
+/// The master key, from the first source that has one (docs/secrets.md).
 pub(crate) async fn master_key(
-    loaded: &Loaded,
+    settings: &KeySettings,
+    root: &Path,
     process: &ProcessEnv,
     environment: Environment,
     create: Create,
 ) -> anyhow::Result<(MasterKey, KeySource)> {
-    let security = &loaded.config.security;
     let inputs = KeyInputs {
         variable: process.master_key.clone(),
         file: process.master_key_file.clone(),
-        command: security.master_key_command.clone(),
-        command_timeout: Duration::from_secs(security.master_key_command_timeout_secs),
+        command: settings.command.clone(),
+        command_timeout: Duration::from_secs(settings.command_timeout_secs),
     };
-    keychain::resolve(&inputs, &loaded.root, environment, create).await
+    keychain::resolve(&inputs, root, environment, create).await
 }
 
 /// What commands that read or change kunci's data work with: the configuration, the master

@@ -9,6 +9,7 @@ use futures_util::FutureExt as _;
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{KeyFormat, PoolError, Verdict};
 use kunci_domain::clock::Clock;
+use kunci_domain::session::Scope;
 use kunci_domain::upstream::{
     AnswerCache, KeyTest, ProxyRequest, SearchQuery, UpstreamAnswer, UpstreamError, Upstreams,
 };
@@ -43,9 +44,18 @@ pub struct Gateway {
     cache: Arc<Cache>,
     cache_secs: i64,
     clock: Arc<dyn Clock>,
+    /// Who may call each upstream (`[upstream.<name>] scope`); `user` when unnamed.
+    scopes: BTreeMap<String, Scope>,
 }
 
 impl Gateway {
+    /// The scope each upstream asks of its callers.
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: BTreeMap<String, Scope>) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
     pub fn new(
         proxy: Proxy,
         routes: BTreeMap<String, Route>,
@@ -60,6 +70,7 @@ impl Gateway {
             cache: Arc::new(Cache::new(answers)),
             cache_secs,
             clock,
+            scopes: BTreeMap::new(),
         }
     }
 }
@@ -183,6 +194,14 @@ fn pool_to_domain(err: PoolError) -> UpstreamError {
 impl Upstreams for Gateway {
     fn names(&self) -> Vec<String> {
         self.routes.keys().cloned().collect()
+    }
+
+    fn scope(&self, upstream: &str) -> Scope {
+        self.scopes.get(upstream).copied().unwrap_or(Scope::User)
+    }
+
+    fn search_scope(&self) -> Scope {
+        self.scope(&self.search)
     }
 
     fn key_format(&self, upstream: &str) -> Option<Arc<dyn KeyFormat>> {

@@ -167,13 +167,10 @@ impl Upstreams {
                     UpstreamError::Store
                 })?;
             let Some((key, secret)) = picked else {
-                if tried.is_empty() {
-                    let retry_after = self
-                        .pool
-                        .earliest_available(&call.upstream, (call.day)(self.clock.now_unix()))
-                        .await
-                        .map_err(|_| UpstreamError::Store)?;
-                    return Err(UpstreamError::NoKey { retry_after });
+                if tried.is_empty() || matches!(last, UpstreamError::NoKey { .. }) {
+                    // Also when this request's own answers used the last keys up: it tells
+                    // when one is back as the next request would.
+                    return Err(self.no_key(call).await);
                 }
                 return Err(last);
             };
@@ -209,7 +206,19 @@ impl Upstreams {
                 }
             }
         }
-        Err(last)
+        match last {
+            UpstreamError::NoKey { .. } => Err(self.no_key(call).await),
+            other => Err(other),
+        }
+    }
+
+    /// No key is usable: when the earliest is back.
+    async fn no_key(&self, call: &Call) -> UpstreamError {
+        let day = (call.day)(self.clock.now_unix());
+        match self.pool.earliest_available(&call.upstream, day).await {
+            Ok(retry_after) => UpstreamError::NoKey { retry_after },
+            Err(_) => UpstreamError::Store,
+        }
     }
 
     /// One call with `key`, its answer classified and the verdict reported to the pool.

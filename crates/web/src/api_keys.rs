@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kunci_crypto::SecretString;
@@ -141,7 +141,7 @@ pub(crate) struct KeyCreate {
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let Ok(new) = serde_json::from_slice::<KeyCreate>(&body) else {
@@ -238,7 +238,7 @@ mod double_option {
 )]
 pub(crate) async fn update(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -284,7 +284,7 @@ pub(crate) async fn update(
 )]
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.pool().remove(actor(&who).as_str(), &id).await?;
@@ -329,7 +329,7 @@ pub(crate) async fn may_test(state: &AppState, actor: &str) -> Result<(), i64> {
 )]
 pub(crate) async fn test(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = actor(&who);

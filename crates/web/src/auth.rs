@@ -15,7 +15,8 @@
 //! ended (idle or absolute timeout, logout elsewhere): pages go to `/login?next=…`, API calls
 //! get 401 `session_expired`.
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -42,6 +43,35 @@ pub struct AuthContext {
 impl AuthContext {
     pub fn has(&self, scope: Scope) -> bool {
         self.session.has(scope)
+    }
+}
+
+/// A handler that needs the cookie session takes `AuthContext` as an extractor: a request
+/// authenticated otherwise (a bearer token, a signature) has none and is answered 401 like
+/// any request without a session — never the framework's "missing extension" 500.
+impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Self>()
+            .cloned()
+            .ok_or(ApiError::Unauthenticated)
+    }
+}
+
+/// Every route behind the authentication middleware has a `Principal`; one without is answered
+/// 401, never 500.
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Self>()
+            .cloned()
+            .ok_or(ApiError::Unauthenticated)
     }
 }
 

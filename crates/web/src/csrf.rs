@@ -39,33 +39,76 @@ pub(crate) fn carries_own_credentials(headers: &HeaderMap) -> bool {
     bearer || headers.contains_key("x-kunci-signature")
 }
 
-fn same_origin(origin: &str, headers: &HeaderMap, public_origin: &str) -> bool {
-    if origin == public_origin {
-        return true;
+/// An origin as (scheme, host, port): lowercased, the default port filled in. `None` for
+/// anything that is not `http(s)://host[:port]` (`null`, paths, user info).
+fn parse_origin(text: &str) -> Option<(String, String, u16)> {
+    let (scheme, rest) = text.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', '\\']) {
+        return None;
     }
-    // The site as the browser addressed it (development on localhost, several host names).
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let authority = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
-    matches!((host, authority), (Some(host), Some(authority)) if host.eq_ignore_ascii_case(authority))
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            let port = match after {
+                "" => default,
+                port => port.strip_prefix(':')?.parse().ok()?,
+            };
+            (format!("[{}]", host.to_ascii_lowercase()), port)
+        }
+        None => match rest.rsplit_once(':') {
+            Some((host, port)) => (host.to_ascii_lowercase(), port.parse().ok()?),
+            None => (rest.to_ascii_lowercase(), default),
+        },
+    };
+    (!host.is_empty() && !host.contains(':') || host.starts_with('['))
+        .then_some((scheme, host, port))
 }
 
-/// Whether the request comes from a page of another site that is not allowed.
+fn same(a: &str, b: &str) -> bool {
+    matches!((parse_origin(a), parse_origin(b)), (Some(a), Some(b)) if a == b)
+}
+
+/// Whether `origin` is this site: `environment.public_url`'s scheme, host and port. In
+/// development and test, also the host the browser addressed (`Host`) — localhost and
+/// 127.0.0.1 are both in use there. Never in staging or production, where a client on a
+/// direct connection controls both headers.
+fn is_own_origin(
+    origin: &str,
+    headers: &HeaderMap,
+    settings: &crate::settings::WebSettings,
+) -> bool {
+    if same(origin, &settings.public_origin) {
+        return true;
+    }
+    if settings.environment.is_deployed() {
+        return false;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    host.is_some_and(|host| {
+        same(origin, &format!("http://{host}")) || same(origin, &format!("https://{host}"))
+    })
+}
+
+/// Whether the request comes from a page of another site that is not allowed. Both signals
+/// must agree: an `Origin`, when present, must be this site or an allowed CORS origin whatever
+/// `Sec-Fetch-Site` says, and a `Sec-Fetch-Site` that says another site is refused unless the
+/// `Origin` is an allowed CORS origin.
 pub(crate) fn is_forged(headers: &HeaderMap, settings: &crate::settings::WebSettings) -> bool {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let allowed = |o: &str| settings.cors_origins.iter().any(|a| a == o);
+    let allowed = |o: &str| settings.cors_origins.iter().any(|a| same(a, o));
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let origin_ok = origin.map(|o| is_own_origin(o, headers, settings) || allowed(o));
     match (site, origin) {
-        (Some("same-origin" | "none"), _) => false,
+        (Some("same-origin" | "none") | None, _) => origin_ok == Some(false),
         // A sibling subdomain is another party as far as this site is concerned.
         (Some(_), Some(origin)) => !allowed(origin),
         (Some(_), None) => true,
-        // Browsers without Fetch Metadata still send Origin on unsafe requests.
-        (None, Some(origin)) => {
-            !(same_origin(origin, headers, &settings.public_origin) || allowed(origin))
-        }
-        (None, None) => false,
     }
 }
 
@@ -248,6 +291,59 @@ mod tests {
             &s
         ));
         assert!(is_forged(&headers(&[("origin", "null")]), &s));
+    }
+
+    #[test]
+    fn an_origin_must_agree_whatever_fetch_metadata_says() {
+        let s = settings();
+        assert!(is_forged(
+            &headers(&[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://evil.test")
+            ]),
+            &s
+        ));
+        assert!(!is_forged(
+            &headers(&[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://KUNCI.test:443")
+            ]),
+            &s
+        ));
+        assert!(!is_forged(
+            &headers(&[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://app.test")
+            ]),
+            &s
+        ));
+        for foreign in [
+            "http://kunci.test",
+            "https://kunci.test:8443",
+            "https://kunci.test.evil.test",
+            "https://user@kunci.test",
+            "https://kunci.test/path",
+            "kunci.test",
+        ] {
+            assert!(
+                is_forged(&headers(&[("origin", foreign)]), &s),
+                "{foreign} passed as this site"
+            );
+        }
+    }
+
+    #[test]
+    fn the_host_header_vouches_for_no_origin_when_deployed() {
+        let mut s = settings();
+        s.environment = kunci_domain::environment::Environment::Production;
+        assert!(is_forged(
+            &headers(&[("origin", "https://evil.test"), ("host", "evil.test")]),
+            &s
+        ));
+        assert!(!is_forged(
+            &headers(&[("origin", "https://kunci.test"), ("host", "kunci.test")]),
+            &s
+        ));
     }
 
     #[test]

@@ -380,6 +380,60 @@ impl From<PoolError> for ApiError {
     }
 }
 
+/// Marks a response that passes an upstream's answer on as it came (status, type and body):
+/// [`contract_errors`] leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PassedThrough;
+
+/// The framework's own refusals in the contract's form. An extractor that rejects a request
+/// (a body over the limit, a form or path that does not parse) answers `text/plain` with its
+/// own wording; every such answer becomes the problem+json of its status here, with the
+/// security headers the outer layers add, so no route can answer outside the contract.
+pub(crate) async fn contract_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<PassedThrough>().is_some()
+    {
+        return response;
+    }
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    if !plain {
+        return response;
+    }
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        s if s.is_server_error() => {
+            ApiError::Internal(format!("the framework answered {s}").into())
+        }
+        _ => ApiError::InvalidRequest("the request is not what this route takes"),
+    };
+    error.into_response()
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`. Without one, or with two,
+/// the request's target is ambiguous (and origin checks could be fooled): 400.
+pub(crate) async fn one_host(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let hosts = request.headers().get_all(header::HOST).iter().count();
+    if request.version() == axum::http::Version::HTTP_11 && hosts != 1 {
+        return ApiError::InvalidRequest("an HTTP/1.1 request carries exactly one Host header")
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// Answers unknown routes.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound

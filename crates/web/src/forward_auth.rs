@@ -34,7 +34,7 @@ fn original_method(headers: &HeaderMap) -> Option<Method> {
 
 pub(crate) async fn verify(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     context: Option<Extension<AuthContext>>,
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,

@@ -108,7 +108,7 @@ fn account_of(who: &Principal) -> Result<&str, ApiError> {
 )]
 pub(crate) async fn mine(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     auth: Option<Extension<AuthContext>>,
 ) -> Result<Json<Value>, ApiError> {
     let sub = account_of(&who)?;
@@ -134,7 +134,7 @@ pub(crate) async fn mine(
 )]
 pub(crate) async fn end_mine(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let sub = account_of(&who)?;
@@ -161,7 +161,7 @@ pub(crate) async fn end_mine(
 )]
 pub(crate) async fn end_all_mine(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
 ) -> Result<Json<Value>, ApiError> {
     let sub = account_of(&who)?.to_owned();
     let event = AuditEvent::new(
@@ -228,7 +228,7 @@ pub(crate) async fn of_account(
 )]
 pub(crate) async fn end_of_account(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let sub = named(&state, &name).await?;
@@ -260,7 +260,7 @@ pub(crate) async fn end_of_account(
 )]
 pub(crate) async fn end_all_of_account(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let sub = named(&state, &name).await?;

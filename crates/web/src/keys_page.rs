@@ -118,7 +118,7 @@ fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
 pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     let keys = match state.pool().list(None).await {
@@ -206,7 +206,7 @@ pub(crate) struct AddForm {
 /// `POST /settings/keys`
 pub(crate) async fn add(
     State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     Form(form): Form<AddForm>,
 ) -> Response {
     let Some(format) = state.upstreams().key_format(&form.upstream) else {
@@ -255,7 +255,7 @@ pub(crate) struct StatusForm {
 /// `POST /settings/keys/{id}/status`
 pub(crate) async fn set_status(
     State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     Path(id): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Response {
@@ -280,7 +280,7 @@ pub(crate) async fn set_status(
 /// `POST /settings/keys/{id}/delete`
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     Path(id): Path<String>,
 ) -> Response {
     outcome(
@@ -292,7 +292,7 @@ pub(crate) async fn delete(
 /// `POST /settings/keys/{id}/test`: one real call with the key (rate limited, it spends quota).
 pub(crate) async fn test(
     State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     Path(id): Path<String>,
 ) -> Response {
     let actor = actor(&auth);

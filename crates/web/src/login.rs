@@ -207,7 +207,7 @@ pub(crate) struct LoginForm {
 pub(crate) async fn login_form(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     addr: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -288,7 +288,7 @@ async fn end_session(state: &AppState, auth: &AuthContext) -> Result<(), ApiErro
 )]
 pub(crate) async fn logout(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     auth: Option<Extension<AuthContext>>,
 ) -> Response {
     let ended = match (&who.via, auth) {
@@ -311,10 +311,7 @@ pub(crate) async fn logout(
 }
 
 /// `POST /logout`: the form version; back to the home page (a new anonymous session).
-pub(crate) async fn logout_form(
-    State(state): State<AppState>,
-    Extension(auth): Extension<AuthContext>,
-) -> Response {
+pub(crate) async fn logout_form(State(state): State<AppState>, auth: AuthContext) -> Response {
     match end_session(&state, &auth).await {
         Ok(()) => with_cookies(see_other("/"), cleared(&state)),
         Err(err) => err.into_response(),
@@ -336,10 +333,7 @@ pub(crate) async fn logout_form(
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
-pub(crate) async fn logout_all(
-    State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
-) -> Response {
+pub(crate) async fn logout_all(State(state): State<AppState>, who: Principal) -> Response {
     let Some(sub) = who.sub.as_deref() else {
         return ApiError::Unauthenticated.into_response();
     };
@@ -373,7 +367,7 @@ pub(crate) async fn logout_all(
     ),
     security(("cookie" = []), ("bearer" = []))
 )]
-pub(crate) async fn me(Extension(who): Extension<Principal>) -> Response {
+pub(crate) async fn me(who: Principal) -> Response {
     let Some(sub) = who.sub.as_deref() else {
         return ApiError::Unauthenticated.into_response();
     };

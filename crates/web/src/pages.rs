@@ -26,7 +26,7 @@ struct HomePage<'a> {
 pub(crate) async fn home(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
 ) -> Response {
     let sub = auth.session.sub.as_deref().unwrap_or_default();
     state.templates().render(
@@ -132,7 +132,7 @@ fn display_name(auth: &AuthContext) -> &str {
 pub(crate) async fn login(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let next = query

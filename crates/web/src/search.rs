@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kunci_domain::session::Scope;
 use kunci_domain::upstream::SearchQuery;
 
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, PassedThrough};
 use crate::state::AppState;
 
 fn number(
@@ -53,15 +53,10 @@ fn number(
 )]
 pub(crate) async fn search(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if who.sub.is_none() {
-        return Err(ApiError::Unauthenticated);
-    }
-    if !who.has(Scope::User) {
-        return Err(ApiError::InsufficientScope);
-    }
+    may_call(&who, state.upstreams().search_scope())?;
     let q = params.get("q").map(|q| q.trim()).unwrap_or_default();
     if q.is_empty() || q.chars().count() > 2048 || q.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest("`q` is 1 to 2048 characters"));
@@ -92,7 +87,21 @@ pub(crate) async fn search(
         "x-cache",
         HeaderValue::from_static(if answer.cache_hit { "hit" } else { "miss" }),
     );
+    response.extensions_mut().insert(PassedThrough);
     Ok(response)
+}
+
+/// Whether `who` may call an upstream that asks for `needed` (`[upstream.<name>] scope`):
+/// `basic` admits every bootstrapped browser; otherwise an anonymous caller is asked to log in
+/// and a logged-in one without the scope is refused.
+fn may_call(who: &Principal, needed: Scope) -> Result<(), ApiError> {
+    if who.has(needed) {
+        Ok(())
+    } else if who.sub.is_none() {
+        Err(ApiError::Unauthenticated)
+    } else {
+        Err(ApiError::InsufficientScope)
+    }
 }
 
 /// Counts a served call for the leaderboard; a failure to count never fails the call.
@@ -130,19 +139,14 @@ async fn count_use(state: &AppState, who: &Principal, upstream: &str) {
 )]
 pub(crate) async fn proxy(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
+    who: Principal,
     Path((upstream, path)): Path<(String, String)>,
     method: Method,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if who.sub.is_none() {
-        return Err(ApiError::Unauthenticated);
-    }
-    if !who.has(Scope::User) {
-        return Err(ApiError::InsufficientScope);
-    }
+    may_call(&who, state.upstreams().scope(&upstream))?;
     let body = (!body.is_empty()).then(|| {
         let content_type = headers
             .get(header::CONTENT_TYPE)
@@ -171,5 +175,6 @@ pub(crate) async fn proxy(
     {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
+    response.extensions_mut().insert(PassedThrough);
     Ok(response)
 }

@@ -3,7 +3,7 @@
 use anyhow::bail;
 use kunci_domain::clock::{Clock as _, SystemClock};
 
-use crate::config::{self, LoadInput};
+use crate::config::{self, LoadInput, Loaded};
 use crate::doctor::{
     Finding, Level, backups, key_files, live, plaintext_env_files, redis_persistence, render,
     signing_keys,
@@ -11,29 +11,33 @@ use crate::doctor::{
 use crate::workbench::{Need, ProcessEnv, load};
 use crate::{output, wiring};
 
-/// `kunci doctor`: every check, then exit 1 if one failed.
+/// `kunci doctor`: every check, then exit 1 if one failed. An invalid configuration is
+/// reported first, with the fix, and every check that does not need it still runs.
 pub(super) async fn command(
     input: &LoadInput,
     process: &ProcessEnv,
     url: Option<String>,
 ) -> anyhow::Result<()> {
     let mut findings = Vec::new();
-    let mut fingerprint = None;
-    let loaded = match load(input, process, Need::IfEncrypted).await {
-        Ok((loaded, key)) => {
-            fingerprint = key.map(|(key, _)| key.fingerprint().to_string());
-            loaded
+    let (loaded, fingerprint) = configuration(input, process, &mut findings).await;
+    let Some(loaded) = loaded else {
+        findings.extend(key_files(
+            &input.root,
+            input.environment,
+            process.master_key_file.as_deref(),
+        ));
+        findings.extend(plaintext_env_files(&input.root, input.environment));
+        match url {
+            Some(url) => findings.extend(live(&url, input.environment).await),
+            None => findings.push(Finding {
+                level: Level::Warn,
+                what: "the live, signing-key, Redis and backup checks need a valid \
+                       configuration: not run"
+                    .to_owned(),
+                fix: Some("fix the configuration, or give --url for the live checks".to_owned()),
+            }),
         }
-        Err(err) => {
-            // Without its secrets the configuration still tells most of the posture.
-            let plain = config::load(input)?;
-            findings.push(Finding {
-                level: Level::Fail,
-                what: format!("the configuration does not load with its secrets: {err:#}"),
-                fix: Some("fix what the message says, then `kunci config check`".to_owned()),
-            });
-            plain
-        }
+        return report(&findings);
     };
     findings.extend(key_files(
         &input.root,
@@ -86,10 +90,59 @@ pub(super) async fn command(
         fingerprint.as_deref(),
         SystemClock.now_unix(),
     ));
-    output::result(&render(&findings));
+    report(&findings)
+}
+
+fn report(findings: &[Finding]) -> anyhow::Result<()> {
+    output::result(&render(findings));
     let failed = findings.iter().filter(|f| f.level == Level::Fail).count();
     if failed > 0 {
         bail!("{failed} check(s) failed");
     }
     Ok(())
+}
+
+/// The configuration with its secrets; failing that, without them; failing that, none. Every
+/// problem becomes a finding, each naming its file or variable and key.
+async fn configuration(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    findings: &mut Vec<Finding>,
+) -> (Option<Loaded>, Option<String>) {
+    let err = match load(input, process, Need::IfEncrypted).await {
+        Ok((loaded, key)) => {
+            return (
+                Some(loaded),
+                key.map(|(key, _)| key.fingerprint().to_string()),
+            );
+        }
+        Err(err) => err,
+    };
+    let fix = || {
+        Some(
+            "fix it in the file or variable named; `kunci config check` lists every problem"
+                .to_owned(),
+        )
+    };
+    match config::load(input) {
+        Ok(plain) => {
+            // Without its secrets the configuration still tells most of the posture.
+            findings.push(Finding {
+                level: Level::Fail,
+                what: format!("the configuration does not load with its secrets: {err:#}"),
+                fix: fix(),
+            });
+            (Some(plain), None)
+        }
+        Err(errors) => {
+            for problem in &errors.0 {
+                findings.push(Finding {
+                    level: Level::Fail,
+                    what: format!("configuration: {problem}"),
+                    fix: fix(),
+                });
+            }
+            (None, None)
+        }
+    }
 }

@@ -40,7 +40,8 @@ pub(super) async fn env(
     command: EnvCommand,
 ) -> anyhow::Result<()> {
     // Each command works on the environment it names: its config file (for
-    // master_key_command) and its key-source rules apply.
+    // master_key_command) and its key-source rules apply. Nothing else of that environment's
+    // configuration is judged here (SPEC §10): the secrets are often written first.
     let for_env = |environment| LoadInput {
         environment,
         encrypted: None,
@@ -49,8 +50,9 @@ pub(super) async fn env(
     match command {
         EnvCommand::Encrypt { environment } => {
             let input = for_env(environment);
-            let loaded = config::load(&input)?;
-            let (key, _) = master_key(&loaded, process, environment, Create::Yes).await?;
+            let settings = config::key_settings(&input)?;
+            let (key, _) =
+                master_key(&settings, &input.root, process, environment, Create::Yes).await?;
             let paths = EnvPaths::new(&input.root, environment);
             let count = envfiles::encrypt(&paths, environment, &key)?;
             output::result(&format!(
@@ -62,8 +64,9 @@ pub(super) async fn env(
         }
         EnvCommand::Decrypt { environment, out } => {
             let input = for_env(environment);
-            let loaded = config::load(&input)?;
-            let (key, _) = master_key(&loaded, process, environment, Create::No).await?;
+            let settings = config::key_settings(&input)?;
+            let (key, _) =
+                master_key(&settings, &input.root, process, environment, Create::No).await?;
             let paths = EnvPaths::new(&input.root, environment);
             let plaintext = envfiles::decrypt(&paths, environment, &key)?;
             match out {
@@ -85,8 +88,9 @@ pub(super) async fn env(
         }
         EnvCommand::Edit { environment } => {
             let input = for_env(environment);
-            let loaded = config::load(&input)?;
-            let (key, _) = master_key(&loaded, process, environment, Create::Yes).await?;
+            let settings = config::key_settings(&input)?;
+            let (key, _) =
+                master_key(&settings, &input.root, process, environment, Create::Yes).await?;
             let paths = EnvPaths::new(&input.root, environment);
             let editor = process.editor.clone().unwrap_or_else(|| "vi".to_owned());
             match envfiles::edit(&paths, environment, &key, &editor)? {
@@ -105,8 +109,9 @@ pub(super) async fn env(
             out,
         } => {
             let input = for_env(environment);
-            let loaded = config::load(&input)?;
-            let (old, _) = master_key(&loaded, process, environment, Create::No).await?;
+            let settings = config::key_settings(&input)?;
+            let (old, _) =
+                master_key(&settings, &input.root, process, environment, Create::No).await?;
             let new = match &new_key_file {
                 Some(path) => keychain::read_key_file(path)?,
                 None => MasterKey::generate()?,
@@ -145,8 +150,9 @@ pub(super) async fn env(
                 .and_then(|h| h.environment.parse::<Environment>().ok())
             {
                 Some(environment) => {
-                    let loaded = config::load(&for_env(environment))?;
-                    master_key(&loaded, process, environment, Create::No)
+                    let input = for_env(environment);
+                    let settings = config::key_settings(&input)?;
+                    master_key(&settings, &input.root, process, environment, Create::No)
                         .await
                         .ok()
                         .map(|(key, _)| key)

@@ -25,6 +25,17 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// Where a problem was found, as an error names it: the built-in default is called so,
+    /// for a reader who never wrote the value.
+    pub fn origin(&self) -> String {
+        match self {
+            Self::Default => "built-in default".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -111,6 +122,17 @@ pub struct EncryptedLayer {
 
 impl Layers {
     pub fn read(input: &LoadInput) -> Result<Self, ConfigErrors> {
+        let (layers, errors) = Self::read_all(input);
+        if errors.is_empty() {
+            Ok(layers)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Every layer, and every problem found on the way (for callers that need only a few keys
+    /// and judge the problems themselves).
+    pub fn read_all(input: &LoadInput) -> (Self, Vec<ConfigError>) {
         let mut layers = Self::default();
         layers.defaults();
         for name in ["base".to_owned(), input.environment.name().to_owned()] {
@@ -121,11 +143,8 @@ impl Layers {
             layers.encrypted(encrypted);
         }
         layers.variables(&input.variables);
-        if layers.errors.is_empty() {
-            Ok(layers)
-        } else {
-            Err(ConfigErrors(layers.errors))
-        }
+        let errors = std::mem::take(&mut layers.errors);
+        (layers, errors)
     }
 
     pub(super) fn push_error(&mut self, origin: &str, key: Option<&str>, problem: String) {
@@ -264,7 +283,7 @@ impl Layers {
         let origin = match &source {
             Source::Variable(name) | Source::File(name) => name.clone(),
             Source::Encrypted { file, name } => format!("{file}: {name}"),
-            Source::Default => "default".to_owned(),
+            Source::Default => "built-in default".to_owned(),
         };
         if let Err(problem) = check_type(key.kind, &value).and_then(|()| key.kind.check(&value)) {
             self.push_error(&origin, Some(&dotted), problem);

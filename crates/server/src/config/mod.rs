@@ -63,6 +63,8 @@ pub struct MetricsConfig {
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     pub adapter: Option<UpstreamKind>,
+    /// Who may call it; `user` when unset.
+    pub scope: Option<kunci_domain::session::Scope>,
     pub base_url: Option<String>,
     #[serde(default, deserialize_with = "optional_secret")]
     pub cx: Option<SecretString>,
@@ -330,6 +332,49 @@ pub struct Loaded {
     pub root: PathBuf,
 }
 
+/// Where the master key may come from (`security.master_key_command` and its timeout): all
+/// that the `env` commands need of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySettings {
+    pub command: Option<String>,
+    pub command_timeout_secs: u64,
+}
+
+impl KeySettings {
+    pub fn of(config: &Config) -> Self {
+        Self {
+            command: config.security.master_key_command.clone(),
+            command_timeout_secs: config.security.master_key_command_timeout_secs,
+        }
+    }
+}
+
+/// The [`KeySettings`] of the plain layers (files and variables). Secrets are often written
+/// before the environment's configuration exists, and may hold the values it lacks: only a
+/// problem with these two keys, or a config file that cannot be read at all, stops the `env`
+/// commands; the rest of the configuration is judged by `serve` and `config check`.
+pub fn key_settings(input: &LoadInput) -> Result<KeySettings, ConfigErrors> {
+    let (layers, errors) = Layers::read_all(input);
+    let blocking: Vec<ConfigError> = errors
+        .into_iter()
+        .filter(|e| match &e.key {
+            Some(key) => key.starts_with("security.master_key_command"),
+            None => e.origin.starts_with("config/"),
+        })
+        .collect();
+    if !blocking.is_empty() {
+        return Err(ConfigErrors(blocking));
+    }
+    let entry = |key: &str| layers.entries.get(key).map(|e| e.value.clone());
+    Ok(KeySettings {
+        command: entry("security.master_key_command").and_then(|v| v.as_str().map(str::to_owned)),
+        command_timeout_secs: entry("security.master_key_command_timeout_secs")
+            .and_then(|v| v.as_integer())
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(30),
+    })
+}
+
 /// Reads and validates every layer. Errors list every problem found.
 pub fn load(input: &LoadInput) -> Result<Loaded, ConfigErrors> {
     let mut layers = Layers::read(input)?;
@@ -396,9 +441,16 @@ fn cross_checks(layers: &mut Layers, environment: Environment) {
                 .as_str()
                 .is_some_and(|url| url.starts_with("https://"));
             if !https {
-                let problem = format!("{environment} requires an https:// URL");
+                let problem = match entry.source {
+                    Source::Default => format!(
+                        "{environment} requires an https:// URL; set it in config/{}.toml or \
+                         KUNCI__ENVIRONMENT__PUBLIC_URL",
+                        environment.name()
+                    ),
+                    _ => format!("{environment} requires an https:// URL"),
+                };
                 layers.push_error(
-                    &entry.source.to_string(),
+                    &entry.source.origin(),
                     Some("environment.public_url"),
                     problem,
                 );

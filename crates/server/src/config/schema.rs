@@ -424,6 +424,11 @@ pub static KEYS: &[Key] = &[
          served at `/api/v1/proxy/<name>/…`). Keys are added with `kunci apikey add <name>` or \
          on `/settings`.",
     ),
+    Key::new("upstream.*.scope", Kind::Enum(&["basic", "user", "admin"]), None).doc(
+        "Who may call upstream `<name>`: `user` (logged-in accounts and service clients; the \
+         default), `basic` (every bootstrapped browser too, e.g. a public search box, still under \
+         the per-IP limits) or `admin`.",
+    ),
     Key::new("upstream.*.base_url", Kind::HttpUrl, None).doc(
         "The endpoint: required for `generic`; for `google_cse` only to replace Google's own \
          (a test double).",

@@ -13,6 +13,7 @@ mod cli;
 mod config;
 mod doctor;
 mod examples;
+mod findings;
 mod forward_auth;
 mod generic;
 mod headers;

@@ -242,6 +242,93 @@ async fn an_exhausted_pool_says_when_to_return_and_notifies_once_per_episode() {
 }
 
 #[tokio::test]
+async fn the_request_that_uses_the_last_keys_up_says_when_one_is_back() {
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::DailyQuota(7));
+    google.behave(&key(2), Behaviour::DailyQuota(8));
+    let app = app_with(&google, None).await;
+    add_key(&app, 1, 0, Some("7")).await;
+    add_key(&app, 2, 0, Some("8")).await;
+    let mut alice = user(&app, "alice").await;
+    let (status, body, _, retry) = search(&mut alice, "a").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("no_api_key_available")),
+        "{body}"
+    );
+    assert_eq!(
+        retry.as_deref(),
+        Some("82800"),
+        "the earliest return (midnight in Los Angeles), not a guess"
+    );
+    assert_eq!(google.calls(&key(1)) + google.calls(&key(2)), 2);
+}
+
+#[tokio::test]
+async fn an_upstream_names_the_scope_its_callers_need() {
+    let google = FakeGoogle::start().await;
+    google.behave(&key(1), Behaviour::Ok);
+    // `basic`: a public search box, open to every bootstrapped browser.
+    let open = TestApp::builder()
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
+        .var("KUNCI__UPSTREAM__GOOGLE__CX", &google.cx)
+        .var("KUNCI__UPSTREAM__GOOGLE__SCOPE", "basic")
+        .spawn()
+        .await
+        .unwrap();
+    add_key(&open, 1, 0, None).await;
+    let mut anonymous = Browser::new(&open.url(""));
+    anonymous.arrive("/").await;
+    let (status, body, _, _) = search(&mut anonymous, "public").await;
+    assert_eq!(status, 200, "a bootstrapped browser searches: {body}");
+    let mut nobody = Browser::new(&open.url(""));
+    let (status, _, _, _) = search(&mut nobody, "public").await;
+    assert_eq!(status, 401, "no session at all is still refused");
+
+    // `admin`: closed to everyone else.
+    let closed = TestApp::builder()
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var("KUNCI__UPSTREAM__GOOGLE__BASE_URL", &google.url)
+        .var("KUNCI__UPSTREAM__GOOGLE__CX", &google.cx)
+        .var("KUNCI__UPSTREAM__GOOGLE__SCOPE", "admin")
+        .spawn()
+        .await
+        .unwrap();
+    add_key(&closed, 1, 0, None).await;
+    closed
+        .accounts
+        .add("test", "alice", &SecretString::new("alice pass"), false)
+        .await
+        .unwrap();
+    closed
+        .accounts
+        .add("test", "root", &SecretString::new("root pass"), true)
+        .await
+        .unwrap();
+    let mut alice = user(&closed, "alice").await;
+    let (status, body, _, _) = search(&mut alice, "private").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    let mut root = user(&closed, "root").await;
+    let (status, body, _, _) = search(&mut root, "private").await;
+    assert_eq!(status, 200, "{body}");
+
+    // The default is `user`: a bootstrapped browser is asked to log in.
+    let app = app_with(&google, None).await;
+    add_key(&app, 1, 0, None).await;
+    let mut anonymous = Browser::new(&app.url(""));
+    anonymous.arrive("/").await;
+    let (status, body, _, _) = search(&mut anonymous, "x").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+}
+
+#[tokio::test]
 async fn an_invalid_key_is_set_aside_and_a_bad_request_blames_no_key() {
     let google = FakeGoogle::start().await;
     let mut hook = WebhookSink::start().await;

@@ -1,0 +1,265 @@
+//! What a new user ran into, held as behaviour: the `env` commands need only the master key,
+//! the doctor reports an invalid configuration and goes on, the first start says how to create
+//! the first administrator, an `Origin` must agree whatever Fetch Metadata says, and no route
+//! answers a bearer token on a page, an oversized body or a request without `Host` outside the
+//! contract.
+
+use kunci_crypto::MasterKey;
+use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::helpers::{Browser, Kunci, TestApp};
+
+fn project_with_only_base() -> (Kunci, MasterKey) {
+    let key = MasterKey::generate().unwrap();
+    let kunci = Kunci::new().var("KUNCI_MASTER_KEY", key.encode().expose());
+    kunci.write("config/base.toml", "[logger]\nlevel = \"info\"\n");
+    (kunci, key)
+}
+
+#[test]
+fn env_commands_need_only_the_master_key() {
+    let (kunci, _) = project_with_only_base();
+    kunci.write(
+        ".env.staging",
+        "KUNCI__ENVIRONMENT__PUBLIC_URL=https://staging.example.com\n",
+    );
+    // Staging's configuration is not written yet (its public URL is the http default).
+    kunci.run(&["env", "encrypt", "staging"]).success();
+    std::fs::remove_file(kunci.path(".env.staging")).unwrap();
+    let decrypted = kunci.run(&["env", "decrypt", "staging"]);
+    decrypted.success();
+    assert!(decrypted.stdout().contains("staging.example.com"));
+    let rekeyed = kunci.run(&[
+        "env",
+        "rekey",
+        "production",
+        "--out",
+        kunci.path("new.key").to_str().unwrap(),
+    ]);
+    assert!(
+        !rekeyed.all().contains("requires an https://"),
+        "rekey judges no deployment configuration: {}",
+        rekeyed.all()
+    );
+    let diff = kunci.run(&[
+        "env",
+        "diff",
+        kunci.path(".env.staging.enc").to_str().unwrap(),
+    ]);
+    diff.success();
+    assert!(diff.stdout().contains("KUNCI__ENVIRONMENT__PUBLIC_URL"));
+
+    // `serve` and `config check` still judge everything: here, staging is fine thanks to the
+    // encrypted value; production names the built-in default and where to set it.
+    kunci
+        .run(&["--env", "staging", "config", "check"])
+        .success();
+    let check = kunci.run(&["--env", "production", "config", "check"]);
+    assert_eq!(check.code(), Some(3), "{}", check.all());
+    let text = check.all();
+    assert!(
+        text.contains("built-in default: `environment.public_url`")
+            && text.contains("config/production.toml")
+            && text.contains("KUNCI__ENVIRONMENT__PUBLIC_URL"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_broken_key_command_still_stops_the_env_commands() {
+    let kunci = Kunci::new();
+    kunci.write(
+        "config/staging.toml",
+        "[security]\nmaster_key_command_timeout_secs = \"soon\"\n",
+    );
+    kunci.write(".env.staging", "KUNCI__LOGGER__LEVEL=warn\n");
+    let outcome = kunci.run(&["env", "encrypt", "staging"]);
+    assert_eq!(outcome.code(), Some(3), "{}", outcome.all());
+    assert!(
+        outcome
+            .all()
+            .contains("`security.master_key_command_timeout_secs`"),
+        "{}",
+        outcome.all()
+    );
+}
+
+#[test]
+fn the_doctor_reports_an_invalid_configuration_first_and_goes_on() {
+    let (kunci, _) = project_with_only_base();
+    kunci.write(".env.production", "KUNCI__LOGGER__LEVEL=warn\n");
+    let outcome = kunci.run(&["--env", "production", "doctor"]);
+    assert_eq!(
+        outcome.code(),
+        Some(1),
+        "a failed check, not a config exit: {}",
+        outcome.all()
+    );
+    let report = outcome.stdout();
+    let first = report
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        first.contains("FAIL") && first.contains("`environment.public_url`"),
+        "the configuration comes first: {report}"
+    );
+    assert!(
+        report.contains(".env.production"),
+        "the checks that need no configuration still ran: {report}"
+    );
+}
+
+#[test]
+fn the_first_start_says_how_to_create_the_first_admin() {
+    let kunci = Kunci::new();
+    let server = kunci.serve(&[]);
+    let said = server.startup_output.join("\n");
+    let (_, rest) = server.terminate();
+    let said = format!("{said}\n{}", rest.join("\n"));
+    assert!(said.contains("kunci user add NAME --scope admin"), "{said}");
+    kunci
+        .run_with_input(
+            &["user", "add", "root", "--scope", "admin"],
+            "root password 1\n",
+        )
+        .success();
+    let server = kunci.serve(&[]);
+    let said = server.startup_output.join("\n");
+    server.terminate();
+    assert!(!said.contains("no administrator yet"), "{said}");
+}
+
+async fn logged_in_app() -> (TestApp, Browser) {
+    let app = TestApp::spawn().await;
+    app.add_accounts(&[("alice", false)]).await;
+    let browser = Browser::logged_in(&app.url(""), "alice").await;
+    (app, browser)
+}
+
+#[tokio::test]
+async fn an_origin_must_agree_whatever_fetch_metadata_says() {
+    let (app, mut alice) = logged_in_app().await;
+    let token = alice.cookies["kunci_csrf"].clone();
+    let refused = alice
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/me/sessions/revoke_all",
+            "application/json",
+            &[
+                ("x-csrf-token", &token),
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://evil.example"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.json()["error"], "csrf_failed");
+    let own = app.url("");
+    let accepted = alice
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/me/sessions/revoke_all",
+            "application/json",
+            &[
+                ("x-csrf-token", &token),
+                ("sec-fetch-site", "same-origin"),
+                ("origin", own.trim_end_matches('/')),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+}
+
+#[tokio::test]
+async fn a_bearer_token_on_a_page_is_refused_in_the_contract_never_a_500() {
+    let app = TestApp::spawn().await;
+    app.add_accounts(&[("alice", false), ("root", true)]).await;
+    let tokens: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/auth/login_mobile"))
+        .json(&json!({"username": "root", "password": "root pass", "client_id": "phone-0001"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    for path in ["/", "/settings", "/login", "/?_mk=1"] {
+        for accept in ["*/*", "text/html"] {
+            let response = app
+                .client
+                .get(app.url(path))
+                .header("authorization", &bearer)
+                .header("accept", accept)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let body = response.text().await.unwrap();
+            assert_eq!(status, 401, "{path} ({accept}): {body}");
+            assert_eq!(kind, "application/problem+json", "{path}: {body}");
+            assert!(!body.contains("kunci_web"), "internal names leaked: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_a_problem_not_plain_text() {
+    let app = TestApp::spawn().await;
+    let body = vec![b'x'; 3 * 1024 * 1024];
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login_web"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    assert!(response.headers().contains_key("x-content-type-options"));
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["error"], "payload_too_large");
+}
+
+/// Sends `head` (request line and headers, no body) on a raw connection; the status line back.
+async fn raw(app: &TestApp, head: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn an_http_1_1_request_carries_exactly_one_host() {
+    let app = TestApp::spawn().await;
+    let none = raw(&app, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    assert!(none.starts_with("HTTP/1.1 400"), "{none}");
+    assert!(none.contains("application/problem+json"), "{none}");
+    let two = raw(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(two.starts_with("HTTP/1.1 400"), "{two}");
+    let one = raw(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: kunci.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(one.starts_with("HTTP/1.1 200"), "{one}");
+}

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod circuit;
 pub mod clients;
 pub mod clock;
 pub mod environment;

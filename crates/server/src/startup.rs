@@ -115,7 +115,12 @@ impl Application {
             redis.as_ref(),
             &database,
         )?));
-        let upstreams = wiring::gateway(config, pool.clone(), answers, clock.clone())?;
+        let upstreams = wiring::gateway(
+            config,
+            pool.clone(),
+            (answers, redis.as_ref()),
+            clock.clone(),
+        )?;
 
         let login = Login::new(accounts.clone(), lockout.clone());
         let leaderboard = Leaderboard::new(usage.clone(), accounts.clone(), pool.clone());

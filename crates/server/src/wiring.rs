@@ -114,11 +114,12 @@ pub fn api_key_pool(
     )
 }
 
-/// The configured upstreams, from `[upstream]` and `[search]`.
+/// The configured upstreams, from `[upstream]` and `[search]`; the circuit shared through
+/// Redis when there is one.
 pub fn gateway(
     config: &Config,
     pool: ApiKeyPool,
-    answers: Arc<dyn AnswerCache>,
+    (answers, redis): (Arc<dyn AnswerCache>, Option<&RedisServer>),
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn kunci_domain::upstream::Upstreams>> {
     let mut routes = std::collections::BTreeMap::new();
@@ -143,8 +144,12 @@ pub fn gateway(
             _ => {}
         }
     }
-    let proxy = kunci_upstream::proxy::Upstreams::new(pool, clock.clone())
+    let mut proxy = kunci_upstream::proxy::Upstreams::new(pool, clock.clone())
         .map_err(|e| anyhow::anyhow!("cannot build the upstream client: {e}"))?;
+    // The throttle circuit: one for all instances when they share Redis.
+    if let Some(server) = redis {
+        proxy = proxy.with_shared_circuit(Arc::new(kunci_store::redis::RedisCircuit::new(server)?));
+    }
     Ok(Arc::new(
         Gateway::new(
             proxy,

@@ -11,9 +11,12 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{ApiKey, ApiKeyPool, Verdict};
+use kunci_domain::circuit::{Admit, CircuitStore};
 use kunci_domain::clock::Clock;
 use kunci_domain::store::StoreError;
 use kunci_domain::upstream::{AnswerCache, CachedAnswer, UpstreamError};
+
+use crate::circuit::Circuit;
 
 /// Retries after the first attempt.
 pub const MAX_RETRIES: usize = 5;
@@ -21,11 +24,6 @@ pub const MAX_RETRIES: usize = 5;
 pub const DEADLINE: Duration = Duration::from_secs(60);
 /// The largest upstream answer passed on.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
-/// Throttling answers from this many different keys within [`CIRCUIT_WINDOW_SECS`] open the
-/// circuit for [`CIRCUIT_OPEN_SECS`].
-const CIRCUIT_KEYS: usize = 3;
-const CIRCUIT_WINDOW_SECS: i64 = 10;
-const CIRCUIT_OPEN_SECS: i64 = 30;
 
 /// How an answer bears on the key: an adapter's classification.
 pub type Classify = Arc<dyn Fn(u16, &[u8], Option<i64>, i64) -> (Verdict, String) + Send + Sync>;
@@ -72,18 +70,12 @@ pub struct Answer {
     pub body: bytes::Bytes,
 }
 
-#[derive(Debug, Default)]
-struct Circuit {
-    throttled: Vec<(i64, String)>,
-    open_until: i64,
-}
-
 /// The outbound side of the pool.
 pub struct Upstreams {
     client: reqwest::Client,
     pool: ApiKeyPool,
     clock: Arc<dyn Clock>,
-    circuits: Mutex<HashMap<String, Circuit>>,
+    circuit: Circuit,
 }
 
 impl std::fmt::Debug for Upstreams {
@@ -104,42 +96,19 @@ impl Upstreams {
             client,
             pool,
             clock,
-            circuits: Mutex::new(HashMap::new()),
+            circuit: Circuit::new(None),
         })
+    }
+
+    /// Shares the throttle circuit with every instance (Redis).
+    #[must_use]
+    pub fn with_shared_circuit(mut self, shared: Arc<dyn CircuitStore>) -> Self {
+        self.circuit = Circuit::new(Some(shared));
+        self
     }
 
     pub fn pool(&self) -> &ApiKeyPool {
         &self.pool
-    }
-
-    fn circuit_open_until(&self, upstream: &str) -> Option<i64> {
-        let now = self.clock.now_unix();
-        let circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
-        circuits
-            .get(upstream)
-            .map(|c| c.open_until)
-            .filter(|until| *until > now)
-    }
-
-    /// Records a throttled key; true when that opened the circuit.
-    fn throttled(&self, upstream: &str, key: &str) -> bool {
-        let now = self.clock.now_unix();
-        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
-        let circuit = circuits.entry(upstream.to_owned()).or_default();
-        circuit
-            .throttled
-            .retain(|(t, _)| now - t < CIRCUIT_WINDOW_SECS);
-        circuit.throttled.push((now, key.to_owned()));
-        let mut keys: Vec<&str> = circuit.throttled.iter().map(|(_, k)| k.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        if keys.len() >= CIRCUIT_KEYS {
-            circuit.open_until = now + CIRCUIT_OPEN_SECS;
-            circuit.throttled.clear();
-            tracing::warn!(upstream, "many keys throttled at once: circuit open");
-            return true;
-        }
-        false
     }
 
     /// Makes the call with keys from the pool until one is served or the limits are reached.
@@ -155,7 +124,8 @@ impl Upstreams {
         let mut backoff = Duration::from_millis(100);
         let mut last = UpstreamError::Unavailable;
         for _ in 0..=MAX_RETRIES {
-            if let Some(until) = self.circuit_open_until(&call.upstream) {
+            let now = self.clock.now_unix();
+            if let Admit::Open { until } = self.circuit.admit(&call.upstream, now).await {
                 return Err(UpstreamError::Throttled { retry_after: until });
             }
             let picked = self
@@ -179,18 +149,16 @@ impl Upstreams {
             let now = self.clock.now_unix();
             match verdict {
                 Verdict::Served => {
+                    self.circuit.served(&call.upstream, now).await;
                     return answer.ok_or(UpstreamError::Unavailable);
                 }
                 Verdict::ClientError => return Err(UpstreamError::Config(summary)),
-                Verdict::QuotaExceeded { .. } | Verdict::Cooling { .. }
-                    if answer
-                        .as_ref()
-                        .is_some_and(|a| a.status == 429 || a.status == 403) =>
-                {
-                    if self.throttled(&call.upstream, &key.id) {
-                        let until = self
-                            .circuit_open_until(&call.upstream)
-                            .unwrap_or(now + CIRCUIT_OPEN_SECS);
+                // A short throttle (per minute, or a rate limit with Retry-After): the kind no
+                // per-key verdict explains when it comes from many quota groups at once. Daily
+                // quotas never count: their keys are simply spent.
+                Verdict::Cooling { .. } if answer.as_ref().is_some_and(|a| a.status == 429) => {
+                    let group = key.quota_group.as_deref().unwrap_or(&key.id);
+                    if let Some(until) = self.circuit.throttled(&call.upstream, group, now).await {
                         return Err(UpstreamError::Throttled { retry_after: until });
                     }
                     last = UpstreamError::NoKey { retry_after: None };

@@ -65,8 +65,12 @@ pub(super) async fn command(
                 b.notifier.clone(),
             );
             let answers = Arc::new(kunci_upstream::proxy::MemoryAnswers::default());
-            let upstreams =
-                wiring::gateway(&b.loaded.config, pool.clone(), answers, b.clock.clone())?;
+            let upstreams = wiring::gateway(
+                &b.loaded.config,
+                pool.clone(),
+                (answers, None),
+                b.clock.clone(),
+            )?;
             let format = |upstream: &str| {
                 upstreams.key_format(upstream).with_context(|| {
                     format!(

@@ -329,6 +329,63 @@ async fn an_upstream_names_the_scope_its_callers_need() {
 }
 
 #[tokio::test]
+async fn daily_quotas_never_open_the_circuit() {
+    let google = FakeGoogle::start().await;
+    for n in 1..=3 {
+        google.behave(&key(n), Behaviour::DailyQuota(u64::from(n)));
+    }
+    google.behave(&key(4), Behaviour::Ok);
+    let app = app_with(&google, None).await;
+    for n in 1..=3 {
+        add_key(&app, n, 1, Some(&n.to_string())).await;
+    }
+    add_key(&app, 4, 0, None).await;
+    let mut alice = user(&app, "alice").await;
+    let (status, body, _, _) = search(&mut alice, "first").await;
+    assert_eq!(
+        status, 200,
+        "three spent projects are no global throttle: {body}"
+    );
+    let (status, body, _, _) = search(&mut alice, "second").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn throttles_across_quota_groups_open_the_circuit_and_one_probe_closes_it() {
+    let google = FakeGoogle::start().await;
+    for n in 1..=3 {
+        google.behave(&key(n), Behaviour::PerMinute);
+    }
+    google.behave(&key(4), Behaviour::Ok);
+    let app = app_with(&google, None).await;
+    for (n, group) in [(1, "a"), (2, "b"), (3, "c")] {
+        add_key(&app, n, 1, Some(group)).await;
+    }
+    add_key(&app, 4, 0, None).await;
+    let mut alice = user(&app, "alice").await;
+    let (status, body, _, retry) = search(&mut alice, "one").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("upstream_throttled")),
+        "{body}"
+    );
+    assert_eq!(retry.as_deref(), Some("30"));
+    let calls = google.total_calls();
+    let (status, body, _, _) = search(&mut alice, "two").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("upstream_throttled"))
+    );
+    assert_eq!(google.total_calls(), calls, "open: no call goes out");
+    // After the open period the next request is the probe; served, the circuit closes.
+    app.clock.advance(time::Duration::seconds(30));
+    let (status, body, _, _) = search(&mut alice, "three").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _, _) = search(&mut alice, "four").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
 async fn an_invalid_key_is_set_aside_and_a_bad_request_blames_no_key() {
     let google = FakeGoogle::start().await;
     let mut hook = WebhookSink::start().await;

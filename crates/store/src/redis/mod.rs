@@ -4,6 +4,7 @@
 
 mod announce;
 pub mod answers;
+mod circuit;
 mod nonces;
 mod rates;
 mod sessions;
@@ -20,6 +21,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use announce::RedisRingChanged;
 pub use answers::RedisAnswers;
+pub use circuit::RedisCircuit;
 pub use nonces::RedisNonces;
 pub use rates::RedisRates;
 pub use sessions::RedisSessions;

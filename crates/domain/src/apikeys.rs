@@ -741,9 +741,10 @@ mod tests {
                         key.quota_group.clone_from(group);
                     }
                     let (upstream, group) = (key.upstream.clone(), key.quota_group.clone());
-                    for k in rows.iter_mut() {
-                        let shares = k.upstream == upstream && group.is_some() && k.quota_group == group;
-                        if (k.id == id || shares) && !matches!(k.status, Disabled | Invalid) {
+                    for k in &mut *rows {
+                        let shared = group.is_some() && k.quota_group == group;
+                        let hit = k.id == id || (shared && k.upstream == upstream);
+                        if hit && !matches!(k.status, Disabled | Invalid) {
                             k.status = QuotaExceeded;
                             k.available_at = later(k.available_at, *until);
                             k.quota_exceeded_at = Some(now);
@@ -803,7 +804,8 @@ mod tests {
             let rows = self.rows();
             let waiting = rows
                 .iter()
-                .filter(|k| k.upstream == upstream && matches!(k.status, Cooling | QuotaExceeded | Probing))
+                .filter(|k| k.upstream == upstream)
+                .filter(|k| matches!(k.status, Cooling | QuotaExceeded | Probing))
                 .filter_map(|k| k.available_at.filter(|at| *at > now));
             let spent = rows
                 .iter()
@@ -841,13 +843,20 @@ mod tests {
     }
 
     impl Setup {
+        async fn add_text(&self, text: &str, priority: i64) -> Result<ApiKey, PoolError> {
+            let text = SecretString::new(text);
+            self.pool
+                .add("cli", UPSTREAM, &text, &TestFormat, priority, None)
+                .await
+        }
+
         /// Adds key number `n` of the test upstream.
         async fn add(&self, n: u32) -> ApiKey {
-            let text = SecretString::new(key_text(n));
-            self.pool
-                .add("cli", UPSTREAM, &text, &TestFormat, 0, None)
-                .await
-                .unwrap()
+            self.add_text(&key_text(n), 0).await.unwrap()
+        }
+
+        async fn report(&self, key: &ApiKey, verdict: Verdict, error: Option<&str>) {
+            self.pool.report(key, &verdict, error).await.unwrap();
         }
 
         async fn acquire(&self, exclude: &[String]) -> Option<(ApiKey, SecretString)> {
@@ -872,8 +881,7 @@ mod tests {
     #[tokio::test]
     async fn a_key_is_checked_for_its_format_and_stored_only_sealed_and_masked() {
         let s = setup();
-        let wrong = SecretString::new("sk-not-this-upstream");
-        let refused = s.pool.add("cli", UPSTREAM, &wrong, &TestFormat, 0, None).await;
+        let refused = s.add_text("sk-not-this-upstream", 0).await;
         assert!(matches!(refused, Err(PoolError::BadFormat { .. })));
 
         let key = s.add(1).await;
@@ -883,7 +891,10 @@ mod tests {
         }
         assert_eq!(key.masked, kunci_crypto::mask(&text));
         assert_eq!(s.pool.open(&key).unwrap().expose(), text);
-        assert_eq!(s.pool.list(Some(UPSTREAM)).await.unwrap(), [key.clone()]);
+        assert_eq!(
+            s.pool.list(Some(UPSTREAM)).await.unwrap(),
+            std::slice::from_ref(&key)
+        );
         let created = format!("cli {UPSTREAM} {} ({}) allowed", key.masked, key.id);
         assert_eq!(s.audited("admin.api_key.created"), [created]);
     }
@@ -892,8 +903,8 @@ mod tests {
     async fn the_same_key_twice_is_a_duplicate() {
         let s = setup();
         let first = s.add(1).await;
-        let again = SecretString::new(format!("  {}\n", key_text(1)));
-        let added = s.pool.add("cli", UPSTREAM, &again, &TestFormat, 5, None).await;
+        let again = format!("  {}\n", key_text(1));
+        let added = s.add_text(&again, 5).await;
         match added {
             Err(PoolError::Duplicate(masked)) => assert_eq!(masked, first.masked),
             other => panic!("expected a duplicate, got {other:?}"),
@@ -905,8 +916,7 @@ mod tests {
     async fn a_key_is_not_added_when_its_audit_entry_cannot_be_written() {
         let s = setup();
         s.base.audit_store.outage.set(true);
-        let text = SecretString::new(key_text(1));
-        let added = s.pool.add("cli", UPSTREAM, &text, &TestFormat, 0, None).await;
+        let added = s.add_text(&key_text(1), 0).await;
         assert!(matches!(added, Err(PoolError::Audit(_))));
         assert!(s.pool.list(None).await.unwrap().is_empty());
     }
@@ -937,7 +947,7 @@ mod tests {
 
         let changed = s.pool.change("cli", &key.id, &disable).await.unwrap();
         assert_eq!(changed.status, KeyStatus::Disabled);
-        assert!(s.acquire(&[]).await.is_none(), "a disabled key is never handed out");
+        assert!(s.acquire(&[]).await.is_none(), "never handed out");
         let target = format!("{UPSTREAM} {} ({}) status=disabled", key.masked, key.id);
         let expected = format!("cli {target} allowed");
         assert_eq!(s.audited("admin.api_key.updated"), [expected]);
@@ -951,7 +961,7 @@ mod tests {
         assert_eq!(secret.expose(), key_text(1));
         let now = s.base.clock.now_unix();
         let cooling = Verdict::Cooling { until: now + 60 };
-        s.pool.report(&key, &cooling, Some("429")).await.unwrap();
+        s.report(&key, cooling, Some("429")).await;
         for _ in 0..3 {
             assert!(s.acquire(&[]).await.is_none());
         }
@@ -964,10 +974,12 @@ mod tests {
         let (probe, _) = s.acquire(&[]).await.unwrap();
         assert_eq!(probe.status, KeyStatus::Probing, "handed out as the probe");
         for _ in 0..2 {
-            s.pool.report(&probe, &Verdict::Served, None).await.unwrap();
+            s.report(&probe, Verdict::Served, None).await;
         }
-        let kinds = s.base.heard.kinds();
-        assert_eq!(kinds, [EventKind::ApiKeysExhausted, EventKind::ApiKeysRecovered]);
+        assert_eq!(
+            s.base.heard.kinds(),
+            [EventKind::ApiKeysExhausted, EventKind::ApiKeysRecovered]
+        );
         assert_eq!(s.stored(&key.id).await.status, KeyStatus::Active);
     }
 
@@ -984,7 +996,7 @@ mod tests {
         let s = setup();
         let key = s.add(1).await;
         let error = "x".repeat(300);
-        s.pool.report(&key, &Verdict::Invalid, Some(&error)).await.unwrap();
+        s.report(&key, Verdict::Invalid, Some(&error)).await;
         assert_eq!(s.stored(&key.id).await.status, KeyStatus::Invalid);
         assert!(s.acquire(&[]).await.is_none());
 
@@ -1046,7 +1058,8 @@ mod tests {
         let stored = s.stored(&key.id).await;
         assert_eq!((stored.usage_count, stored.used_today), (1, 1));
         let target = format!("{UPSTREAM} {} ({})", key.masked, key.id);
-        assert_eq!(s.audited("admin.api_key.tested"), [format!("cli {target} allowed")]);
+        let expected = format!("cli {target} allowed");
+        assert_eq!(s.audited("admin.api_key.tested"), [expected]);
 
         let unknown = s.pool.lease_for_test("cli", "key_nothing", DAY).await;
         assert!(matches!(unknown, Err(PoolError::Unknown(_))));
@@ -1059,7 +1072,8 @@ mod tests {
         s.pool.remove("cli", &key.id).await.unwrap();
         assert!(s.pool.list(None).await.unwrap().is_empty());
         let target = format!("{UPSTREAM} {} ({})", key.masked, key.id);
-        assert_eq!(s.audited("admin.api_key.deleted"), [format!("cli {target} allowed")]);
+        let expected = format!("cli {target} allowed");
+        assert_eq!(s.audited("admin.api_key.deleted"), [expected]);
         let again = s.pool.remove("cli", &key.id).await;
         assert!(matches!(again, Err(PoolError::Unknown(_))));
     }

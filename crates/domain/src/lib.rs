@@ -23,6 +23,8 @@ pub mod refresh;
 pub mod revocation;
 pub mod session;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod upstream;
 pub mod usage;
 

@@ -1,7 +1,8 @@
 //! Brute-force lockout per account name (SPEC §6, tier 2).
 //!
 //! Every login attempt first *reserves* one of the name's attempts, atomically in the database:
-//! with a limit of 5, five reservations succeed and every further one locks the name, so 50
+//! with a limit of 5, five reservations succeed and every further one is refused as busy
+//! (retry in a second: it locks nothing, since those in flight may be the owner's), so 50
 //! parallel guesses across any number of instances get at most 5 passwords evaluated. A failed
 //! evaluation keeps its reservation; the fifth failure locks the name for the lock period. A
 //! success clears the count. Names that do not exist are counted and locked the same way, so a
@@ -199,5 +200,270 @@ impl Lockout {
                 .detail("until", until.to_string())
                 .detail("scope", if device { "device" } else { "account" }),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+    use crate::testing::{Base, MemoryLockout};
+
+    const POLICY: LockoutPolicy = LockoutPolicy {
+        limit: 5,
+        window_secs: 900,
+        lock_secs: 12 * 3600,
+    };
+
+    fn lockout(base: &Base) -> (Lockout, Arc<MemoryLockout>) {
+        let store = Arc::new(MemoryLockout::default());
+        let lockout = Lockout::new(
+            store.clone(),
+            POLICY,
+            base.clock(),
+            base.audit.clone(),
+            base.heard.clone(),
+        );
+        (lockout, store)
+    }
+
+    async fn fail(lockout: &Lockout, name: &str, device: Option<&str>) -> Result<(), LockoutError> {
+        let ticket = lockout.check_in(name, device).await?;
+        lockout.failed(ticket).await
+    }
+
+    /// The `retry_after` of a refused check-in, `None` when it was not a lock.
+    fn retry_after(checked: Result<Ticket, LockoutError>) -> Option<i64> {
+        match checked {
+            Err(LockoutError::Locked { retry_after }) => Some(retry_after),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_fifth_failure_locks_the_name_for_the_lock_period() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for n in 1..=4 {
+            fail(&lockout, "alice", None).await.unwrap();
+            let until = lockout.locked_until("alice").await.unwrap();
+            assert_eq!(until, None, "not locked after {n} failures");
+        }
+        fail(&lockout, "alice", None).await.unwrap();
+        let until = base.clock.now_unix() + POLICY.lock_secs;
+        assert_eq!(lockout.locked_until("alice").await.unwrap(), Some(until));
+        let refused = lockout.check_in("alice", None).await;
+        assert_eq!(retry_after(refused), Some(POLICY.lock_secs));
+
+        base.clock.advance(Duration::seconds(POLICY.lock_secs - 1));
+        let refused = lockout.check_in("alice", None).await;
+        assert_eq!(retry_after(refused), Some(1), "a second before the end");
+        base.clock.advance(Duration::seconds(1));
+        let ticket = lockout.check_in("alice", None).await.unwrap();
+        assert_eq!(ticket.count, 1, "over, and counting from the start");
+    }
+
+    #[tokio::test]
+    async fn a_success_before_the_limit_resets_the_count() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for _ in 0..4 {
+            fail(&lockout, "bob", None).await.unwrap();
+        }
+        let ticket = lockout.check_in("bob", None).await.unwrap();
+        assert_eq!(ticket.count, 5);
+        lockout.succeeded(ticket).await.unwrap();
+        for _ in 0..4 {
+            fail(&lockout, "bob", None).await.unwrap();
+        }
+        assert_eq!(lockout.locked_until("bob").await.unwrap(), None);
+        let ticket = lockout.check_in("bob", None).await.unwrap();
+        assert_eq!(ticket.count, 5, "counted from the success on");
+    }
+
+    #[tokio::test]
+    async fn failures_outside_the_window_do_not_add_up() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for _ in 0..4 {
+            fail(&lockout, "carol", None).await.unwrap();
+        }
+        base.clock.advance(Duration::seconds(POLICY.window_secs));
+        for _ in 0..4 {
+            fail(&lockout, "carol", None).await.unwrap();
+        }
+        assert_eq!(lockout.locked_until("carol").await.unwrap(), None);
+        let ticket = lockout.check_in("carol", None).await.unwrap();
+        assert_eq!(ticket.count, 5, "four in the new window, then this one");
+    }
+
+    #[tokio::test]
+    async fn a_known_device_keeps_its_own_budget() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for _ in 0..5 {
+            fail(&lockout, "erin", None).await.unwrap();
+        }
+        let refused = lockout.check_in("erin", None).await;
+        assert!(retry_after(refused).is_some(), "the name is locked");
+
+        let ticket = lockout.check_in("erin", Some("dev-1")).await.unwrap();
+        assert_eq!(ticket.count, 1, "the device counts apart from the name");
+        lockout.failed(ticket).await.unwrap();
+        for _ in 0..4 {
+            fail(&lockout, "erin", Some("dev-1")).await.unwrap();
+        }
+        let refused = lockout.check_in("erin", Some("dev-1")).await;
+        assert!(retry_after(refused).is_some(), "a device has a budget too");
+        let other = lockout.check_in("erin", Some("dev-2")).await.unwrap();
+        assert_eq!(other.count, 1, "another device is not locked");
+    }
+
+    #[tokio::test]
+    async fn a_device_s_failures_do_not_count_against_the_name() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for _ in 0..5 {
+            fail(&lockout, "fay", Some("dev-1")).await.unwrap();
+        }
+        assert_eq!(lockout.locked_until("fay").await.unwrap(), None);
+        let ticket = lockout.check_in("fay", None).await.unwrap();
+        assert_eq!(ticket.count, 1);
+    }
+
+    #[tokio::test]
+    async fn a_lock_is_audited_and_notified_once() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for _ in 0..5 {
+            fail(&lockout, "frank", None).await.unwrap();
+        }
+        let until = base.clock.now_unix() + POLICY.lock_secs;
+        for _ in 0..3 {
+            let refused = lockout.check_in("frank", None).await;
+            assert!(retry_after(refused).is_some());
+        }
+
+        let heard = base.heard.heard();
+        assert_eq!(heard.len(), 1, "one however often it is refused");
+        assert_eq!(heard[0].kind, EventKind::AccountLocked);
+        assert_eq!(heard[0].subject, "frank");
+        assert_eq!(heard[0].details.get("until"), Some(&until.to_string()));
+        let scope = heard[0].details.get("scope").map(String::as_str);
+        assert_eq!(scope, Some("account"));
+
+        let locks: Vec<_> = base
+            .audited()
+            .into_iter()
+            .filter(|d| d.action == "account.locked")
+            .collect();
+        assert_eq!(locks.len(), 1);
+        assert_eq!(locks[0].actor, "system");
+        assert_eq!(locks[0].target, "frank");
+        assert_eq!(locks[0].outcome, "denied");
+    }
+
+    #[tokio::test]
+    async fn a_device_lock_says_it_is_a_device() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for _ in 0..5 {
+            fail(&lockout, "gina", Some("dev-1")).await.unwrap();
+        }
+        let heard = base.heard.heard();
+        assert_eq!(heard.len(), 1);
+        assert_eq!(heard[0].subject, "gina");
+        let scope = heard[0].details.get("scope").map(String::as_str);
+        assert_eq!(scope, Some("device"));
+        let targets: Vec<String> = base
+            .audited()
+            .into_iter()
+            .filter(|d| d.action == "account.locked")
+            .map(|d| d.target)
+            .collect();
+        assert_eq!(targets, ["a device of gina"]);
+    }
+
+    #[tokio::test]
+    async fn attempts_beyond_those_in_flight_are_busy_and_lock_nothing() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        let mut tickets = Vec::new();
+        for n in 1..=5 {
+            let ticket = lockout.check_in("hal", None).await.unwrap();
+            assert_eq!(ticket.count, n);
+            tickets.push(ticket);
+        }
+        for _ in 0..3 {
+            let busy = lockout.check_in("hal", None).await;
+            assert!(matches!(busy, Err(LockoutError::Busy)), "{busy:?}");
+        }
+        assert_eq!(lockout.locked_until("hal").await.unwrap(), None);
+        assert!(base.heard.heard().is_empty(), "in flight: no lock");
+
+        for ticket in tickets {
+            lockout.failed(ticket).await.unwrap();
+        }
+        let refused = lockout.check_in("hal", None).await;
+        assert!(retry_after(refused).is_some(), "their five failures lock");
+        assert_eq!(base.heard.kinds(), [EventKind::AccountLocked]);
+    }
+
+    #[tokio::test]
+    async fn a_lock_holds_and_is_notified_when_it_cannot_be_audited() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        base.audit_store.outage.set(true);
+        for _ in 0..5 {
+            fail(&lockout, "ivan", None).await.unwrap();
+        }
+        let refused = lockout.check_in("ivan", None).await;
+        assert!(retry_after(refused).is_some());
+        assert_eq!(base.heard.kinds(), [EventKind::AccountLocked]);
+    }
+
+    #[tokio::test]
+    async fn an_administrator_unlocks_and_it_is_audited() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for _ in 0..5 {
+            fail(&lockout, "judy", None).await.unwrap();
+        }
+        assert!(lockout.unlock("cli", "judy").await.unwrap());
+        assert_eq!(lockout.locked_until("judy").await.unwrap(), None);
+        let ticket = lockout.check_in("judy", None).await.unwrap();
+        assert_eq!(ticket.count, 1, "the count is gone with the lock");
+        assert!(!lockout.unlock("cli", "nobody").await.unwrap());
+
+        let unlocks: Vec<String> = base
+            .audited()
+            .into_iter()
+            .filter(|d| d.action == "account.unlocked")
+            .map(|d| format!("{} {}", d.actor, d.target))
+            .collect();
+        assert_eq!(unlocks, ["cli judy", "cli nobody"]);
+    }
+
+    #[tokio::test]
+    async fn an_unlock_that_cannot_be_audited_leaves_the_lock() {
+        let base = Base::new();
+        let (lockout, _) = lockout(&base);
+        for _ in 0..5 {
+            fail(&lockout, "ken", None).await.unwrap();
+        }
+        base.audit_store.outage.set(true);
+        let unlocked = lockout.unlock("cli", "ken").await;
+        assert!(matches!(unlocked, Err(LockoutError::Audit(_))));
+        assert!(lockout.locked_until("ken").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_store_refuses_the_attempt() {
+        let base = Base::new();
+        let (lockout, store) = lockout(&base);
+        store.outage.set(true);
+        let checked = lockout.check_in("lee", None).await;
+        assert!(matches!(checked, Err(LockoutError::Store(_))));
     }
 }

@@ -34,6 +34,17 @@ pub(super) fn generate_key(out: Option<&std::path::Path>) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The master key of `input`'s environment, from the sources its plain layers allow.
+async fn key_of(
+    input: &LoadInput,
+    process: &ProcessEnv,
+    create: Create,
+) -> anyhow::Result<MasterKey> {
+    let settings = config::key_settings(input)?;
+    let (key, _) = master_key(&settings, &input.root, process, input.environment, create).await?;
+    Ok(key)
+}
+
 pub(super) async fn env(
     input: &LoadInput,
     process: &ProcessEnv,
@@ -50,9 +61,7 @@ pub(super) async fn env(
     match command {
         EnvCommand::Encrypt { environment } => {
             let input = for_env(environment);
-            let settings = config::key_settings(&input)?;
-            let (key, _) =
-                master_key(&settings, &input.root, process, environment, Create::Yes).await?;
+            let key = key_of(&input, process, Create::Yes).await?;
             let paths = EnvPaths::new(&input.root, environment);
             let count = envfiles::encrypt(&paths, environment, &key)?;
             output::result(&format!(
@@ -64,9 +73,7 @@ pub(super) async fn env(
         }
         EnvCommand::Decrypt { environment, out } => {
             let input = for_env(environment);
-            let settings = config::key_settings(&input)?;
-            let (key, _) =
-                master_key(&settings, &input.root, process, environment, Create::No).await?;
+            let key = key_of(&input, process, Create::No).await?;
             let paths = EnvPaths::new(&input.root, environment);
             let plaintext = envfiles::decrypt(&paths, environment, &key)?;
             match out {
@@ -88,9 +95,7 @@ pub(super) async fn env(
         }
         EnvCommand::Edit { environment } => {
             let input = for_env(environment);
-            let settings = config::key_settings(&input)?;
-            let (key, _) =
-                master_key(&settings, &input.root, process, environment, Create::Yes).await?;
+            let key = key_of(&input, process, Create::Yes).await?;
             let paths = EnvPaths::new(&input.root, environment);
             let editor = process.editor.clone().unwrap_or_else(|| "vi".to_owned());
             match envfiles::edit(&paths, environment, &key, &editor)? {
@@ -109,9 +114,7 @@ pub(super) async fn env(
             out,
         } => {
             let input = for_env(environment);
-            let settings = config::key_settings(&input)?;
-            let (old, _) =
-                master_key(&settings, &input.root, process, environment, Create::No).await?;
+            let old = key_of(&input, process, Create::No).await?;
             let new = match &new_key_file {
                 Some(path) => keychain::read_key_file(path)?,
                 None => MasterKey::generate()?,

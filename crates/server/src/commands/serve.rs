@@ -39,10 +39,10 @@ pub(super) async fn command(input: &LoadInput, process: &ProcessEnv) -> anyhow::
         app.local_addr(),
     ));
     if derived {
-        output::note(&format!(
+        output::note(
             "the public URL follows `environment.bind` in development; set \
-             `environment.public_url` when users reach kunci at another address"
-        ));
+             `environment.public_url` when users reach kunci at another address",
+        );
     }
     match app.accounts().list().await {
         Ok(accounts) if !accounts.iter().any(|a| a.scopes.contains(&Scope::Admin)) => {

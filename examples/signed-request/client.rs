@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! KUNCI_URL=http://127.0.0.1:8080 KUNCI_CLIENT=billing KUNCI_SECRET=kcs_… \
+//!     cargo run --example signed_request -- GET /api/v1/me
+//!     cargo run --example signed_request -- GET '/api/v1/search?q=kunci'
 //!     cargo run --example signed_request -- POST '/api/v1/service/ping?x=1' '{"hello":"world"}'
 //! ```
 //!

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sends one signed request to kunci (docs/signed-requests.md) with openssl and curl.
 #
-#   KUNCI_CLIENT=billing KUNCI_SECRET=kcs_… ./sign.sh POST https://kunci.example.com/api/v1/service/ping body.json
+#   KUNCI_CLIENT=billing KUNCI_SECRET=kcs_… ./sign.sh GET https://kunci.example.com/api/v1/me
+#   KUNCI_CLIENT=billing KUNCI_SECRET=kcs_… ./sign.sh GET 'https://kunci.example.com/api/v1/search?q=kunci'
+#   KUNCI_CLIENT=deploy  KUNCI_SECRET=kcs_… ./sign.sh POST https://kunci.example.com/api/v1/admin/api-keys key.json
 #
 # The body file is optional (none: an empty body). KUNCI_TIMESTAMP overrides the clock, for tests.
 set -euo pipefail

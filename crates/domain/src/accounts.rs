@@ -259,7 +259,7 @@ impl Accounts {
     /// Creates an account with scope `user` (and `admin` when asked).
     pub async fn add(
         &self,
-        actor: &str,
+        actor: &Actor,
         username: &str,
         password: &SecretString,
         admin: bool,
@@ -286,7 +286,7 @@ impl Accounts {
         } else {
             name.clone()
         };
-        let event = AuditEvent::new(actor, "account.created", target);
+        let event = AuditEvent::by(actor, "account.created", target);
         self.audit
             .around(event, async {
                 match self.store.insert(&account).await {
@@ -349,7 +349,7 @@ impl Accounts {
 
     pub async fn set_disabled(
         &self,
-        actor: &str,
+        actor: &Actor,
         username: &str,
         disabled: bool,
     ) -> Result<(), AccountError> {
@@ -361,7 +361,7 @@ impl Accounts {
             "account.enabled"
         };
         self.audit
-            .around(AuditEvent::new(actor, action, name.clone()), async {
+            .around(AuditEvent::by(actor, action, name.clone()), async {
                 match self.store.set_disabled(&name, disabled).await? {
                     true => Ok(()),
                     false => Err(AccountError::Unknown(name.clone())),
@@ -373,7 +373,7 @@ impl Accounts {
 
     pub async fn set_password(
         &self,
-        actor: &str,
+        actor: &Actor,
         username: &str,
         password: &SecretString,
     ) -> Result<(), AccountError> {
@@ -383,7 +383,7 @@ impl Accounts {
         let now = self.clock.now_unix();
         self.audit
             .around(
-                AuditEvent::new(actor, "account.password_changed", name.clone()),
+                AuditEvent::by(actor, "account.password_changed", name.clone()),
                 async {
                     match self.store.set_password(&name, &hash, now).await? {
                         true => Ok(()),

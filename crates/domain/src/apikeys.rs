@@ -15,6 +15,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::audit::Actor;
 use crate::store::StoreError;
 
 /// A key's state.
@@ -272,7 +273,7 @@ impl ApiKeyPool {
     /// Adds a key after checking its format and that it is not in the pool already.
     pub async fn add(
         &self,
-        actor: &str,
+        actor: &Actor,
         upstream: &str,
         key: &kunci_crypto::SecretString,
         format: &dyn KeyFormat,
@@ -316,7 +317,7 @@ impl ApiKeyPool {
             used_today: 0,
             budget_day: None,
         };
-        let event = crate::audit::AuditEvent::new(
+        let event = crate::audit::AuditEvent::by(
             actor,
             "admin.api_key.created",
             format!("{upstream} {masked} ({id})"),
@@ -335,7 +336,7 @@ impl ApiKeyPool {
     /// An administrator's change, audited with the masked key.
     pub async fn change(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         change: &KeyChange,
     ) -> Result<ApiKey, PoolError> {
@@ -366,7 +367,7 @@ impl ApiKeyPool {
                 budget.map_or("-".to_owned(), |b| b.to_string())
             ));
         }
-        let event = crate::audit::AuditEvent::new(
+        let event = crate::audit::AuditEvent::by(
             actor,
             "admin.api_key.updated",
             format!(
@@ -389,13 +390,13 @@ impl ApiKeyPool {
     }
 
     /// Removes a key, audited with its masked form.
-    pub async fn remove(&self, actor: &str, id: &str) -> Result<(), PoolError> {
+    pub async fn remove(&self, actor: &Actor, id: &str) -> Result<(), PoolError> {
         let key = self
             .store
             .get(id)
             .await?
             .ok_or_else(|| PoolError::Unknown(id.to_owned()))?;
-        let event = crate::audit::AuditEvent::new(
+        let event = crate::audit::AuditEvent::by(
             actor,
             "admin.api_key.deleted",
             format!("{} {} ({})", key.upstream, key.masked, key.id),
@@ -412,7 +413,7 @@ impl ApiKeyPool {
     /// (with the masked key) before the call is made, and counted as a use in `day`.
     pub async fn lease_for_test(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         day: Day,
     ) -> Result<(ApiKey, kunci_crypto::SecretString), PoolError> {
@@ -422,7 +423,7 @@ impl ApiKeyPool {
             .await?
             .ok_or_else(|| PoolError::Unknown(id.to_owned()))?;
         let secret = self.open(&key)?;
-        let event = crate::audit::AuditEvent::new(
+        let event = crate::audit::AuditEvent::by(
             actor,
             "admin.api_key.tested",
             format!("{} {} ({})", key.upstream, key.masked, key.id),
@@ -846,7 +847,7 @@ mod tests {
         async fn add_text(&self, text: &str, priority: i64) -> Result<ApiKey, PoolError> {
             let text = SecretString::new(text);
             self.pool
-                .add("cli", UPSTREAM, &text, &TestFormat, priority, None)
+                .add(&Actor::cli(), UPSTREAM, &text, &TestFormat, priority, None)
                 .await
         }
 
@@ -935,17 +936,21 @@ mod tests {
                 status: Some(status),
                 ..KeyChange::default()
             };
-            let refused = s.pool.change("cli", &key.id, &change).await;
+            let refused = s.pool.change(&Actor::cli(), &key.id, &change).await;
             assert!(matches!(refused, Err(PoolError::BadStatus)), "{status}");
         }
         let disable = KeyChange {
             status: Some(KeyStatus::Disabled),
             ..KeyChange::default()
         };
-        let unknown = s.pool.change("cli", "key_nothing", &disable).await;
+        let unknown = s.pool.change(&Actor::cli(), "key_nothing", &disable).await;
         assert!(matches!(unknown, Err(PoolError::Unknown(_))));
 
-        let changed = s.pool.change("cli", &key.id, &disable).await.unwrap();
+        let changed = s
+            .pool
+            .change(&Actor::cli(), &key.id, &disable)
+            .await
+            .unwrap();
         assert_eq!(changed.status, KeyStatus::Disabled);
         assert!(s.acquire(&[]).await.is_none(), "never handed out");
         let target = format!("{UPSTREAM} {} ({}) status=disabled", key.masked, key.id);
@@ -1042,7 +1047,7 @@ mod tests {
         let s = setup();
         let key = s.add(1).await;
         s.base.audit_store.outage.set(true);
-        let leased = s.pool.lease_for_test("cli", &key.id, DAY).await;
+        let leased = s.pool.lease_for_test(&Actor::cli(), &key.id, DAY).await;
         assert!(matches!(leased, Err(PoolError::Audit(_))));
         s.base.audit_store.outage.set(false);
         assert_eq!(s.stored(&key.id).await.usage_count, 0, "no use counted");
@@ -1051,8 +1056,15 @@ mod tests {
             status: Some(KeyStatus::Disabled),
             ..KeyChange::default()
         };
-        s.pool.change("cli", &key.id, &disable).await.unwrap();
-        let (leased, secret) = s.pool.lease_for_test("cli", &key.id, DAY).await.unwrap();
+        s.pool
+            .change(&Actor::cli(), &key.id, &disable)
+            .await
+            .unwrap();
+        let (leased, secret) = s
+            .pool
+            .lease_for_test(&Actor::cli(), &key.id, DAY)
+            .await
+            .unwrap();
         assert_eq!(leased.id, key.id, "whatever its status");
         assert_eq!(secret.expose(), key_text(1));
         let stored = s.stored(&key.id).await;
@@ -1061,7 +1073,10 @@ mod tests {
         let expected = format!("cli {target} allowed");
         assert_eq!(s.audited("admin.api_key.tested"), [expected]);
 
-        let unknown = s.pool.lease_for_test("cli", "key_nothing", DAY).await;
+        let unknown = s
+            .pool
+            .lease_for_test(&Actor::cli(), "key_nothing", DAY)
+            .await;
         assert!(matches!(unknown, Err(PoolError::Unknown(_))));
     }
 
@@ -1069,12 +1084,12 @@ mod tests {
     async fn a_removal_is_audited() {
         let s = setup();
         let key = s.add(1).await;
-        s.pool.remove("cli", &key.id).await.unwrap();
+        s.pool.remove(&Actor::cli(), &key.id).await.unwrap();
         assert!(s.pool.list(None).await.unwrap().is_empty());
         let target = format!("{UPSTREAM} {} ({})", key.masked, key.id);
         let expected = format!("cli {target} allowed");
         assert_eq!(s.audited("admin.api_key.deleted"), [expected]);
-        let again = s.pool.remove("cli", &key.id).await;
+        let again = s.pool.remove(&Actor::cli(), &key.id).await;
         assert!(matches!(again, Err(PoolError::Unknown(_))));
     }
 }

@@ -16,8 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kunci_crypto::signed_request;
 use kunci_crypto::{MasterKey, SecretString};
 
-use crate::audit::{AuditEvent, AuditLog, AuditedError};
+use crate::audit::{Actor, AuditEvent, AuditLog, AuditedError};
 use crate::clock::Clock;
+use crate::session::Scope;
 use crate::store::StoreError;
 
 /// How far a request's timestamp may be from the server's clock, either way.
@@ -31,8 +32,22 @@ pub struct StoredClient {
     pub name: String,
     /// The secret sealed under the master key with the context `service_client:<name>`.
     pub sealed: String,
+    /// What the client may do besides `basic`: `user`, and `admin` for an administrative
+    /// client (a deploy job driving the admin API).
+    pub scopes: Vec<Scope>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+}
+
+impl StoredClient {
+    /// The scopes of a request this client signed: `basic` and `user`, and `admin` when given.
+    pub fn request_scopes(&self) -> Vec<Scope> {
+        let mut scopes = vec![Scope::Basic, Scope::User];
+        if self.scopes.contains(&Scope::Admin) {
+            scopes.push(Scope::Admin);
+        }
+        scopes
+    }
 }
 
 #[async_trait]
@@ -155,8 +170,14 @@ impl ServiceClients {
         }
     }
 
-    /// Creates a client and returns its secret, the only time it is shown.
-    pub async fn add(&self, actor: &str, name: &str) -> Result<SecretString, ClientError> {
+    /// Creates a client with scope `user` or `admin` and returns its secret, the only time it
+    /// is shown.
+    pub async fn add(
+        &self,
+        actor: &Actor,
+        name: &str,
+        scope: Scope,
+    ) -> Result<SecretString, ClientError> {
         if !is_client_name(name) {
             return Err(ClientError::BadName(name.chars().take(64).collect()));
         }
@@ -167,13 +188,22 @@ impl ServiceClients {
             .master
             .seal(&context(name), secret.expose().as_bytes())
             .map_err(|e| ClientError::Seal(e.to_string()))?;
+        let scopes = match scope {
+            Scope::Admin => vec![Scope::User, Scope::Admin],
+            _ => vec![Scope::User],
+        };
         let client = StoredClient {
             name: name.to_owned(),
             sealed,
+            scopes,
             created_at: self.clock.now_unix(),
             revoked_at: None,
         };
-        let event = AuditEvent::new(actor, "service_client.created", name);
+        let target = match scope {
+            Scope::Admin => format!("{name} (admin)"),
+            _ => name.to_owned(),
+        };
+        let event = AuditEvent::by(actor, "service_client.created", target);
         self.audit
             .around(event, self.store.insert(&client))
             .await
@@ -190,8 +220,8 @@ impl ServiceClients {
     }
 
     /// Revokes a client: its requests are refused from now on, on every instance.
-    pub async fn revoke(&self, actor: &str, name: &str) -> Result<(), ClientError> {
-        let event = AuditEvent::new(actor, "service_client.revoked", name);
+    pub async fn revoke(&self, actor: &Actor, name: &str) -> Result<(), ClientError> {
+        let event = AuditEvent::by(actor, "service_client.revoked", name);
         let revoked = self
             .audit
             .around(event, async {
@@ -208,7 +238,7 @@ impl ServiceClients {
         })
     }
 
-    /// Verifies a signed request. Returns the client's name.
+    /// Verifies a signed request. Returns the client as stored (its name and scopes).
     ///
     /// Order matters: the cheap checks first, the nonce last, so that nobody can use up
     /// nonces (or fill the store) without a valid signature.
@@ -218,7 +248,7 @@ impl ServiceClients {
         path_and_query: &str,
         headers: Signature<'_>,
         body: &[u8],
-    ) -> Result<String, SignedRequestError> {
+    ) -> Result<StoredClient, SignedRequestError> {
         use SignedRequestError::{BadSignature, ReplayedNonce, StaleTimestamp, Unavailable};
         let (Some(name), Some(timestamp), Some(nonce), Some(signature)) = (
             headers.client,
@@ -261,7 +291,7 @@ impl ServiceClients {
             .claim(&format!("{name}:{nonce}"), ts, now, NONCE_TTL_SECS)
             .await
         {
-            Ok(Claim::Fresh) => Ok(client.name),
+            Ok(Claim::Fresh) => Ok(client),
             Ok(Claim::Replayed | Claim::BeforeWatermark) => Err(ReplayedNonce),
             Err(err) => Err(Unavailable(err.to_string())),
         }
@@ -301,7 +331,10 @@ mod tests {
             base.clock(),
             base.audit.clone(),
         );
-        let secret = clients.add("cli", "billing").await.unwrap();
+        let secret = clients
+            .add(&Actor::cli(), "billing", Scope::User)
+            .await
+            .unwrap();
         Setup {
             clients,
             store,
@@ -358,7 +391,8 @@ mod tests {
 
         async fn verify(&self, request: &Signed) -> Result<String, SignedRequestError> {
             let headers = request.headers();
-            self.clients.verify(METHOD, PATH, headers, BODY).await
+            let client = self.clients.verify(METHOD, PATH, headers, BODY).await?;
+            Ok(client.name)
         }
     }
 
@@ -505,7 +539,11 @@ mod tests {
     #[tokio::test]
     async fn a_nonce_is_per_client() {
         let s = setup().await;
-        let reports = s.clients.add("cli", "reports").await.unwrap();
+        let reports = s
+            .clients
+            .add(&Actor::cli(), "reports", Scope::User)
+            .await
+            .unwrap();
         let now = s.now().to_string();
         let theirs = sign(&reports, "reports", &now, &nonce(30));
         assert_eq!(s.verify(&theirs).await, accepted("reports"));
@@ -518,7 +556,7 @@ mod tests {
         let s = setup().await;
         let before = s.signed(s.now(), 31);
         assert_eq!(s.verify(&before).await, accepted("billing"));
-        s.clients.revoke("cli", "billing").await.unwrap();
+        s.clients.revoke(&Actor::cli(), "billing").await.unwrap();
         let after = s.signed(s.now(), 32);
         let refused = s.verify(&after).await;
         assert_eq!(refused, Err(BadSignature));
@@ -567,14 +605,14 @@ mod tests {
     #[tokio::test]
     async fn clients_are_audited_and_names_are_never_reused() {
         let s = setup().await;
-        let again = s.clients.add("cli", "billing").await;
+        let again = s.clients.add(&Actor::cli(), "billing", Scope::User).await;
         assert!(matches!(again, Err(ClientError::Exists(_))));
-        s.clients.revoke("cli", "billing").await.unwrap();
-        let twice = s.clients.revoke("cli", "billing").await;
+        s.clients.revoke(&Actor::cli(), "billing").await.unwrap();
+        let twice = s.clients.revoke(&Actor::cli(), "billing").await;
         assert!(matches!(twice, Err(ClientError::Unknown(_))));
-        let reused = s.clients.add("cli", "billing").await;
+        let reused = s.clients.add(&Actor::cli(), "billing", Scope::User).await;
         assert!(matches!(reused, Err(ClientError::Exists(_))), "kept");
-        let bad = s.clients.add("cli", "Bad Name").await;
+        let bad = s.clients.add(&Actor::cli(), "Bad Name", Scope::User).await;
         assert!(matches!(bad, Err(ClientError::BadName(_))));
 
         let entries: Vec<String> = s
@@ -609,7 +647,7 @@ mod tests {
     async fn a_client_is_not_created_when_its_audit_entry_cannot_be_written() {
         let s = setup().await;
         s.base.audit_store.outage.set(true);
-        let added = s.clients.add("cli", "payroll").await;
+        let added = s.clients.add(&Actor::cli(), "payroll", Scope::User).await;
         assert!(matches!(added, Err(ClientError::Audit(_))));
         assert_eq!(s.store.get("payroll").await.unwrap(), None);
     }

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use kunci_crypto::MasterKey;
 use kunci_crypto::keyring::{KeyPurpose, KeyRing, KeyState, Kid, Material, SigningKey};
 
-use crate::audit::{AuditError, AuditEvent, AuditLog, AuditedError};
+use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, AuditedError};
 use crate::clock::Clock;
 use crate::notify::{EventKind, Notification, Notifier, Silent};
 use crate::store::StoreError;
@@ -308,11 +308,11 @@ impl KeyRingService {
     /// Makes a new active key for `purpose`; the old one keeps verifying. Returns the new kid.
     /// The schedule's rotations: actor `system`.
     pub async fn rotate(&self, purpose: KeyPurpose) -> Result<Kid, KeyError> {
-        self.rotate_as("system", purpose).await
+        self.rotate_as(&Actor::system(), purpose).await
     }
 
     /// [`Self::rotate`] on behalf of `actor` (as the audit log names it).
-    pub async fn rotate_as(&self, actor: &str, purpose: KeyPurpose) -> Result<Kid, KeyError> {
+    pub async fn rotate_as(&self, actor: &Actor, purpose: KeyPurpose) -> Result<Kid, KeyError> {
         self.reload().await?;
         let new = self.new_stored_key(purpose)?;
         let expected = self.ring().active(purpose).map(|k| k.kid.clone());
@@ -320,7 +320,7 @@ impl KeyRingService {
             Some(old) => format!("{} {old} -> {}", purpose.as_str(), new.kid),
             None => format!("{} -> {}", purpose.as_str(), new.kid),
         };
-        let event = AuditEvent::new(actor, "signing_key.rotated", target);
+        let event = AuditEvent::by(actor, "signing_key.rotated", target);
         self.audited(event, async {
             let stored = match &expected {
                 Some(expected) => self.store.rotate(purpose, expected, &new, self.now()).await,
@@ -346,11 +346,11 @@ impl KeyRingService {
     /// Retires a `verify` key at once (before its window ends: what it signed stops verifying;
     /// browsers with a live session simply get a fresh token).
     pub async fn retire(&self, kid: &Kid) -> Result<(), KeyError> {
-        self.retire_as("system", kid).await
+        self.retire_as(&Actor::system(), kid).await
     }
 
     /// [`Self::retire`] on behalf of `actor`.
-    pub async fn retire_as(&self, actor: &str, kid: &Kid) -> Result<(), KeyError> {
+    pub async fn retire_as(&self, actor: &Actor, kid: &Kid) -> Result<(), KeyError> {
         self.reload().await?;
         let keys = self.keys();
         let key = keys
@@ -360,7 +360,7 @@ impl KeyRingService {
         if key.state != KeyState::Verify {
             return Err(KeyError::NotVerify(kid.clone()));
         }
-        let event = AuditEvent::new(actor, "signing_key.retired", kid.as_str());
+        let event = AuditEvent::by(actor, "signing_key.retired", kid.as_str());
         self.audited(event, async {
             if self.store.retire(kid, self.now()).await? {
                 Ok(())
@@ -518,7 +518,10 @@ mod tests {
         let tag = ring.active(KeyPurpose::Cookie).unwrap().mac("test", b"m");
         base.clock.advance(Duration::hours(1));
 
-        let new = service.rotate_as("cli", KeyPurpose::Cookie).await.unwrap();
+        let new = service
+            .rotate_as(&Actor::cli(), KeyPurpose::Cookie)
+            .await
+            .unwrap();
         assert_ne!(new, old);
         assert_eq!(active(&service, KeyPurpose::Cookie), new);
         let ring = service.ring();
@@ -537,7 +540,9 @@ mod tests {
         let store = Arc::new(MemoryKeys::default());
         let service = start(&base, &store).await;
         let old = active(&service, KeyPurpose::Jwt);
-        let rotated = service.rotate_as("user:root", KeyPurpose::Jwt).await;
+        let rotated = service
+            .rotate_as(&Actor::user(Some("root"), None), KeyPurpose::Jwt)
+            .await;
         let new = rotated.unwrap();
 
         let rotations: Vec<String> = base
@@ -589,7 +594,7 @@ mod tests {
 
         service.rotate(KeyPurpose::Cookie).await.unwrap();
         base.clock.advance(Duration::minutes(5));
-        service.retire_as("cli", &old).await.unwrap();
+        service.retire_as(&Actor::cli(), &old).await.unwrap();
         assert!(service.ring().verifier(&old, KeyPurpose::Cookie).is_none());
         let stored = store.get(&old).unwrap();
         assert_eq!(stored.state, KeyState::Retired);

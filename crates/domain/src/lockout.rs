@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::audit::{AuditEvent, AuditLog, Outcome};
+use crate::audit::{Actor, AuditEvent, AuditLog, Outcome};
 use crate::clock::Clock;
 use crate::notify::{EventKind, Notification, Notifier};
 use crate::store::StoreError;
@@ -167,8 +167,8 @@ impl Lockout {
     }
 
     /// An administrator lifts the lock on a name. True when it was locked or counting.
-    pub async fn unlock(&self, actor: &str, name: &str) -> Result<bool, LockoutError> {
-        let event = AuditEvent::new(actor, "account.unlocked", name);
+    pub async fn unlock(&self, actor: &Actor, name: &str) -> Result<bool, LockoutError> {
+        let event = AuditEvent::by(actor, "account.unlocked", name);
         let cleared = self
             .audit
             .around(event, self.store.clear(&name_key(name)))
@@ -430,11 +430,11 @@ mod tests {
         for _ in 0..5 {
             fail(&lockout, "judy", None).await.unwrap();
         }
-        assert!(lockout.unlock("cli", "judy").await.unwrap());
+        assert!(lockout.unlock(&Actor::cli(), "judy").await.unwrap());
         assert_eq!(lockout.locked_until("judy").await.unwrap(), None);
         let ticket = lockout.check_in("judy", None).await.unwrap();
         assert_eq!(ticket.count, 1, "the count is gone with the lock");
-        assert!(!lockout.unlock("cli", "nobody").await.unwrap());
+        assert!(!lockout.unlock(&Actor::cli(), "nobody").await.unwrap());
 
         let unlocks: Vec<String> = base
             .audited()
@@ -453,7 +453,7 @@ mod tests {
             fail(&lockout, "ken", None).await.unwrap();
         }
         base.audit_store.outage.set(true);
-        let unlocked = lockout.unlock("cli", "ken").await;
+        let unlocked = lockout.unlock(&Actor::cli(), "ken").await;
         assert!(matches!(unlocked, Err(LockoutError::Audit(_))));
         assert!(lockout.locked_until("ken").await.unwrap().is_some());
     }

@@ -254,7 +254,10 @@ mod tests {
             base.heard.clone(),
         );
         let alice = SecretString::new(PASSWORD);
-        accounts.add("cli", "alice", &alice, false).await.unwrap();
+        accounts
+            .add(&crate::audit::Actor::cli(), "alice", &alice, false)
+            .await
+            .unwrap();
         Setup {
             login: Login::new(accounts.clone(), lockout),
             accounts,
@@ -335,8 +338,14 @@ mod tests {
     async fn every_kind_of_wrong_gets_the_same_answer() {
         let s = setup().await;
         let carol = SecretString::new(PASSWORD);
-        s.accounts.add("cli", "carol", &carol, false).await.unwrap();
-        s.accounts.set_disabled("cli", "carol", true).await.unwrap();
+        s.accounts
+            .add(&crate::audit::Actor::cli(), "carol", &carol, false)
+            .await
+            .unwrap();
+        s.accounts
+            .set_disabled(&crate::audit::Actor::cli(), "carol", true)
+            .await
+            .unwrap();
         let wrongs = [
             ("alice", "wrong horse"),
             ("mallory", PASSWORD),
@@ -433,7 +442,10 @@ mod tests {
         let s = setup().await;
         let longest = "y".repeat(MAX_PASSWORD_BYTES);
         let secret = SecretString::new(longest.clone());
-        s.accounts.add("cli", "dave", &secret, false).await.unwrap();
+        s.accounts
+            .add(&crate::audit::Actor::cli(), "dave", &secret, false)
+            .await
+            .unwrap();
         assert!(s.attempt("dave", &longest, None).await.is_ok());
     }
 

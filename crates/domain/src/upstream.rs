@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::apikeys::{ApiKey, KeyFormat};
+use crate::audit::Actor;
 use crate::session::Scope;
 use crate::store::StoreError;
 
@@ -97,7 +98,7 @@ pub trait Upstreams: Send + Sync + fmt::Debug {
     async fn search(&self, query: &SearchQuery) -> Result<UpstreamAnswer, UpstreamError>;
     /// One call with key `id` (whatever its status), made for administrator `actor`: audited,
     /// counted, and its verdict applied to the key like any other call's.
-    async fn test_key(&self, actor: &str, id: &str) -> Result<KeyTest, UpstreamError>;
+    async fn test_key(&self, actor: &Actor, id: &str) -> Result<KeyTest, UpstreamError>;
     /// A request passed through to a `generic` upstream with a key from its pool.
     async fn proxy(
         &self,

@@ -183,8 +183,11 @@ pub enum ClientCommand {
     Add {
         /// Lowercase letters, digits, `-` and `_`.
         name: String,
+        /// `admin` lets the client drive the admin API (a deploy job importing API keys).
+        #[arg(long, value_enum, default_value = "user")]
+        scope: ScopeArg,
     },
-    /// List clients with their state.
+    /// List clients with their scopes and state.
     List,
     /// Revoke a client: its requests are refused from now on (the name stays taken).
     Revoke { name: String },

@@ -169,6 +169,3 @@ impl Workbench {
         result
     }
 }
-
-/// The actor the audit log names for commands.
-pub(crate) const CLI: &str = "cli";

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use futures_util::FutureExt as _;
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{KeyFormat, PoolError, Verdict};
+use kunci_domain::audit::Actor;
 use kunci_domain::clock::Clock;
 use kunci_domain::session::Scope;
 use kunci_domain::upstream::{
@@ -239,7 +240,7 @@ impl Upstreams for Gateway {
         })
     }
 
-    async fn test_key(&self, actor: &str, id: &str) -> Result<KeyTest, UpstreamError> {
+    async fn test_key(&self, actor: &Actor, id: &str) -> Result<KeyTest, UpstreamError> {
         let pool = self.proxy.pool();
         let key = pool
             .store()

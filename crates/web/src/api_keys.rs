@@ -30,7 +30,7 @@ use crate::state::AppState;
         (status = 403, response = inline(crate::error::problems::Forbidden)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn leaderboard(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let standings = state.leaderboard().standings(10).await?;
@@ -83,9 +83,9 @@ fn shown(key: &ApiKey) -> Value {
     })
 }
 
-/// The administrator making a change.
+/// The administrator (or admin client) making a change, with what verified it.
 fn actor(who: &Principal) -> Actor {
-    Actor::user(who.username.as_deref(), who.sub.as_deref())
+    who.actor()
 }
 
 /// `GET /api/v1/admin/api-keys`
@@ -100,7 +100,7 @@ fn actor(who: &Principal) -> Actor {
         (status = 403, response = inline(crate::error::problems::Forbidden)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let keys = state.pool().list(None).await?;
@@ -137,7 +137,7 @@ pub(crate) struct KeyCreate {
         (status = 409, response = inline(crate::error::problems::DuplicateKey)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -163,7 +163,7 @@ pub(crate) async fn create(
     let mut created = state
         .pool()
         .add(
-            actor(&who).as_str(),
+            &actor(&who),
             &new.upstream,
             &key,
             format.as_ref(),
@@ -178,7 +178,7 @@ pub(crate) async fn create(
         };
         created = state
             .pool()
-            .change(actor(&who).as_str(), &created.id, &change)
+            .change(&actor(&who), &created.id, &change)
             .await?;
     }
     Ok((StatusCode::CREATED, Json(shown(&created))).into_response())
@@ -234,7 +234,7 @@ mod double_option {
         (status = 404, response = inline(crate::error::problems::NotFound)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn update(
     State(state): State<AppState>,
@@ -259,10 +259,7 @@ pub(crate) async fn update(
         quota_group: patch.quota_group,
         daily_budget: patch.daily_budget,
     };
-    let key = state
-        .pool()
-        .change(actor(&who).as_str(), &id, &change)
-        .await?;
+    let key = state.pool().change(&actor(&who), &id, &change).await?;
     Ok(Json(shown(&key)))
 }
 
@@ -280,14 +277,14 @@ pub(crate) async fn update(
         (status = 404, response = inline(crate::error::problems::NotFound)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.pool().remove(actor(&who).as_str(), &id).await?;
+    state.pool().remove(&actor(&who), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -325,7 +322,7 @@ pub(crate) async fn may_test(state: &AppState, actor: &str) -> Result<(), i64> {
         (status = 429, response = inline(crate::error::problems::Limited)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn test(
     State(state): State<AppState>,
@@ -338,7 +335,7 @@ pub(crate) async fn test(
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let test = state
         .upstreams()
-        .test_key(actor.as_str(), &id)
+        .test_key(&actor, &id)
         .await
         .map_err(|err| ApiError::upstream(err, state.clock().now_unix()))?;
     Ok(Json(json!({

@@ -27,6 +27,7 @@ use kunci_domain::session::{Lookup, Scope, SessionId, SessionRecord};
 
 use crate::cookies::{Name, RequestCookies};
 use crate::error::ApiError;
+pub use crate::principal::{Principal, RequestKind, Via};
 use crate::state::AppState;
 
 /// Who is making the request, for handlers and scope checks.
@@ -58,47 +59,6 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
             .get::<Self>()
             .cloned()
             .ok_or(ApiError::Unauthenticated)
-    }
-}
-
-/// Every route behind the authentication middleware has a `Principal`; one without is answered
-/// 401, never 500.
-impl<S: Send + Sync> FromRequestParts<S> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Self>()
-            .cloned()
-            .ok_or(ApiError::Unauthenticated)
-    }
-}
-
-/// How a request authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Via {
-    /// Browser cookies: a server session.
-    Cookie,
-    /// `Authorization: Bearer` with an access token of refresh-token family `family`.
-    Bearer { family: String, jti: String },
-}
-
-/// Who is calling, whatever the mechanism: what API handlers and scope checks look at.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// The account id; `None` for an anonymous browser session.
-    pub sub: Option<String>,
-    pub username: Option<String>,
-    pub scopes: Vec<Scope>,
-    /// The key that verified the credential.
-    pub kid: Kid,
-    pub via: Via,
-}
-
-impl Principal {
-    pub fn has(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
     }
 }
 
@@ -158,7 +118,7 @@ async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next)
         sub: Some(claims.sub),
         username: Some(claims.preferred_username),
         scopes,
-        kid: verified.kid,
+        kid: verified.kid.to_string(),
         via: Via::Bearer {
             family: claims.sid,
             jti: claims.jti,
@@ -167,38 +127,16 @@ async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next)
     next.run(request).await
 }
 
-/// What the client expects, which decides redirect or 401.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestKind {
-    /// A browser navigating: not under `/api/`, `Accept` includes `text/html`.
-    Page,
-    /// Everything else: `/api/…`, JSON, scripts.
-    Api,
-}
-
-impl RequestKind {
-    pub fn of(request: &Request) -> Self {
-        let path = request.uri().path();
-        // Forward-auth answers a proxy: never a bootstrap or a redirect.
-        let api_path = path.starts_with("/api/") || path == "/auth/verify";
-        let accept = request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !api_path && accept.contains("text/html") {
-            Self::Page
-        } else {
-            Self::Api
-        }
-    }
-}
-
 pub(crate) async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    // Exactly one mechanism per request: a signature first (its cookies and any
+    // `Authorization` grant nothing), then a bearer token, then cookies.
+    if crate::signed::is_signed(request.headers()) {
+        return crate::signed::authenticate(&state, request, next).await;
+    }
     if request.headers().contains_key(header::AUTHORIZATION) {
         return authenticate_bearer(&state, request, next).await;
     }
@@ -268,7 +206,7 @@ pub(crate) async fn authenticate(
         sub: record.sub.clone(),
         username: record.data.get(kunci_domain::session::USERNAME).cloned(),
         scopes: record.scopes.clone(),
-        kid: kid.clone(),
+        kid: kid.to_string(),
         via: Via::Cookie,
     });
     request.extensions_mut().insert(AuthContext {

@@ -55,7 +55,7 @@ fn current_id(who: &Principal, auth: Option<&AuthContext>) -> Option<String> {
     match (&who.via, auth) {
         (Via::Bearer { family, .. }, _) => Some(format!("a_{family}")),
         (Via::Cookie, Some(auth)) => Some(format!("s_{}", auth.session.key)),
-        (Via::Cookie, None) => None,
+        (Via::Cookie, None) | (Via::Signature { .. }, _) => None,
     }
 }
 
@@ -89,8 +89,13 @@ async fn end_all(state: &AppState, sub: &str) -> Result<Value, ApiError> {
     Ok(json!({ "ok": true, "sessions_ended": sessions, "apps_ended": apps }))
 }
 
+/// The caller's own account: a service client has none (its sessions are nobody's).
 fn account_of(who: &Principal) -> Result<&str, ApiError> {
-    who.sub.as_deref().ok_or(ApiError::Unauthenticated)
+    match (&who.via, who.account()) {
+        (Via::Signature { .. }, _) => Err(ApiError::InsufficientScope),
+        (_, Some(sub)) => Ok(sub),
+        (_, None) => Err(ApiError::Unauthenticated),
+    }
 }
 
 /// `GET /api/v1/me/sessions`
@@ -164,11 +169,8 @@ pub(crate) async fn end_all_mine(
     who: Principal,
 ) -> Result<Json<Value>, ApiError> {
     let sub = account_of(&who)?.to_owned();
-    let event = AuditEvent::new(
-        Actor::account(&sub),
-        "account.sessions_revoked",
-        sub.clone(),
-    );
+    let actor = Actor::account(&sub).verified_by(who.kid.clone());
+    let event = AuditEvent::by(&actor, "account.sessions_revoked", sub.clone());
     state.audit().record(event).await?;
     Ok(Json(end_all(&state, &sub).await?))
 }
@@ -180,10 +182,6 @@ async fn named(state: &AppState, name: &str) -> Result<String, ApiError> {
         Err(AccountError::Store(err)) => Err(err.into()),
         Err(err) => Err(ApiError::Internal(Box::new(err))),
     }
-}
-
-fn admin(who: &Principal) -> Actor {
-    Actor::user(who.username.as_deref(), who.sub.as_deref())
 }
 
 /// `GET /api/v1/admin/accounts/{name}/sessions`
@@ -200,7 +198,7 @@ fn admin(who: &Principal) -> Actor {
         (status = 404, response = inline(crate::error::problems::NotFound)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn of_account(
     State(state): State<AppState>,
@@ -224,7 +222,7 @@ pub(crate) async fn of_account(
         (status = 404, response = inline(crate::error::problems::NotFound)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn end_of_account(
     State(state): State<AppState>,
@@ -232,8 +230,11 @@ pub(crate) async fn end_of_account(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let sub = named(&state, &name).await?;
-    let event = AuditEvent::new(admin(&who), "admin.session.revoked", format!("{name} {id}"))
-        .kid(who.kid.as_str());
+    let event = AuditEvent::by(
+        &who.actor(),
+        "admin.session.revoked",
+        format!("{name} {id}"),
+    );
     state.audit().record(event).await?;
     if end(&state, &sub, &id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -256,7 +257,7 @@ pub(crate) async fn end_of_account(
         (status = 404, response = inline(crate::error::problems::NotFound)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn end_all_of_account(
     State(state): State<AppState>,
@@ -264,7 +265,7 @@ pub(crate) async fn end_all_of_account(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let sub = named(&state, &name).await?;
-    let event = AuditEvent::new(admin(&who), "admin.sessions.revoked", name).kid(who.kid.as_str());
+    let event = AuditEvent::by(&who.actor(), "admin.sessions.revoked", name);
     state.audit().record(event).await?;
     Ok(Json(end_all(&state, &sub).await?))
 }

@@ -167,6 +167,7 @@ pub(crate) async fn page(
 fn actor(auth: &AuthContext) -> Actor {
     let username = auth.session.data.get(kunci_domain::session::USERNAME);
     Actor::user(username.map(String::as_str), auth.session.sub.as_deref())
+        .verified_by(auth.kid.to_string())
 }
 
 fn back(code: &str) -> Response {
@@ -229,7 +230,7 @@ pub(crate) async fn add(
     let pool = state.pool();
     let mut result = pool
         .add(
-            actor.as_str(),
+            &actor,
             &form.upstream,
             &key,
             format.as_ref(),
@@ -242,7 +243,7 @@ pub(crate) async fn add(
             daily_budget: Some(Some(budget)),
             ..KeyChange::default()
         };
-        result = pool.change(actor.as_str(), &added.id, &change).await;
+        result = pool.change(&actor, &added.id, &change).await;
     }
     outcome(result, "added")
 }
@@ -269,10 +270,7 @@ pub(crate) async fn set_status(
         ..KeyChange::default()
     };
     outcome(
-        state
-            .pool()
-            .change(actor(&auth).as_str(), &id, &change)
-            .await,
+        state.pool().change(&actor(&auth), &id, &change).await,
         "updated",
     )
 }
@@ -283,10 +281,7 @@ pub(crate) async fn delete(
     auth: AuthContext,
     Path(id): Path<String>,
 ) -> Response {
-    outcome(
-        state.pool().remove(actor(&auth).as_str(), &id).await,
-        "deleted",
-    )
+    outcome(state.pool().remove(&actor(&auth), &id).await, "deleted")
 }
 
 /// `POST /settings/keys/{id}/test`: one real call with the key (rate limited, it spends quota).
@@ -302,7 +297,7 @@ pub(crate) async fn test(
     {
         return back("test_limited");
     }
-    match state.upstreams().test_key(actor.as_str(), &id).await {
+    match state.upstreams().test_key(&actor, &id).await {
         Ok(test) => back(&format!("test_{}", test.outcome)),
         Err(UpstreamError::UnknownKey | UpstreamError::Unknown) => back("unknown"),
         Err(UpstreamError::NotTestable) => back("test_untestable"),

@@ -34,14 +34,15 @@ pub mod net;
 mod observe;
 pub mod openapi;
 pub mod pages;
+pub mod principal;
 mod render;
 mod router;
 mod scope;
 mod search;
 mod serve;
-pub mod service;
 mod session_api;
 pub mod settings;
+pub mod signed;
 mod state;
 mod tls;
 

@@ -303,6 +303,8 @@ pub(crate) async fn logout(
         }
         (Via::Cookie, Some(Extension(auth))) => end_session(&state, &auth).await,
         (Via::Cookie, None) => Err(ApiError::Unauthenticated),
+        // A service client has no login to end.
+        (Via::Signature { .. }, _) => Err(ApiError::InsufficientScope),
     };
     match ended {
         Ok(()) => with_cookies(Json(json!({ "ok": true })).into_response(), cleared(&state)),
@@ -334,8 +336,10 @@ pub(crate) async fn logout_form(State(state): State<AppState>, auth: AuthContext
     security(("cookie" = []), ("bearer" = []))
 )]
 pub(crate) async fn logout_all(State(state): State<AppState>, who: Principal) -> Response {
-    let Some(sub) = who.sub.as_deref() else {
-        return ApiError::Unauthenticated.into_response();
+    let sub = match (&who.via, who.account()) {
+        (Via::Signature { .. }, _) => return ApiError::InsufficientScope.into_response(),
+        (_, Some(sub)) => sub,
+        (_, None) => return ApiError::Unauthenticated.into_response(),
     };
     let sessions = state.sessions().destroy_account(sub).await;
     let families = state.refresh().revoke_account(sub).await;
@@ -365,7 +369,7 @@ pub(crate) async fn logout_all(State(state): State<AppState>, who: Principal) ->
         (status = 200, description = "the caller"),
         (status = 401, response = inline(crate::error::problems::Unauthenticated))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn me(who: Principal) -> Response {
     let Some(sub) = who.sub.as_deref() else {
@@ -375,7 +379,7 @@ pub(crate) async fn me(who: Principal) -> Response {
         "sub": sub,
         "username": who.username,
         "scopes": who.scopes,
-        "auth": match who.via { Via::Cookie => "cookie", Via::Bearer { .. } => "bearer" },
+        "auth": who.via.as_str(),
     }))
     .into_response()
 }

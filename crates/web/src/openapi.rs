@@ -34,7 +34,9 @@ impl Modify for Security {
             "signature",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-Kunci-Signature",
-                "t=…,kid=…,nonce=…,v1=… over the request (docs/signed-requests.md)",
+                "HMAC-SHA256, base64url, with the client secret over METHOD, PATH?QUERY, \
+                 X-Kunci-Timestamp, X-Kunci-Nonce and the body's SHA-256; with X-Kunci-Client \
+                 (docs/signed-requests.md). The client's scopes apply; CSRF does not.",
             ))),
         );
     }
@@ -65,7 +67,7 @@ impl Modify for Security {
         crate::api_keys::test,
         crate::search::search,
         crate::search::proxy,
-        crate::service::ping,
+        crate::signed::ping,
         document,
     ),
     components(schemas(
@@ -217,6 +219,38 @@ mod tests {
         assert!(
             !documented.contains_key("retry_after"),
             "`retry_after` is documented but never sent (it is the Retry-After header)"
+        );
+    }
+
+    #[test]
+    fn routes_a_service_client_may_call_declare_the_signature() {
+        let doc: Value = serde_json::from_str(&super::document_json()).unwrap();
+        let schemes = |path: &str, method: &str| -> Vec<String> {
+            doc["paths"][path][method]["security"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .flat_map(|s| s.as_object().unwrap().keys().cloned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for (path, method) in [
+            ("/api/v1/me", "get"),
+            ("/api/v1/search", "get"),
+            ("/api/v1/admin/api-keys", "post"),
+            ("/api/v1/admin/accounts/{name}/sessions", "get"),
+            ("/api/v1/service/ping", "post"),
+        ] {
+            assert!(
+                schemes(path, method).contains(&"signature".to_owned()),
+                "{method} {path}: {:?}",
+                schemes(path, method)
+            );
+        }
+        assert!(
+            !schemes("/api/v1/me/sessions", "get").contains(&"signature".to_owned()),
+            "an account's own sessions are no client's"
         );
     }
 

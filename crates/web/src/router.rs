@@ -11,8 +11,8 @@ use crate::error::{contract_errors, method_not_allowed, not_found, one_host, pan
 use crate::state::AppState;
 use crate::{
     api_keys, auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks,
-    keys_page, limits, login, metrics, mobile, observe, openapi, pages, scope, search, service,
-    session_api,
+    keys_page, limits, login, metrics, mobile, observe, openapi, pages, scope, search, session_api,
+    signed,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -32,7 +32,6 @@ pub struct SiteRoutes {
 ///
 /// - public routes: health, readiness, `/forbidden`, static files, the JWKS;
 /// - app routes, behind the session middleware: pages and the session API, and the site's own;
-/// - service routes, behind signature verification: `/api/v1/service/…`, no cookies.
 ///
 /// Around everything, outermost first: request span, security headers (with the CSP nonce),
 /// panic catcher, body limit.
@@ -104,6 +103,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             post(inventory::end_all_mine),
         )
         .route("/api/v1/me/sessions/{id}", delete(inventory::end_mine))
+        .route("/api/v1/service/ping", post(signed::ping))
         .with_state(state.clone())
         .merge(admin)
         .merge(site.app)
@@ -111,16 +111,8 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             state.clone(),
             auth::authenticate,
         ));
-    let service = Router::new()
-        .route("/api/v1/service/ping", post(service::ping))
-        .with_state(state.clone())
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            service::verify_signed,
-        ));
     public
         .merge(app)
-        .merge(service)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(contract_errors))

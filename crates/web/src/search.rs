@@ -49,7 +49,7 @@ fn number(
         (status = 502, response = inline(crate::error::problems::UpstreamFailed)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn search(
     State(state): State<AppState>,
@@ -135,7 +135,7 @@ async fn count_use(state: &AppState, who: &Principal, upstream: &str) {
         (status = 502, response = inline(crate::error::problems::UpstreamFailed)),
         (status = 503, response = inline(crate::error::problems::Unavailable))
     ),
-    security(("cookie" = []), ("bearer" = []))
+    security(("cookie" = []), ("bearer" = []), ("signature" = []))
 )]
 pub(crate) async fn proxy(
     State(state): State<AppState>,

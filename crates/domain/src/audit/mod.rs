@@ -84,6 +84,13 @@ impl AuditEvent {
         }
     }
 
+    /// An event done by `actor`, with the `kid` that verified it when there is one.
+    pub fn by(actor: &Actor, action: &str, target: impl Into<String>) -> Self {
+        let mut event = Self::new(actor.as_str(), action, target);
+        event.kid = actor.kid.clone();
+        event
+    }
+
     #[must_use]
     pub fn outcome(mut self, outcome: Outcome) -> Self {
         self.outcome = outcome;
@@ -119,63 +126,83 @@ pub fn is_action_name(action: &str) -> bool {
 }
 
 /// Who did an audited thing, as the log names it: `cli`, `system`, `user:<name>`,
-/// `account:<id>`, `client:<name>`, `login:<flow>`. Made only by these constructors, so every
-/// entry names its actor the same way.
+/// `account:<id>`, `client:<name>`, `login:<flow>` — and, when a credential was verified, what
+/// verified it (the signing key's id for a cookie or token, the client for a signed request),
+/// which the entry records as its `kid`. Made only by these constructors, so every entry names
+/// its actor the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(String);
+pub struct Actor {
+    name: String,
+    kid: Option<String>,
+}
 
 impl Actor {
+    fn named(name: String) -> Self {
+        Self { name, kid: None }
+    }
+
     /// An operator at the command line.
     pub fn cli() -> Self {
-        Self("cli".to_owned())
+        Self::named("cli".to_owned())
     }
 
     /// kunci itself (schedules, automatic rotations).
     pub fn system() -> Self {
-        Self("system".to_owned())
+        Self::named("system".to_owned())
     }
 
     /// A logged-in user acting on the system (an administrator's change), named by account
     /// name, else by account id when the name is not known.
     pub fn user(username: Option<&str>, sub: Option<&str>) -> Self {
-        Self(format!("user:{}", username.or(sub).unwrap_or("?")))
+        Self::named(format!("user:{}", username.or(sub).unwrap_or("?")))
     }
 
     /// An account acting on itself ("this wasn't me").
     pub fn account(sub: &str) -> Self {
-        Self(format!("account:{sub}"))
+        Self::named(format!("account:{sub}"))
     }
 
     /// A service client (signed requests).
     pub fn client(name: &str) -> Self {
-        Self(format!("client:{name}"))
+        Self::named(format!("client:{name}"))
     }
 
     /// A login attempt through `flow` (`web`, `form`, `mobile`).
     pub fn login(flow: &str) -> Self {
-        Self(format!("login:{flow}"))
+        Self::named(format!("login:{flow}"))
+    }
+
+    /// The same actor, its credential verified by `kid`.
+    #[must_use]
+    pub fn verified_by(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
     }
 }
 
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
 impl From<&Actor> for String {
     fn from(actor: &Actor) -> Self {
-        actor.0.clone()
+        actor.name.clone()
     }
 }
 
 impl From<Actor> for String {
     fn from(actor: Actor) -> Self {
-        actor.0
+        actor.name
     }
 }
 

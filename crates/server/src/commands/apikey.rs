@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use kunci_crypto::SecretString;
+use kunci_domain::audit::Actor;
 
 use crate::cli::ApikeyCommand;
 
 use crate::config::LoadInput;
-use crate::workbench::{CLI, ProcessEnv, Workbench};
+use crate::workbench::{ProcessEnv, Workbench};
 use crate::{output, wiring};
 
 /// Reads one API key: a no-echo prompt at a terminal, else one line of standard input.
@@ -42,6 +43,39 @@ fn key_line(k: &kunci_domain::apikeys::ApiKey) -> String {
         k.priority,
         k.usage_count
     )
+}
+
+/// `apikey import`: one key per line (`#` comments and blank lines skipped); a report of what
+/// was added and why each other line was skipped — never the line itself, which is a key.
+async fn import(
+    pool: &kunci_domain::apikeys::ApiKeyPool,
+    upstream: &str,
+    file: &std::path::Path,
+    format: &dyn kunci_domain::apikeys::KeyFormat,
+    priority: i64,
+) -> anyhow::Result<String> {
+    let content =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (mut added, mut problems) = (0, Vec::new());
+    for (n, line) in content.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = SecretString::new(line);
+        match pool
+            .add(&Actor::cli(), upstream, &key, format, priority, None)
+            .await
+        {
+            Ok(_) => added += 1,
+            Err(err) => problems.push(format!("line {}: {err}", n + 1)),
+        }
+    }
+    let mut text = format!("imported {added} key(s) into `{upstream}`");
+    for problem in &problems {
+        text.push_str(&format!("\n  skipped {problem}"));
+    }
+    Ok(text)
 }
 
 pub(super) async fn command(
@@ -84,7 +118,9 @@ pub(super) async fn command(
                     status: Some(status),
                     ..KeyChange::default()
                 };
-                pool.change(CLI, id, &change).await.map(|k| key_line(&k))
+                pool.change(&Actor::cli(), id, &change)
+                    .await
+                    .map(|k| key_line(&k))
             };
             match command {
                 ApikeyCommand::Add {
@@ -96,14 +132,21 @@ pub(super) async fn command(
                     let format = format(&upstream)?;
                     let key = key.context("no key")?;
                     let mut added = pool
-                        .add(CLI, &upstream, &key, format.as_ref(), priority, quota_group)
+                        .add(
+                            &Actor::cli(),
+                            &upstream,
+                            &key,
+                            format.as_ref(),
+                            priority,
+                            quota_group,
+                        )
                         .await?;
                     if let Some(budget) = daily_budget {
                         let change = KeyChange {
                             daily_budget: Some(Some(budget)),
                             ..KeyChange::default()
                         };
-                        added = pool.change(CLI, &added.id, &change).await?;
+                        added = pool.change(&Actor::cli(), &added.id, &change).await?;
                     }
                     Ok(format!("added {}", key_line(&added)))
                 }
@@ -125,34 +168,12 @@ pub(super) async fn command(
                     priority,
                 } => {
                     let format = format(&upstream)?;
-                    let content = std::fs::read_to_string(&file)
-                        .with_context(|| format!("cannot read {}", file.display()))?;
-                    let (mut added, mut problems) = (0, Vec::new());
-                    for (n, line) in content.lines().enumerate() {
-                        let line = line.trim();
-                        if line.is_empty() || line.starts_with('#') {
-                            continue;
-                        }
-                        let key = SecretString::new(line);
-                        match pool
-                            .add(CLI, &upstream, &key, format.as_ref(), priority, None)
-                            .await
-                        {
-                            Ok(_) => added += 1,
-                            // Never the line itself: it is a key.
-                            Err(err) => problems.push(format!("line {}: {err}", n + 1)),
-                        }
-                    }
-                    let mut text = format!("imported {added} key(s) into `{upstream}`");
-                    for problem in &problems {
-                        text.push_str(&format!("\n  skipped {problem}"));
-                    }
-                    Ok(text)
+                    import(&pool, &upstream, &file, format.as_ref(), priority).await
                 }
                 ApikeyCommand::Disable { id } => Ok(set_status(&id, KeyStatus::Disabled).await?),
                 ApikeyCommand::Enable { id } => Ok(set_status(&id, KeyStatus::Active).await?),
                 ApikeyCommand::Remove { id } => {
-                    pool.remove(CLI, &id).await?;
+                    pool.remove(&Actor::cli(), &id).await?;
                     Ok(format!("removed {id}"))
                 }
             }

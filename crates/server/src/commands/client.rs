@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
+use kunci_domain::audit::Actor;
 use kunci_domain::clients::ServiceClients;
+use kunci_domain::session::Scope;
 
-use crate::cli::ClientCommand;
+use crate::cli::{ClientCommand, ScopeArg};
 
 use crate::config::LoadInput;
 use crate::output;
-use crate::workbench::{CLI, ProcessEnv, Workbench};
+use crate::workbench::{ProcessEnv, Workbench};
 
 pub(super) async fn command(
     input: &LoadInput,
@@ -27,8 +29,12 @@ pub(super) async fn command(
                 b.audit.clone(),
             );
             match command {
-                ClientCommand::Add { name } => {
-                    let secret = clients.add(CLI, &name).await?;
+                ClientCommand::Add { name, scope } => {
+                    let scope = match scope {
+                        ScopeArg::User => Scope::User,
+                        ScopeArg::Admin => Scope::Admin,
+                    };
+                    let secret = clients.add(&Actor::cli(), &name, scope).await?;
                     output::note(&format!(
                         "created the service client `{name}`. Its secret is printed below, once: \
                          store it in the client's secret manager now; kunci cannot show it again."
@@ -41,19 +47,24 @@ pub(super) async fn command(
                             .map(|t| t.date().to_string())
                             .unwrap_or_default()
                     };
-                    let mut text = format!("{:<32} {:<10} {:<10}", "name", "created", "revoked");
+                    let mut text = format!(
+                        "{:<32} {:<12} {:<10} {:<10}",
+                        "name", "scopes", "created", "revoked"
+                    );
                     for c in clients.list().await? {
                         let revoked = c.revoked_at.map_or_else(|| "-".to_owned(), date);
+                        let scopes: Vec<&str> = c.scopes.iter().map(|s| s.as_str()).collect();
                         text.push_str(&format!(
-                            "\n{:<32} {:<10} {revoked:<10}",
+                            "\n{:<32} {:<12} {:<10} {revoked:<10}",
                             c.name,
+                            scopes.join(","),
                             date(c.created_at)
                         ));
                     }
                     Ok(text)
                 }
                 ClientCommand::Revoke { name } => {
-                    clients.revoke(CLI, &name).await?;
+                    clients.revoke(&Actor::cli(), &name).await?;
                     Ok(format!(
                         "`{name}` is revoked: its requests are refused from now on"
                     ))

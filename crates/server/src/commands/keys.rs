@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use kunci_crypto::keyring::{KeyPurpose, Kid};
+use kunci_domain::audit::Actor;
 use kunci_domain::keys::KeyRingService;
 
 use crate::cli::KeysCommand;
 use crate::config::LoadInput;
-use crate::workbench::{CLI, ProcessEnv, Workbench};
+use crate::workbench::{ProcessEnv, Workbench};
 use crate::{output, wiring};
 
 pub(super) async fn command(
@@ -37,7 +38,7 @@ pub(super) async fn command(
                     };
                     let mut lines = Vec::new();
                     for purpose in purposes {
-                        let kid = service.rotate_as(CLI, purpose).await?;
+                        let kid = service.rotate_as(&Actor::cli(), purpose).await?;
                         lines.push(format!(
                             "{}: {kid} is now active; the previous key keeps verifying",
                             purpose.as_str()
@@ -52,7 +53,7 @@ pub(super) async fn command(
                             kid.chars().take(40).collect::<String>()
                         );
                     };
-                    service.retire_as(CLI, &kid).await?;
+                    service.retire_as(&Actor::cli(), &kid).await?;
                     Ok(format!("{kid} is retired: it verifies nothing any more"))
                 }
             }

@@ -32,18 +32,6 @@ pub(super) async fn command(input: &LoadInput, process: &ProcessEnv) -> anyhow::
         output::note(line);
     }
     let public_url = &loaded.config.environment.public_url;
-    output::note(&format!(
-        "kunci ({}) is serving on {}://{} — open {public_url}",
-        loaded.environment,
-        if app.serves_https() { "https" } else { "http" },
-        app.local_addr(),
-    ));
-    if derived {
-        output::note(
-            "the public URL follows `environment.bind` in development; set \
-             `environment.public_url` when users reach kunci at another address",
-        );
-    }
     match app.accounts().list().await {
         Ok(accounts) if !accounts.iter().any(|a| a.scopes.contains(&Scope::Admin)) => {
             output::note(&format!(
@@ -56,6 +44,18 @@ pub(super) async fn command(input: &LoadInput, process: &ProcessEnv) -> anyhow::
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "could not count the administrators"),
     }
+    if derived {
+        output::note(
+            "the public URL follows `environment.bind` in development; set \
+             `environment.public_url` when users reach kunci at another address",
+        );
+    }
+    output::note(&format!(
+        "kunci ({}) is serving on {}://{} — open {public_url}",
+        loaded.environment,
+        if app.serves_https() { "https" } else { "http" },
+        app.local_addr(),
+    ));
     app.run_until(startup::shutdown_signal()).await
 }
 

@@ -3,11 +3,12 @@
 
 use anyhow::{Context as _, bail};
 use kunci_crypto::SecretString;
+use kunci_domain::audit::Actor;
 
 use crate::cli::{ScopeArg, UserCommand};
 
 use crate::config::LoadInput;
-use crate::workbench::{CLI, ProcessEnv, Workbench};
+use crate::workbench::{ProcessEnv, Workbench};
 use crate::{output, wiring};
 
 /// Reads a new password: a no-echo prompt (twice) at a terminal, else one line of stdin.
@@ -59,7 +60,7 @@ pub(super) async fn command(
                 UserCommand::Add { name, scope } => {
                     let password = password.context("no password")?;
                     let account = accounts
-                        .add(CLI, &name, password, scope == ScopeArg::Admin)
+                        .add(&Actor::cli(), &name, password, scope == ScopeArg::Admin)
                         .await?;
                     Ok(format!(
                         "created the account `{}` ({})",
@@ -92,11 +93,11 @@ pub(super) async fn command(
                     Ok(text)
                 }
                 UserCommand::Disable { name } => {
-                    accounts.set_disabled(CLI, &name, true).await?;
+                    accounts.set_disabled(&Actor::cli(), &name, true).await?;
                     Ok(format!("`{name}` is disabled: its logins are refused"))
                 }
                 UserCommand::Enable { name } => {
-                    accounts.set_disabled(CLI, &name, false).await?;
+                    accounts.set_disabled(&Actor::cli(), &name, false).await?;
                     Ok(format!("`{name}` can log in again"))
                 }
                 UserCommand::Unlock { name } => {
@@ -109,7 +110,7 @@ pub(super) async fn command(
                         b.clock.clone(),
                         b.notifier.clone(),
                     );
-                    Ok(if lockout.unlock(CLI, &name).await? {
+                    Ok(if lockout.unlock(&Actor::cli(), &name).await? {
                         format!("`{name}` is unlocked; its failed logins are forgotten")
                     } else {
                         format!("`{name}` was not locked")
@@ -117,7 +118,9 @@ pub(super) async fn command(
                 }
                 UserCommand::Passwd { name } => {
                     let password = password.context("no password")?;
-                    accounts.set_password(CLI, &name, password).await?;
+                    accounts
+                        .set_password(&Actor::cli(), &name, password)
+                        .await?;
                     Ok(format!("the password of `{name}` is changed"))
                 }
             }

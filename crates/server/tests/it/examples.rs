@@ -26,7 +26,15 @@ async fn output(mut command: Command) -> (bool, String) {
 #[tokio::test]
 async fn the_shell_client_signs_requests_kunci_accepts() {
     let app = TestApp::spawn().await;
-    let secret = app.clients.add("test", "billing").await.unwrap();
+    let secret = app
+        .clients
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "billing",
+            kunci_domain::session::Scope::User,
+        )
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("body.json");
     std::fs::write(&body, "{\"amount\": 42, \"note\": \"100% sure\"}").unwrap();
@@ -44,6 +52,33 @@ async fn the_shell_client_signs_requests_kunci_accepts() {
     let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answer["client"], "billing", "{stdout}");
     assert_eq!(answer["bytes"], 35);
+
+    // The routes a service calls: who it is, and a search through the key pool.
+    let shell = |method: &str, path: &str| {
+        let mut command = Command::new("bash");
+        command
+            .arg(examples().join("sign.sh"))
+            .arg(method)
+            .arg(app.url(path))
+            .env("KUNCI_CLIENT", "billing")
+            .env("KUNCI_SECRET", secret.expose())
+            .env("KUNCI_TIMESTAMP", app.clock.now_unix().to_string());
+        command
+    };
+    let (ok, stdout) = output(shell("GET", "/api/v1/me")).await;
+    assert!(ok, "{stdout}");
+    let me: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        me,
+        serde_json::json!({"sub": "client:billing", "username": "billing", "scopes": ["basic", "user"], "auth": "signature"})
+    );
+    let (_, stdout) = output(shell("GET", "/api/v1/search?q=kunci")).await;
+    let search: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let refused = search["error"].as_str().unwrap_or_default();
+    assert!(
+        !["unauthenticated", "bad_signature", "insufficient_scope"].contains(&refused),
+        "a signed search gets past authentication to the pool: {stdout}"
+    );
 }
 
 #[tokio::test]
@@ -66,10 +101,18 @@ async fn the_rust_client_signs_requests_kunci_accepts() {
         return;
     }
     let app = TestApp::spawn().await;
-    let secret = app.clients.add("test", "reports").await.unwrap();
+    let secret = app
+        .clients
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "reports",
+            kunci_domain::session::Scope::User,
+        )
+        .await
+        .unwrap();
     let mut command = Command::new(binary);
     command
-        .args(["POST", "/api/v1/service/ping?from=rust", "{\"n\":1}"])
+        .args(["GET", "/api/v1/me"])
         .env("KUNCI_URL", app.url(""))
         .env("KUNCI_CLIENT", "reports")
         .env("KUNCI_SECRET", secret.expose())
@@ -77,5 +120,5 @@ async fn the_rust_client_signs_requests_kunci_accepts() {
     let (ok, stdout) = output(command).await;
     assert!(ok, "{stdout}");
     assert!(stdout.starts_with("200 "), "{stdout}");
-    assert!(stdout.contains("\"client\":\"reports\""), "{stdout}");
+    assert!(stdout.contains("\"sub\":\"client:reports\""), "{stdout}");
 }

@@ -8,7 +8,12 @@ use crate::helpers::{Browser, TestApp, TestBackend, service_url};
 
 async fn add_alice(app: &TestApp) {
     app.accounts
-        .add("test", "alice", &SecretString::new("correct horse"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &SecretString::new("correct horse"),
+            false,
+        )
         .await
         .unwrap();
 }

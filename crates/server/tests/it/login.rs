@@ -9,7 +9,12 @@ use crate::helpers::{Browser, TestApp};
 async fn with_alice() -> TestApp {
     let app = TestApp::spawn().await;
     app.accounts
-        .add("test", "alice", &SecretString::new("correct horse"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &SecretString::new("correct horse"),
+            false,
+        )
         .await
         .unwrap();
     app

@@ -29,6 +29,7 @@ mod notifications;
 mod pool;
 mod pool_instances;
 mod pool_settings;
+mod routes;
 mod secrets;
 mod service;
 mod sessions;

@@ -14,7 +14,12 @@ const APP: &str = "ios-7d1c9e0a";
 async fn with_alice() -> TestApp {
     let app = TestApp::spawn().await;
     app.accounts
-        .add("test", "alice", &SecretString::new("correct horse"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &SecretString::new("correct horse"),
+            false,
+        )
         .await
         .unwrap();
     app
@@ -129,7 +134,12 @@ async fn login_mobile_returns_a_jwt_and_a_refresh_token() {
 async fn a_bearer_request_ignores_every_cookie() {
     let app = with_alice().await;
     app.accounts
-        .add("test", "root", &SecretString::new("root pass"), true)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "root",
+            &SecretString::new("root pass"),
+            true,
+        )
         .await
         .unwrap();
     let mut admin = Browser::new(&app.url(""));
@@ -293,7 +303,7 @@ async fn bearer_logout_ends_the_app_and_disabling_the_account_ends_refreshes() {
 
     let pair = log_in(&app, APP).await;
     app.accounts
-        .set_disabled("test", "alice", true)
+        .set_disabled(&kunci_domain::audit::Actor::cli(), "alice", true)
         .await
         .unwrap();
     assert_eq!(refresh(&app, &pair["refresh_token"], APP).await.0, 401);
@@ -361,7 +371,12 @@ async fn revoked_logins_on_every_instance(backend: crate::helpers::TestBackend) 
     };
     let two = TestApp::builder().sharing(&one).spawn().await.unwrap();
     one.accounts
-        .add("test", "alice", &SecretString::new("correct horse"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &SecretString::new("correct horse"),
+            false,
+        )
         .await
         .unwrap();
     let pair = log_in(&one, APP).await;
@@ -399,7 +414,7 @@ async fn revoked_logins_on_every_instance(backend: crate::helpers::TestBackend) 
         .await;
     assert_eq!(browser.api("/api/v1/me").await.status, 200);
     one.accounts
-        .set_disabled("test", "alice", true)
+        .set_disabled(&kunci_domain::audit::Actor::cli(), "alice", true)
         .await
         .unwrap();
     assert!(within_two_seconds(async || me(&two, &fresh_access, None).await.0 == 401).await);

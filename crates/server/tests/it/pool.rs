@@ -32,11 +32,21 @@ pub(crate) async fn app_with(google: &FakeGoogle, hook: Option<&WebhookSink>) ->
     }
     let app = builder.spawn().await.unwrap();
     app.accounts
-        .add("test", "alice", &SecretString::new("alice pass"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &SecretString::new("alice pass"),
+            false,
+        )
         .await
         .unwrap();
     app.accounts
-        .add("test", "root", &SecretString::new("root pass"), true)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "root",
+            &SecretString::new("root pass"),
+            true,
+        )
         .await
         .unwrap();
     app
@@ -45,7 +55,7 @@ pub(crate) async fn app_with(google: &FakeGoogle, hook: Option<&WebhookSink>) ->
 pub(crate) async fn add_key(app: &TestApp, n: u32, priority: i64, group: Option<&str>) -> String {
     app.pool
         .add(
-            "test",
+            &kunci_domain::audit::Actor::cli(),
             "google",
             &SecretString::new(key(n)),
             &GoogleKeyFormat,
@@ -298,12 +308,22 @@ async fn an_upstream_names_the_scope_its_callers_need() {
     add_key(&closed, 1, 0, None).await;
     closed
         .accounts
-        .add("test", "alice", &SecretString::new("alice pass"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &SecretString::new("alice pass"),
+            false,
+        )
         .await
         .unwrap();
     closed
         .accounts
-        .add("test", "root", &SecretString::new("root pass"), true)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "root",
+            &SecretString::new("root pass"),
+            true,
+        )
         .await
         .unwrap();
     let mut alice = user(&closed, "alice").await;
@@ -453,7 +473,10 @@ async fn budgets_under_load_never_overspend_and_retries_are_bounded() {
             daily_budget: Some(Some(10)),
             ..Default::default()
         };
-        app.pool.change("test", &id, &budget).await.unwrap();
+        app.pool
+            .change(&kunci_domain::audit::Actor::cli(), &id, &budget)
+            .await
+            .unwrap();
     }
     let alice = user(&app, "alice").await;
     let tasks: Vec<_> = (0..200)
@@ -646,7 +669,7 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
     // A disabled key may be tested, and a good answer does not enable it.
     app.pool
         .change(
-            "test",
+            &kunci_domain::audit::Actor::cli(),
             &good,
             &kunci_domain::apikeys::KeyChange {
                 status: Some(KeyStatus::Disabled),

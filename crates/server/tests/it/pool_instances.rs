@@ -43,7 +43,12 @@ async fn two_instances_share_budgets(backend: crate::helpers::TestBackend) {
         .await
         .unwrap();
     one.accounts
-        .add("test", "alice", &SecretString::new("alice pass"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &SecretString::new("alice pass"),
+            false,
+        )
         .await
         .unwrap();
     for n in 0..4 {
@@ -52,7 +57,10 @@ async fn two_instances_share_budgets(backend: crate::helpers::TestBackend) {
             daily_budget: Some(Some(15)),
             ..Default::default()
         };
-        one.pool.change("test", &id, &budget).await.unwrap();
+        one.pool
+            .change(&kunci_domain::audit::Actor::cli(), &id, &budget)
+            .await
+            .unwrap();
     }
     let alice_one = user(&one, "alice").await;
     let tasks: Vec<_> = (0..80)
@@ -120,7 +128,7 @@ async fn two_on_redis(google: &FakeGoogle) -> Option<(TestApp, TestApp, String, 
     for (name, admin) in [("alice", false), ("root", true)] {
         one.accounts
             .add(
-                "test",
+                &kunci_domain::audit::Actor::cli(),
                 name,
                 &SecretString::new(format!("{name} pass")),
                 admin,

@@ -53,9 +53,23 @@ impl Signed {
 
     /// Sends it as signed, with `body` (possibly not the one signed).
     async fn send_body(&self, app: &TestApp, body: Vec<u8>) -> (u16, Value) {
-        let response = app
+        self.send_with(app, body, &[]).await
+    }
+
+    /// Sends it as signed, with `body` and other headers besides.
+    async fn send_with(
+        &self,
+        app: &TestApp,
+        body: Vec<u8>,
+        extra: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = app
             .client
-            .request(self.method.parse().unwrap(), app.url(&self.path))
+            .request(self.method.parse().unwrap(), app.url(&self.path));
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let response = request
             .header("x-kunci-client", &self.client)
             .header("x-kunci-timestamp", self.timestamp.to_string())
             .header("x-kunci-nonce", &self.nonce)
@@ -76,7 +90,11 @@ impl Signed {
 
 async fn with_client(app: &TestApp, name: &str) -> String {
     app.clients
-        .add("test", name)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            name,
+            kunci_domain::session::Scope::User,
+        )
         .await
         .unwrap()
         .expose()
@@ -97,6 +115,189 @@ async fn a_signed_request_is_accepted_once() {
         (status, body["error"].as_str()),
         (401, Some("replayed_nonce"))
     );
+}
+
+/// A signed `method path` with `body`.
+fn signed(
+    app: &TestApp,
+    client: &str,
+    secret: &str,
+    method: &'static str,
+    path: &str,
+    body: &str,
+) -> Signed {
+    Signed {
+        method,
+        path: path.to_owned(),
+        body: body.as_bytes().to_vec(),
+        ..Signed::new(app, client, secret)
+    }
+}
+
+#[tokio::test]
+async fn a_service_client_is_a_principal_on_the_api_with_its_own_scopes() {
+    let app = TestApp::spawn().await;
+    app.add_accounts(&[("root", true)]).await;
+    let secret = with_client(&app, "billing").await;
+    let (status, me) = signed(&app, "billing", &secret, "GET", "/api/v1/me", "")
+        .send(&app)
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        me,
+        serde_json::json!({"sub": "client:billing", "username": "billing", "scopes": ["basic", "user"], "auth": "signature"})
+    );
+    // Judged by the signature alone: an administrator's cookies and token beside it grant
+    // nothing.
+    let root = crate::helpers::Browser::logged_in(&app.url(""), "root").await;
+    let cookies: Vec<String> = root
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let cookie = cookies.join("; ");
+    let (status, body) = signed(
+        &app,
+        "billing",
+        &secret,
+        "GET",
+        "/api/v1/admin/api-keys",
+        "",
+    )
+    .send_with(
+        &app,
+        Vec::new(),
+        &[("cookie", &cookie), ("authorization", "Bearer x.y.z")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope")),
+        "{body}"
+    );
+    // A page is not for a signature.
+    let (status, _) = signed(&app, "billing", &secret, "GET", "/", "")
+        .send_with(&app, Vec::new(), &[("accept", "text/html")])
+        .await;
+    assert_eq!(status, 401);
+    // An account's own routes have no account here.
+    let (status, body) = signed(&app, "billing", &secret, "GET", "/api/v1/me/sessions", "")
+        .send(&app)
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+}
+
+#[tokio::test]
+async fn an_admin_client_drives_the_admin_api_audited_as_itself_without_csrf() {
+    let app = TestApp::spawn().await;
+    let secret = app
+        .clients
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "deploy",
+            kunci_domain::session::Scope::Admin,
+        )
+        .await
+        .unwrap()
+        .expose()
+        .to_owned();
+    let (status, body) = signed(&app, "deploy", &secret, "GET", "/api/v1/me", "")
+        .send(&app)
+        .await;
+    assert_eq!(
+        body["scopes"],
+        serde_json::json!(["basic", "user", "admin"]),
+        "{status} {body}"
+    );
+    let (status, body) = signed(
+        &app,
+        "deploy",
+        &secret,
+        "POST",
+        "/api/v1/admin/api-keys",
+        "{}",
+    )
+    .send(&app)
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "through authentication, scope and CSRF to the handler: {body}"
+    );
+    let (status, body) = signed(
+        &app,
+        "deploy",
+        &secret,
+        "POST",
+        "/api/v1/admin/accounts/nobody/sessions/revoke_all",
+        "",
+    )
+    .send(&app)
+    .await;
+    assert_eq!(status, 404, "{body}");
+    app.add_accounts(&[("alice", false)]).await;
+    let (status, body) = signed(
+        &app,
+        "deploy",
+        &secret,
+        "POST",
+        "/api/v1/admin/accounts/alice/sessions/revoke_all",
+        "",
+    )
+    .send(&app)
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let entries = app.audit.page(0, 1000).await.unwrap();
+    let entry = entries
+        .iter()
+        .find(|e| e.record.action == "admin.sessions.revoked")
+        .expect("audited");
+    assert_eq!(entry.record.actor, "client:deploy");
+    assert_eq!(
+        entry.record.kid.as_deref(),
+        Some("deploy"),
+        "the client verified it"
+    );
+}
+
+#[tokio::test]
+async fn forward_auth_admits_a_signed_request_for_the_request_the_proxy_names() {
+    let app = TestApp::spawn().await;
+    let secret = with_client(&app, "billing").await;
+    let original = signed(&app, "billing", &secret, "GET", "/reports/7?full=1", "");
+    let response = app
+        .client
+        .get(app.url("/auth/verify"))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/reports/7?full=1")
+        .header("x-kunci-client", "billing")
+        .header("x-kunci-timestamp", original.timestamp.to_string())
+        .header("x-kunci-nonce", &original.nonce)
+        .header("x-kunci-signature", original.signature())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-kunci-user"], "billing");
+    assert_eq!(response.headers()["x-kunci-sub"], "client:billing");
+    // Signed for another URI: refused.
+    let other = signed(&app, "billing", &secret, "GET", "/reports/8", "");
+    let response = app
+        .client
+        .get(app.url("/auth/verify"))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/reports/7?full=1")
+        .header("x-kunci-client", "billing")
+        .header("x-kunci-timestamp", other.timestamp.to_string())
+        .header("x-kunci-nonce", &other.nonce)
+        .header("x-kunci-signature", other.signature())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
 }
 
 #[tokio::test]
@@ -172,7 +373,10 @@ async fn every_refusal_has_its_code() {
         "KunciSignature realm=\"kunci\""
     );
 
-    app.clients.revoke("test", "billing").await.unwrap();
+    app.clients
+        .revoke(&kunci_domain::audit::Actor::cli(), "billing")
+        .await
+        .unwrap();
     let revoked = Signed::new(&app, "billing", &secret);
     assert_eq!(
         code(revoked.send(&app).await),

@@ -6,30 +6,45 @@ use kunci_domain::store::StoreError;
 
 use super::{Database, store_error, with_pool};
 
-type Row = (String, String, i64, Option<i64>);
+type Row = (String, String, String, i64, Option<i64>);
 
 fn decode(row: Row) -> StoredClient {
     StoredClient {
         name: row.0,
         sealed: row.1,
-        created_at: row.2,
-        revoked_at: row.3,
+        // Unknown words are dropped: a scope this version does not know grants nothing.
+        scopes: row
+            .2
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect(),
+        created_at: row.3,
+        revoked_at: row.4,
     }
+}
+
+fn encode_scopes(client: &StoredClient) -> String {
+    client
+        .scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[async_trait]
 impl ClientStore for Database {
     async fn insert(&self, client: &StoredClient) -> Result<(), StoreError> {
         with_pool!(self, pool => sqlx::query(self.sql(
-            "INSERT INTO service_clients (name, sealed, created_at, revoked_at) VALUES ($1, $2, $3, NULL)"))
-            .bind(&client.name).bind(&client.sealed).bind(client.created_at)
+            "INSERT INTO service_clients (name, sealed, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)"))
+            .bind(&client.name).bind(&client.sealed).bind(encode_scopes(client)).bind(client.created_at)
             .execute(pool).await.map(drop))
         .map_err(store_error)
     }
 
     async fn get(&self, name: &str) -> Result<Option<StoredClient>, StoreError> {
         let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(self.sql(
-            "SELECT name, sealed, created_at, revoked_at FROM service_clients WHERE name = $1"))
+            "SELECT name, sealed, scopes, created_at, revoked_at FROM service_clients WHERE name = $1"))
             .bind(name).fetch_optional(pool).await)
         .map_err(store_error)?;
         Ok(row.map(decode))
@@ -37,7 +52,7 @@ impl ClientStore for Database {
 
     async fn list(&self) -> Result<Vec<StoredClient>, StoreError> {
         let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT name, sealed, created_at, revoked_at FROM service_clients ORDER BY name")
+            "SELECT name, sealed, scopes, created_at, revoked_at FROM service_clients ORDER BY name")
             .fetch_all(pool).await)
         .map_err(store_error)?;
         Ok(rows.into_iter().map(decode).collect())

@@ -58,7 +58,7 @@ impl TestApp {
         for (name, admin) in accounts {
             self.accounts
                 .add(
-                    "test",
+                    &kunci_domain::audit::Actor::cli(),
                     name,
                     &kunci_crypto::SecretString::new(format!("{name} pass")),
                     *admin,

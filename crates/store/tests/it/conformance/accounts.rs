@@ -37,23 +37,38 @@ fn secret(s: &str) -> SecretString {
 async fn accounts_are_created_with_normalised_unique_names(db: Database) {
     let accounts = accounts(&db, Cost::TESTING).await;
     let alice = accounts
-        .add("cli", " Alice ", &secret("pw-alice"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            " Alice ",
+            &secret("pw-alice"),
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(alice.username, "alice");
     assert_eq!(alice.scopes, [Scope::User]);
     let root = accounts
-        .add("cli", "root", &secret("pw-root"), true)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "root",
+            &secret("pw-root"),
+            true,
+        )
         .await
         .unwrap();
     assert_eq!(root.scopes, [Scope::User, Scope::Admin]);
     assert!(matches!(
-        accounts.add("cli", "ALICE", &secret("other"), false).await,
+        accounts.add(&kunci_domain::audit::Actor::cli(), "ALICE", &secret("other"), false).await,
         Err(AccountError::Exists(name)) if name == "alice"
     ));
     assert!(matches!(
         accounts
-            .add("cli", "no spaces please", &secret("x"), false)
+            .add(
+                &kunci_domain::audit::Actor::cli(),
+                "no spaces please",
+                &secret("x"),
+                false
+            )
             .await,
         Err(AccountError::BadName(_))
     ));
@@ -76,7 +91,12 @@ async fn accounts_are_created_with_normalised_unique_names(db: Database) {
 async fn only_the_right_password_of_an_enabled_account_logs_in(db: Database) {
     let accounts = accounts(&db, Cost::TESTING).await;
     accounts
-        .add("cli", "alice", &secret("right"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &secret("right"),
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -106,7 +126,10 @@ async fn only_the_right_password_of_an_enabled_account_logs_in(db: Database) {
         accounts.authenticate("alice", &secret(&long)).await,
         Err(AccountError::PasswordTooLong)
     ));
-    accounts.set_disabled("cli", "alice", true).await.unwrap();
+    accounts
+        .set_disabled(&kunci_domain::audit::Actor::cli(), "alice", true)
+        .await
+        .unwrap();
     assert!(
         matches!(
             accounts.authenticate("alice", &secret("right")).await,
@@ -114,9 +137,12 @@ async fn only_the_right_password_of_an_enabled_account_logs_in(db: Database) {
         ),
         "disabled answers like a wrong password"
     );
-    accounts.set_disabled("cli", "alice", false).await.unwrap();
     accounts
-        .set_password("cli", "alice", &secret("new"))
+        .set_disabled(&kunci_domain::audit::Actor::cli(), "alice", false)
+        .await
+        .unwrap();
+    accounts
+        .set_password(&kunci_domain::audit::Actor::cli(), "alice", &secret("new"))
         .await
         .unwrap();
     assert!(
@@ -127,7 +153,9 @@ async fn only_the_right_password_of_an_enabled_account_logs_in(db: Database) {
     );
     assert!(accounts.authenticate("alice", &secret("new")).await.is_ok());
     assert!(matches!(
-        accounts.set_password("cli", "nobody", &secret("x")).await,
+        accounts
+            .set_password(&kunci_domain::audit::Actor::cli(), "nobody", &secret("x"))
+            .await,
         Err(AccountError::Unknown(_))
     ));
 }
@@ -135,7 +163,12 @@ async fn only_the_right_password_of_an_enabled_account_logs_in(db: Database) {
 async fn old_hash_parameters_are_upgraded_at_login(db: Database) {
     let accounts = accounts(&db, Cost::TESTING).await;
     let alice = accounts
-        .add("cli", "alice", &secret("right"), false)
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "alice",
+            &secret("right"),
+            false,
+        )
         .await
         .unwrap();
     let weaker = password::hash(

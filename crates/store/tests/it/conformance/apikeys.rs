@@ -64,7 +64,7 @@ async fn pool(db: &Database) -> (ApiKeyPool, ManualClock) {
 
 async fn add(pool: &ApiKeyPool, n: usize, priority: i64, group: Option<&str>) -> String {
     pool.add(
-        "test",
+        &kunci_domain::audit::Actor::cli(),
         "google",
         &key(n),
         &Google,
@@ -224,7 +224,7 @@ async fn invalid_and_disabled_keys_are_never_revived_by_an_answer(db: Database) 
     assert_eq!(pick(&pool, &[]).await, None);
     // Only an administrator brings it back.
     pool.change(
-        "test",
+        &kunci_domain::audit::Actor::cli(),
         &a,
         &KeyChange {
             status: Some(KeyStatus::Active),
@@ -236,7 +236,7 @@ async fn invalid_and_disabled_keys_are_never_revived_by_an_answer(db: Database) 
     assert_eq!(pick(&pool, &[]).await, Some(a.clone()));
     assert!(matches!(
         pool.change(
-            "test",
+            &kunci_domain::audit::Actor::cli(),
             &a,
             &KeyChange {
                 status: Some(KeyStatus::Cooling),
@@ -252,7 +252,7 @@ async fn formats_and_duplicates_are_refused_and_nothing_is_stored_in_clear(db: D
     let (pool, _) = pool(&db).await;
     add(&pool, 7, 0, None).await;
     assert!(matches!(
-        pool.add("test", "google", &key(7), &Google, 0, None).await,
+        pool.add(&kunci_domain::audit::Actor::cli(), "google", &key(7), &Google, 0, None).await,
         Err(PoolError::Duplicate(masked)) if masked.ends_with("0007")
     ));
     for bad in [
@@ -262,8 +262,15 @@ async fn formats_and_duplicates_are_refused_and_nothing_is_stored_in_clear(db: D
     ] {
         assert!(
             matches!(
-                pool.add("test", "google", &SecretString::new(bad), &Google, 0, None)
-                    .await,
+                pool.add(
+                    &kunci_domain::audit::Actor::cli(),
+                    "google",
+                    &SecretString::new(bad),
+                    &Google,
+                    0,
+                    None
+                )
+                .await,
                 Err(PoolError::BadFormat { .. })
             ),
             "{bad}"

@@ -1,6 +1,7 @@
 //! Service clients on every SQL backend; request nonces on every SQL backend and Redis.
 
 use kunci_domain::clients::{Claim, ClientStore as _, NonceStore, StoredClient};
+use kunci_domain::session::Scope;
 use kunci_domain::store::StoreError;
 use kunci_store::Database;
 
@@ -8,6 +9,7 @@ fn client(name: &str) -> StoredClient {
     StoredClient {
         name: name.to_owned(),
         sealed: "ks1.sealed".to_owned(),
+        scopes: vec![Scope::User],
         created_at: 10,
         revoked_at: None,
     }
@@ -29,6 +31,20 @@ async fn clients_are_added_listed_and_revoked_for_good(db: Database) {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, ["audit-export", "billing"]);
+    let deploy = StoredClient {
+        scopes: vec![Scope::User, Scope::Admin],
+        ..client("deploy")
+    };
+    db.insert(&deploy).await.unwrap();
+    assert_eq!(
+        db.get("deploy").await.unwrap().unwrap().scopes,
+        [Scope::User, Scope::Admin],
+        "scopes are kept"
+    );
+    assert_eq!(
+        db.get("billing").await.unwrap().unwrap().scopes,
+        [Scope::User]
+    );
     assert!(db.revoke("billing", 20).await.unwrap());
     assert!(!db.revoke("billing", 30).await.unwrap(), "revoked once");
     assert!(!db.revoke("nobody", 30).await.unwrap());

@@ -167,9 +167,19 @@ async fn an_administrator_unlocks(db: Database) {
     for _ in 0..6 {
         let _ = fail(&lockout, "frank", None).await;
     }
-    assert!(lockout.unlock("cli", "frank").await.unwrap());
+    assert!(
+        lockout
+            .unlock(&kunci_domain::audit::Actor::cli(), "frank")
+            .await
+            .unwrap()
+    );
     assert!(lockout.check_in("frank", None).await.is_ok());
-    assert!(!lockout.unlock("cli", "nobody").await.unwrap());
+    assert!(
+        !lockout
+            .unlock(&kunci_domain::audit::Actor::cli(), "nobody")
+            .await
+            .unwrap()
+    );
     let entries = audit.page(0, 20).await.unwrap();
     assert!(
         entries

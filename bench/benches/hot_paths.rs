@@ -88,8 +88,11 @@ fn tokens(c: &mut Criterion) {
                 black_box(&ring),
                 black_box(&access_token),
                 1_800_000_100,
-                "https://kunci.example",
-                "kunci",
+                jwt::Expected {
+                    iss: "https://kunci.example",
+                    aud: "kunci",
+                    lifetime_secs: 900,
+                },
             )
             .unwrap()
         });

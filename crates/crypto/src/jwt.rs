@@ -69,6 +69,19 @@ pub enum JwtError {
     NotYetValid,
     #[error("wrong issuer or audience")]
     WrongAudience,
+    /// Issued in the future, or living longer than this deployment issues tokens for: what a
+    /// token minted with a leaked key looks like.
+    #[error("issued in the future or living too long")]
+    OutOfBounds,
+}
+
+/// What a deployment's access tokens must say.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub iss: &'a str,
+    pub aud: &'a str,
+    /// The lifetime this deployment issues (`exp - iat`); longer ones are refused.
+    pub lifetime_secs: i64,
 }
 
 /// Signs `claims` with the active `jwt` key.
@@ -105,8 +118,7 @@ pub fn verify(
     ring: &KeyRing,
     token: &str,
     now: i64,
-    iss: &str,
-    aud: &str,
+    expected: Expected<'_>,
 ) -> Result<Verified, JwtError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::Malformed);
@@ -145,8 +157,12 @@ pub fn verify(
     if claims.nbf - SKEW_SECS > now {
         return Err(JwtError::NotYetValid);
     }
-    if claims.iss != iss || claims.aud != aud {
+    if claims.iss != expected.iss || claims.aud != expected.aud {
         return Err(JwtError::WrongAudience);
+    }
+    if claims.iat - SKEW_SECS > now || claims.exp - claims.iat > expected.lifetime_secs + SKEW_SECS
+    {
+        return Err(JwtError::OutOfBounds);
     }
     Ok(Verified { kid, claims })
 }
@@ -183,8 +199,21 @@ mod tests {
         }
     }
 
+    fn expected<'a>(iss: &'a str, aud: &'a str) -> Expected<'a> {
+        Expected {
+            iss,
+            aud,
+            lifetime_secs: 900,
+        }
+    }
+
     fn check(ring: &KeyRing, token: &str) -> Result<Verified, JwtError> {
-        verify(ring, token, NOW + 10, "https://kunci.test", "kunci-api")
+        verify(
+            ring,
+            token,
+            NOW + 10,
+            expected("https://kunci.test", "kunci-api"),
+        )
     }
 
     fn b64(v: &serde_json::Value) -> String {
@@ -212,18 +241,63 @@ mod tests {
     fn time_issuer_and_audience_are_checked_with_bounded_skew() {
         let ring = ring();
         let token = sign(&ring, &claims()).unwrap();
-        let at = |now| verify(&ring, &token, now, "https://kunci.test", "kunci-api");
+        let at = |now| {
+            verify(
+                &ring,
+                &token,
+                now,
+                expected("https://kunci.test", "kunci-api"),
+            )
+        };
         assert!(at(NOW + 900 + 59).is_ok(), "inside the skew");
         assert_eq!(at(NOW + 900 + 60), Err(JwtError::Expired));
         assert!(at(NOW - 59).is_ok());
         assert_eq!(at(NOW - 61), Err(JwtError::NotYetValid));
         assert_eq!(
-            verify(&ring, &token, NOW, "https://other.test", "kunci-api"),
+            verify(
+                &ring,
+                &token,
+                NOW,
+                expected("https://other.test", "kunci-api")
+            ),
             Err(JwtError::WrongAudience)
         );
         assert_eq!(
-            verify(&ring, &token, NOW, "https://kunci.test", "other"),
+            verify(&ring, &token, NOW, expected("https://kunci.test", "other")),
             Err(JwtError::WrongAudience)
+        );
+    }
+
+    #[test]
+    fn a_token_from_the_future_or_living_too_long_is_refused() {
+        let ring = ring();
+        let long = Claims {
+            exp: NOW + 10 * 365 * 86_400,
+            ..claims()
+        };
+        assert_eq!(
+            check(&ring, &sign(&ring, &long).unwrap()),
+            Err(JwtError::OutOfBounds),
+            "ten years, signed by a good key"
+        );
+        let just = Claims {
+            exp: NOW + 900 + 60,
+            ..claims()
+        };
+        assert!(
+            check(&ring, &sign(&ring, &just).unwrap()).is_ok(),
+            "within the skew"
+        );
+        let future = Claims {
+            iat: NOW + 3600,
+            nbf: NOW,
+            exp: NOW + 3600 + 900,
+            ..claims()
+        };
+        assert_eq!(
+            check(&ring, &sign(&ring, &future).unwrap()),
+            Err(JwtError::OutOfBounds),
+            "issued an hour from now, valid (nbf) already"
         );
     }
 

@@ -197,6 +197,10 @@ pub enum PoolError {
     Unknown(String),
     #[error("a key's status can only be set to `active` or `disabled`")]
     BadStatus,
+    #[error(
+        "a quota group is 1 to {MAX_GROUP_CHARS} characters, without control or direction-changing characters"
+    )]
+    BadQuotaGroup,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -216,6 +220,26 @@ impl From<crate::audit::AuditedError<PoolError>> for PoolError {
             crate::audit::AuditedError::Action(err) => err,
         }
     }
+}
+
+/// The longest quota group kept (a Cloud project number, or a name an administrator gives).
+pub const MAX_GROUP_CHARS: usize = 128;
+
+/// A quota group as kept: trimmed; none when blank. Refused when longer than
+/// [`MAX_GROUP_CHARS`] or holding characters that would garble a page, a log line or a
+/// terminal (controls, and the Unicode marks that reorder text, such as U+202E).
+pub fn clean_quota_group(text: Option<String>) -> Result<Option<String>, PoolError> {
+    let Some(text) = text else { return Ok(None) };
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let reorders = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if text.chars().count() > MAX_GROUP_CHARS || text.chars().any(|c| c.is_control() || reorders(c))
+    {
+        return Err(PoolError::BadQuotaGroup);
+    }
+    Ok(Some(text.to_owned()))
 }
 
 /// The pool's rules over its store.
@@ -280,6 +304,7 @@ impl ApiKeyPool {
         priority: i64,
         quota_group: Option<String>,
     ) -> Result<ApiKey, PoolError> {
+        let quota_group = clean_quota_group(quota_group)?;
         let text = key.expose().trim();
         if !format.accepts(text) {
             return Err(PoolError::BadFormat {
@@ -346,6 +371,11 @@ impl ApiKeyPool {
         {
             return Err(PoolError::BadStatus);
         }
+        let mut change = change.clone();
+        if let Some(group) = change.quota_group.take() {
+            change.quota_group = Some(clean_quota_group(group)?);
+        }
+        let change = &change;
         let key = self
             .store
             .get(id)

@@ -73,6 +73,46 @@ fn bearer_token(request: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// An access token, verified (signature, times, issuer, audience, lifetime) and naming an
+/// account that exists and may log in. A token seen before is answered from memory; a new one
+/// costs one look at the account, so a token minted with a leaked key for an invented or
+/// deleted account is refused.
+async fn verified_token(
+    state: &AppState,
+    token: &str,
+) -> Result<kunci_crypto::jwt::Verified, ApiError> {
+    let ring = state.keys().ring();
+    let now = state.clock().now_unix();
+    let refused = |err: kunci_crypto::jwt::JwtError| match err {
+        kunci_crypto::jwt::JwtError::Expired => ApiError::TokenExpired,
+        err => {
+            tracing::info!(reason = %err, "bearer token refused");
+            ApiError::InvalidToken
+        }
+    };
+    if let Some(known) = state.bearer_cache().cached(&ring, token, now) {
+        return known.map_err(refused);
+    }
+    let settings = state.settings();
+    let expected = kunci_crypto::jwt::Expected {
+        iss: &settings.jwt_issuer,
+        aud: &settings.jwt_audience,
+        lifetime_secs: settings.token_lifetime_secs,
+    };
+    let verified = kunci_crypto::jwt::verify(&ring, token, now, expected).map_err(refused)?;
+    match state.accounts().active_by_id(&verified.claims.sub).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            tracing::info!("bearer token of no account (or a disabled one) refused");
+            return Err(ApiError::InvalidToken);
+        }
+        Err(kunci_domain::accounts::AccountError::Store(err)) => return Err(err.into()),
+        Err(err) => return Err(ApiError::Internal(Box::new(err))),
+    }
+    state.bearer_cache().remember(token, &verified, now);
+    Ok(verified)
+}
+
 /// A bearer request is judged by its token alone: its cookies never grant anything.
 async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next) -> Response {
     let Some(token) = bearer_token(&request) else {
@@ -82,23 +122,9 @@ async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next)
         // Pages are for browsers with cookies; tokens authenticate API calls.
         return ApiError::Unauthenticated.into_response();
     }
-    let settings = state.settings();
-    let verified = state.bearer_cache().verify(
-        &state.keys().ring(),
-        token,
-        state.clock().now_unix(),
-        &settings.jwt_issuer,
-        &settings.jwt_audience,
-    );
-    let verified = match verified {
+    let verified = match verified_token(state, token).await {
         Ok(verified) => verified,
-        Err(kunci_crypto::jwt::JwtError::Expired) => {
-            return ApiError::TokenExpired.into_response();
-        }
-        Err(err) => {
-            tracing::info!(reason = %err, "bearer token refused");
-            return ApiError::InvalidToken.into_response();
-        }
+        Err(err) => return err.into_response(),
     };
     let claims = verified.claims;
     let revocations = state.revocations();

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use kunci_crypto::jwt::{self, JwtError, SKEW_SECS, Verified};
+#[cfg(test)]
+use kunci_crypto::jwt::{self, Expected};
+use kunci_crypto::jwt::{JwtError, SKEW_SECS, Verified};
 use kunci_crypto::keyring::{KeyPurpose, KeyRing};
 use sha2::{Digest as _, Sha256};
 
@@ -20,34 +22,32 @@ pub(crate) struct BearerCache {
 }
 
 impl BearerCache {
-    /// [`jwt::verify`], answered from memory for a token verified before.
-    pub(crate) fn verify(
+    /// A token verified before, checked again as [`jwt::verify`] checks it: `None` when it is
+    /// not remembered (or its key no longer verifies).
+    pub(crate) fn cached(
         &self,
         ring: &KeyRing,
         token: &str,
         now: i64,
-        iss: &str,
-        aud: &str,
-    ) -> Result<Verified, JwtError> {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    ) -> Option<Result<Verified, JwtError>> {
         let known = self
             .verified
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&digest)
-            .cloned();
-        if let Some(known) = known
-            && ring.verifier(&known.kid, KeyPurpose::Jwt).is_some()
-        {
-            if known.claims.exp + SKEW_SECS <= now {
-                return Err(JwtError::Expired);
-            }
-            if known.claims.nbf - SKEW_SECS > now {
-                return Err(JwtError::NotYetValid);
-            }
-            return Ok(known);
-        }
-        let verified = jwt::verify(ring, token, now, iss, aud)?;
+            .get(&digest(token))
+            .cloned()?;
+        ring.verifier(&known.kid, KeyPurpose::Jwt)?;
+        Some(if known.claims.exp + SKEW_SECS <= now {
+            Err(JwtError::Expired)
+        } else if known.claims.nbf - SKEW_SECS > now {
+            Err(JwtError::NotYetValid)
+        } else {
+            Ok(known)
+        })
+    }
+
+    /// Remembers a token the caller verified (and admitted).
+    pub(crate) fn remember(&self, token: &str, verified: &Verified, now: i64) {
         let mut cache = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.len() >= CAPACITY {
             cache.retain(|_, v| v.claims.exp + SKEW_SECS > now);
@@ -55,9 +55,29 @@ impl BearerCache {
                 cache.clear();
             }
         }
-        cache.insert(digest, verified.clone());
+        cache.insert(digest(token), verified.clone());
+    }
+
+    /// [`jwt::verify`], answered from memory for a token verified before.
+    #[cfg(test)]
+    pub(crate) fn verify(
+        &self,
+        ring: &KeyRing,
+        token: &str,
+        now: i64,
+        expected: Expected<'_>,
+    ) -> Result<Verified, JwtError> {
+        if let Some(known) = self.cached(ring, token, now) {
+            return known;
+        }
+        let verified = jwt::verify(ring, token, now, expected)?;
+        self.remember(token, &verified, now);
         Ok(verified)
     }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -89,7 +109,12 @@ mod tests {
         token: &str,
         now: i64,
     ) -> Result<Verified, JwtError> {
-        cache.verify(ring, token, now, "https://kunci.test", "kunci")
+        let expected = Expected {
+            iss: "https://kunci.test",
+            aud: "kunci",
+            lifetime_secs: 900,
+        };
+        cache.verify(ring, token, now, expected)
     }
 
     #[test]

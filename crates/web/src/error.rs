@@ -46,6 +46,10 @@ pub enum ApiError {
     ReplayedNonce,
     /// The body is larger than the route accepts.
     PayloadTooLarge,
+    /// The request target is longer than [`MAX_URI_BYTES`].
+    UriTooLong,
+    /// The headers together are larger than [`MAX_HEADER_BYTES`].
+    HeadersTooLarge,
     /// A cookie-authenticated unsafe request without the session's CSRF token, or a
     /// cross-site request.
     CsrfFailed,
@@ -139,6 +143,8 @@ impl ApiError {
             | Self::StaleTimestamp
             | Self::ReplayedNonce => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::NoApiKeyAvailable { .. } | Self::UpstreamThrottled { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -171,6 +177,8 @@ impl ApiError {
             Self::StaleTimestamp => "stale_timestamp",
             Self::ReplayedNonce => "replayed_nonce",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "headers_too_large",
             Self::CsrfFailed => "csrf_failed",
             Self::InvalidCredentials => "invalid_credentials",
             Self::PasswordTooLong => "password_too_long",
@@ -207,6 +215,8 @@ impl ApiError {
             }
             Self::ReplayedNonce => "This nonce was used before; sign every request anew.",
             Self::PayloadTooLarge => "The request body is too large.",
+            Self::UriTooLong => "The request URI is too long.",
+            Self::HeadersTooLarge => "The request headers are too large.",
             Self::CsrfFailed => "The request lacks a valid CSRF token or comes from another site.",
             Self::InvalidCredentials => "The username or password is wrong.",
             Self::PasswordTooLong => "Passwords are at most 256 bytes.",
@@ -370,6 +380,9 @@ impl From<PoolError> for ApiError {
             PoolError::Duplicate(_) => Self::DuplicateApiKey,
             PoolError::Unknown(_) => Self::NotFound,
             PoolError::BadStatus => Self::InvalidRequest("`status` is `active` or `disabled`"),
+            PoolError::BadQuotaGroup => Self::InvalidRequest(
+                "`quota_group` is 1 to 128 characters, without control or direction-changing characters",
+            ),
             PoolError::Store(err) => err.into(),
             PoolError::Audit(err) => {
                 tracing::error!(error = %err, "API-key change refused: it cannot be audited");
@@ -420,12 +433,32 @@ pub(crate) async fn contract_errors(
     error.into_response()
 }
 
-/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`. Without one, or with two,
-/// the request's target is ambiguous (and origin checks could be fooled): 400.
-pub(crate) async fn one_host(
+/// The longest request target kunci reads.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header bytes (names and values) kunci reads.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The request's shape, judged before anything else and answered in the contract (with the
+/// security headers the outer layers add): a target over [`MAX_URI_BYTES`] is 414, headers
+/// over [`MAX_HEADER_BYTES`] 431, and, per RFC 9112 §3.2, an HTTP/1.1 request without exactly
+/// one `Host` 400 (its target would be ambiguous, and origin checks could be fooled). Only
+/// what the HTTP server itself cannot parse, or requests far beyond these limits, are answered
+/// by it directly.
+pub(crate) async fn request_shape(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    if request.uri().to_string().len() > MAX_URI_BYTES {
+        return ApiError::UriTooLong.into_response();
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge.into_response();
+    }
     let hosts = request.headers().get_all(header::HOST).iter().count();
     if request.version() == axum::http::Version::HTTP_11 && hosts != 1 {
         return ApiError::InvalidRequest("an HTTP/1.1 request carries exactly one Host header")

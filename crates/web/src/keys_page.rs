@@ -29,7 +29,10 @@ fn notice(code: &str) -> Option<&'static str> {
         "duplicate" => "This key is in the pool already.",
         "bad_format" => "That does not look like a key of this upstream.",
         "bad_upstream" => "No upstream of that name is configured.",
-        "bad_input" => "Priority and daily budget are whole numbers (the budget at least 1).",
+        "bad_input" => {
+            "Priority and daily budget are whole numbers (the budget at least 1); a quota group \
+             is at most 128 characters, without control characters."
+        }
         "unknown" => "There is no such key.",
         "failed" => "The change could not be made; see the log.",
         "test_served" => "Test: the upstream answered; the key works.",
@@ -183,6 +186,7 @@ fn outcome<T>(result: Result<T, PoolError>, done: &str) -> Response {
             ApiError::DuplicateApiKey => "duplicate",
             ApiError::InvalidApiKey(_) => "bad_format",
             ApiError::NotFound => "unknown",
+            ApiError::InvalidRequest(_) => "bad_input",
             ApiError::Internal(cause) => {
                 tracing::error!(error = %kunci_domain::error_chain(cause.as_ref()), "key change failed");
                 "failed"

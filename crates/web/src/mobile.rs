@@ -159,6 +159,9 @@ pub(crate) async fn refresh(State(state): State<AppState>, body: Bytes) -> Respo
         return ApiError::InvalidRequest("expected {\"refresh_token\": …, \"client_id\": …}")
             .into_response();
     };
+    if !kunci_domain::refresh::is_client_id(&request.client_id) {
+        return ApiError::from(RefreshError::BadClientId).into_response();
+    }
     let token = SecretString::new(request.refresh_token);
     let refreshed = state
         .refresh()

@@ -7,7 +7,7 @@ use axum::routing::{any, delete, get, patch, post};
 use kunci_domain::session::Scope;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::error::{contract_errors, method_not_allowed, not_found, one_host, panic_response};
+use crate::error::{contract_errors, method_not_allowed, not_found, panic_response, request_shape};
 use crate::state::AppState;
 use crate::{
     api_keys, auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks,
@@ -117,7 +117,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(contract_errors))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(one_host))
+        .layer(middleware::from_fn(request_shape))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             limits::rate_limit,

@@ -262,3 +262,187 @@ async fn an_http_1_1_request_carries_exactly_one_host() {
     .await;
     assert!(one.starts_with("HTTP/1.1 200"), "{one}");
 }
+
+/// An access token signed by the deployment's own key, with `claims` as given.
+fn minted(app: &TestApp, claims: kunci_crypto::jwt::Claims) -> String {
+    kunci_crypto::jwt::sign(&app.keys.ring(), &claims).unwrap()
+}
+
+/// Claims as kunci writes them, for `sub`, issued at `iat` and expiring at `exp`.
+fn claims_for(
+    sub: &str,
+    iat: i64,
+    exp: i64,
+    (iss, aud): (&str, &str),
+) -> kunci_crypto::jwt::Claims {
+    kunci_crypto::jwt::Claims {
+        sub: sub.to_owned(),
+        preferred_username: "alice".to_owned(),
+        iat,
+        nbf: iat.min(exp - 900),
+        exp,
+        iss: iss.to_owned(),
+        aud: aud.to_owned(),
+        jti: "forged-0001".to_owned(),
+        scope: "basic user admin".to_owned(),
+        sid: "family-forged".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_token_minted_with_a_leaked_key_is_bounded_and_needs_a_real_account() {
+    use kunci_domain::clock::Clock as _;
+    let app = TestApp::spawn().await;
+    app.add_accounts(&[("alice", false)]).await;
+    let alice = app.accounts.by_name("alice").await.unwrap().unwrap();
+    let now = app.clock.now_unix();
+    let ask = |token: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(app.url("/api/v1/me"))
+                .header("authorization", format!("Bearer {token}"))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            (
+                status,
+                body["error"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    // The issuer the deployment writes into its tokens.
+    let issued: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/auth/login_mobile"))
+        .json(&json!({"username": "alice", "password": "alice pass", "client_id": "phone-0001"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let real = issued["access_token"].as_str().unwrap();
+    let payload = real.split('.').nth(1).unwrap();
+    let payload: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let iss = payload["iss"].as_str().unwrap().to_owned();
+    let aud = payload["aud"].as_str().unwrap().to_owned();
+    let forge =
+        |sub: &str, iat: i64, exp: i64| minted(&app, claims_for(sub, iat, exp, (&iss, &aud)));
+    assert_eq!(
+        ask(real.to_owned()).await.0,
+        200,
+        "a token kunci issued works"
+    );
+    let ten_years = forge(&alice.id, now, now + 10 * 365 * 86_400);
+    assert_eq!(ask(ten_years).await, (401, "invalid_token".to_owned()));
+    let from_the_future = forge(&alice.id, now + 3600, now + 3600 + 900);
+    assert_eq!(
+        ask(from_the_future).await,
+        (401, "invalid_token".to_owned())
+    );
+    let nobody = forge("0f8fad5b-d9cb-469f-a165-70867728950e", now, now + 900);
+    assert_eq!(ask(nobody).await, (401, "invalid_token".to_owned()));
+    assert_eq!(
+        ask(forge(&alice.id, now, now + 900)).await.0,
+        200,
+        "in bounds, a real account"
+    );
+}
+
+#[tokio::test]
+async fn free_text_admin_fields_are_validated_on_the_server() {
+    let app = TestApp::builder()
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var(
+            "KUNCI__UPSTREAM__GOOGLE__CX",
+            "017576662512468239146:omuauf_lfve",
+        )
+        .spawn()
+        .await
+        .unwrap();
+    app.add_accounts(&[("root", true)]).await;
+    let mut root = Browser::logged_in(&app.url(""), "root").await;
+    let key = "AIzaSyTest00000000000000000000000000001";
+    for group in [
+        "x".repeat(129),
+        "a\u{0}b".to_owned(),
+        "pay\u{202e}lap".to_owned(),
+    ] {
+        let page = root
+            .post_json(
+                "/api/v1/admin/api-keys",
+                &json!({"key": key, "upstream": "google", "quota_group": group}),
+                true,
+            )
+            .await;
+        assert_eq!(page.status, 400, "{group:?}: {}", page.body);
+        assert_eq!(page.json()["error"], "invalid_request");
+    }
+    let page = root
+        .post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"key": key, "upstream": "google", "quota_group": " project 7 "}),
+            true,
+        )
+        .await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    assert_eq!(page.json()["quota_group"], "project 7");
+    let id = page.json()["id"].as_str().unwrap().to_owned();
+    let page = root
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/admin/api-keys/{id}"),
+            "application/json",
+            &[("x-csrf-token", &root.cookies["kunci_csrf"].clone())],
+            Some(("application/json", br#"{"quota_group": "\u202e"}"#.to_vec())),
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_malformed_client_id_is_a_bad_request_on_refresh_too() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": "krt_whatever", "client_id": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn an_overlong_target_or_header_set_is_refused_in_the_contract() {
+    let app = TestApp::spawn().await;
+    let long = format!("/healthz?q={}", "a".repeat(9 * 1024));
+    let response = app.client.get(app.url(&long)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 414);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert!(response.headers().contains_key("x-content-type-options"));
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-padding", "b".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 431);
+    assert!(response.headers().contains_key("x-frame-options"));
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["error"], "headers_too_large");
+}

@@ -446,3 +446,43 @@ async fn an_overlong_target_or_header_set_is_refused_in_the_contract() {
     let problem: serde_json::Value = response.json().await.unwrap();
     assert_eq!(problem["error"], "headers_too_large");
 }
+
+#[test]
+fn in_development_the_public_url_follows_a_changed_bind() {
+    use std::io::BufRead as _;
+    let kunci = Kunci::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kunci"))
+        .arg("--root")
+        .arg(kunci.root.path())
+        .arg("serve")
+        .env_remove("KUNCI_ENV")
+        .env_remove("KUNCI_MASTER_KEY")
+        .env("KUNCI__ENVIRONMENT__BIND", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut said = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let done = line.contains("is serving on");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let said = said.join("\n");
+    assert!(
+        said.contains(&format!("open http://127.0.0.1:{port}")),
+        "the address it listens on, not the default's: {said}"
+    );
+    assert!(said.contains("follows `environment.bind`"), "{said}");
+}

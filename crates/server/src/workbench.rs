@@ -28,6 +28,9 @@ pub struct ProcessEnv {
     pub master_key: Option<SecretString>,
     pub master_key_file: Option<PathBuf>,
     pub editor: Option<String>,
+    /// `KUNCI_…` names with a single underscore that look like configuration variables
+    /// (`KUNCI_SECURITY_LOCKOUT_HOURS`): never read, worth a warning.
+    pub lookalikes: Vec<String>,
 }
 
 impl ProcessEnv {
@@ -50,6 +53,10 @@ impl ProcessEnv {
                 "VISUAL" if !value.is_empty() => env.editor = Some(value),
                 "EDITOR" if env.editor.is_none() && !value.is_empty() => env.editor = Some(value),
                 _ if name.starts_with("KUNCI__") => env.variables.push((name, value)),
+                "KUNCI_ENV" => {}
+                // The project's own: its test services, its supply-chain check.
+                _ if name.starts_with("KUNCI_TEST_") || name == "KUNCI_ADVISORY_DB" => {}
+                _ if name.starts_with("KUNCI_") => env.lookalikes.push(name),
                 _ => {}
             }
         }

@@ -314,7 +314,7 @@ async fn without_session(
             ApiError::Unauthenticated
         }
         .into_response(),
-        RequestKind::Page if was_logged_in => see_other(&login_url(uri)),
+        RequestKind::Page if was_logged_in => see_other(&format!("{}&expired=1", login_url(uri))),
         RequestKind::Page if has_mk(uri) || !navigating => see_other("/forbidden"),
         RequestKind::Page => return bootstrap(state, uri, cookies).await,
     };

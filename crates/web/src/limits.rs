@@ -14,6 +14,13 @@ use crate::error::ApiError;
 use crate::net::client_ip_of;
 use crate::state::AppState;
 
+/// A sign-in form over its per-address limit: the form says so (`login_form`), after
+/// `retry_after` seconds it may be sent again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FormLimited {
+    pub(crate) retry_after: i64,
+}
+
 /// Which limit a request falls under, and its bucket name.
 fn class(method: &Method, path: &str) -> Option<&'static str> {
     let login = matches!(
@@ -55,10 +62,15 @@ pub(crate) async fn rate_limit(
         Decision::Deny { retry_after_ms } => {
             tracing::info!(bucket, "rate limited");
             metrics::counter!("kunci_rate_limited_total", "bucket" => bucket).increment(1);
-            ApiError::RateLimited {
-                retry_after: (retry_after_ms + 999) / 1000,
+            let retry_after = (retry_after_ms + 999) / 1000;
+            if parts.uri.path() == "/login" {
+                // The sign-in form answers the refusal itself, as the form with a message: the
+                // request goes on marked, and the handler checks no password.
+                let mut request = Request::from_parts(parts, body);
+                request.extensions_mut().insert(FormLimited { retry_after });
+                return next.run(request).await;
             }
-            .into_response()
+            ApiError::RateLimited { retry_after }.into_response()
         }
     }
 }

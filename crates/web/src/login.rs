@@ -24,8 +24,9 @@ use crate::auth::{AuthContext, Principal, Via, issue, see_other};
 use crate::cookies::{DEVICE_MAX_AGE_SECS, Name, RequestCookies};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
+use crate::limits::FormLimited;
 use crate::net::ClientAddr;
-use crate::pages::{LoginProblem, is_local_path, login_page};
+use crate::pages::{LoginForm, LoginProblem, is_local_path, login_page};
 use crate::state::AppState;
 
 /// A browser login.
@@ -196,7 +197,7 @@ pub(crate) async fn login_web(
 }
 
 #[derive(Deserialize)]
-pub(crate) struct LoginForm {
+pub(crate) struct LoginFields {
     username: String,
     password: String,
     #[serde(default)]
@@ -210,14 +211,35 @@ pub(crate) async fn login_form(
     auth: AuthContext,
     addr: ClientAddr,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    limited: Option<Extension<FormLimited>>,
+    Form(form): Form<LoginFields>,
 ) -> Response {
     let next = if is_local_path(&form.next) {
         form.next.as_str()
     } else {
         "/"
     };
-    let password = SecretString::new(form.password);
+    // Every refusal comes back as the form with a message, under the status and
+    // `Retry-After` the API would answer, with the name as typed (never the password).
+    let refused = |problem: LoginProblem, refusal: ApiError| {
+        let shown = LoginForm {
+            next,
+            username: form.username.trim(),
+            expired: false,
+            problem: Some(problem),
+        };
+        let mut page = login_page(&state, &nonce, &auth, shown);
+        *page.status_mut() = refusal.status();
+        if let Some(secs) = refusal.retry_after() {
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        page
+    };
+    if let Some(Extension(FormLimited { retry_after })) = limited {
+        return refused(LoginProblem::TooMany, ApiError::RateLimited { retry_after });
+    }
+    let password = SecretString::new(form.password.clone());
     let cookies = RequestCookies::from_headers(&headers, &state.settings().cookies);
     let logged_in = match attempt(
         &state,
@@ -231,22 +253,14 @@ pub(crate) async fn login_form(
     {
         Ok(logged_in) => logged_in,
         Err(err) => {
-            // The refusals a person can act on come back as the form with a message, under
-            // the status and `Retry-After` the API would answer; the rest as the API's problem.
             let problem = match &err {
                 LoginError::InvalidCredentials => LoginProblem::InvalidCredentials,
                 LoginError::PasswordTooLong => LoginProblem::PasswordTooLong,
                 LoginError::Locked { .. } => LoginProblem::Locked,
-                _ => return ApiError::from(err).into_response(),
+                LoginError::Busy => LoginProblem::Busy,
+                LoginError::Unavailable | LoginError::Failed => LoginProblem::Unavailable,
             };
-            let refusal = ApiError::from(err);
-            let mut page = login_page(&state, &nonce, &auth, next, false, Some(problem));
-            *page.status_mut() = refusal.status();
-            if let Some(secs) = refusal.retry_after() {
-                page.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-            return page;
+            return refused(problem, ApiError::from(err));
         }
     };
     match start_session(&state, &cookies, &logged_in.account).await {

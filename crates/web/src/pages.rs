@@ -19,7 +19,24 @@ struct HomePage<'a> {
     sub: &'a str,
     csrf_token: &'a str,
     scopes: Vec<&'static str>,
-    expires_at: i64,
+    /// RFC 3339, for `<time datetime>` (the script shows it in the reader's local time).
+    expires_at: String,
+    /// The same for people: `2026-11-23 09:30 UTC`.
+    expires_shown: String,
+}
+
+/// A time for a page: RFC 3339 for machines, and a readable UTC form for people (the shipped
+/// script turns it into the reader's local time where it runs).
+fn page_time(unix: i64) -> (String, String) {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return (String::new(), String::new());
+    };
+    let shown = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    (
+        t.format(&Rfc3339).unwrap_or_default(),
+        t.format(&shown).unwrap_or_default(),
+    )
 }
 
 /// `GET /`: a minimal home page showing the session.
@@ -29,6 +46,7 @@ pub(crate) async fn home(
     auth: AuthContext,
 ) -> Response {
     let sub = auth.session.sub.as_deref().unwrap_or_default();
+    let (expires_at, expires_shown) = page_time(auth.session.expires_at);
     state.templates().render(
         "home.html",
         &HomePage {
@@ -37,7 +55,8 @@ pub(crate) async fn home(
             sub,
             csrf_token: &auth.csrf_token,
             scopes: auth.session.scopes.iter().map(|s| s.as_str()).collect(),
-            expires_at: auth.session.expires_at,
+            expires_at,
+            expires_shown,
         },
     )
 }
@@ -68,6 +87,8 @@ pub(crate) async fn forbidden(
 #[derive(Deserialize)]
 pub(crate) struct LoginQuery {
     next: Option<String>,
+    /// `1` when the middleware sent the browser here because its session ended.
+    expired: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -76,6 +97,8 @@ struct LoginPage<'a> {
     who: &'a str,
     csrf_token: &'a str,
     next: &'a str,
+    /// What was typed, given back after a refusal (never the password).
+    username: &'a str,
     expired: bool,
     error: Option<&'static str>,
 }
@@ -86,6 +109,12 @@ pub(crate) enum LoginProblem {
     InvalidCredentials,
     PasswordTooLong,
     Locked,
+    /// Too many sign-ins from this address (the per-IP limit).
+    TooMany,
+    /// Attempts of this name are being checked at this moment.
+    Busy,
+    /// A store sign-in needs is down.
+    Unavailable,
 }
 
 impl LoginProblem {
@@ -94,8 +123,22 @@ impl LoginProblem {
             Self::InvalidCredentials => "The username or password is wrong.",
             Self::PasswordTooLong => "Passwords are at most 256 bytes.",
             Self::Locked => "Too many failed sign-ins for this account. Try again later.",
+            Self::TooMany => {
+                "Too many sign-in attempts from your network. Wait a minute, then try again."
+            }
+            Self::Busy => "This account is being signed in to right now. Try again in a moment.",
+            Self::Unavailable => "Signing in is not possible right now. Try again shortly.",
         }
     }
+}
+
+/// What the sign-in form shows besides its fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LoginForm<'a> {
+    pub(crate) next: &'a str,
+    pub(crate) username: &'a str,
+    pub(crate) expired: bool,
+    pub(crate) problem: Option<LoginProblem>,
 }
 
 /// The sign-in page.
@@ -103,9 +146,7 @@ pub(crate) fn login_page(
     state: &AppState,
     nonce: &CspNonce,
     auth: &AuthContext,
-    next: &str,
-    expired: bool,
-    error: Option<LoginProblem>,
+    form: LoginForm<'_>,
 ) -> Response {
     state.templates().render(
         "login.html",
@@ -113,9 +154,10 @@ pub(crate) fn login_page(
             csp_nonce: &nonce.0,
             who: display_name(auth),
             csrf_token: &auth.csrf_token,
-            next,
-            expired,
-            error: error.map(LoginProblem::message),
+            next: form.next,
+            username: form.username,
+            expired: form.expired,
+            error: form.problem.map(LoginProblem::message),
         },
     )
 }
@@ -140,7 +182,12 @@ pub(crate) async fn login(
         .as_deref()
         .filter(|n| is_local_path(n))
         .unwrap_or("/");
-    login_page(&state, &nonce, &auth, next, query.next.is_some(), None)
+    let form = LoginForm {
+        next,
+        expired: query.expired.as_deref() == Some("1"),
+        ..LoginForm::default()
+    };
+    login_page(&state, &nonce, &auth, form)
 }
 
 /// A path on this site: starts with one `/`, not `//` or `/\` (which browsers treat as another
@@ -153,9 +200,15 @@ pub fn is_local_path(path: &str) -> bool {
         && path.len() <= 2048
 }
 
-/// `GET /static/…`: the two files kunci ships, with an ETag so browsers revalidate cheaply.
+/// `GET /favicon.ico`: browsers ask for it whatever the page says; the icon kunci ships.
+pub(crate) async fn favicon(headers: HeaderMap) -> Response {
+    asset(Path("favicon.svg".to_owned()), headers).await
+}
+
+/// `GET /static/…`: the files kunci ships, with an ETag so browsers revalidate cheaply.
 pub(crate) async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     let (body, content_type): (&'static str, &'static str) = match name.as_str() {
+        "favicon.svg" => (include_str!("../static/favicon.svg"), "image/svg+xml"),
         "kunci.js" => (
             include_str!("../static/kunci.js"),
             "text/javascript; charset=utf-8",
@@ -224,6 +277,7 @@ mod tests {
             who: "",
             csrf_token: "t",
             next: "/\"><script>x</script>",
+            username: "\"><script>y</script>",
             expired: false,
             error: Some("<b>"),
         };
@@ -234,6 +288,10 @@ mod tests {
             .render(minijinja::value::Serde(&page))
             .unwrap();
         assert!(!html.contains("<script>x</script>"), "{html}");
+        assert!(
+            !html.contains("<script>y</script>"),
+            "the name typed is escaped too: {html}"
+        );
         assert!(html.contains("&lt;script&gt;"));
     }
 }

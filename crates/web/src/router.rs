@@ -43,6 +43,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/forbidden", get(pages::forbidden))
         .route("/static/{name}", get(pages::asset))
+        .route("/favicon.ico", get(pages::favicon))
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route("/csp-report", post(csp_report::csp_report))
         .route("/api/v1/auth/login_web", post(login::login_web))

@@ -114,6 +114,26 @@
     window.history.replaceState(null, "", window.location.pathname + cleaned + window.location.hash);
   }
 
+  // Times the server rendered in UTC, shown in the reader's own zone and language.
+  function localTimes() {
+    var times = document.querySelectorAll("time[datetime]");
+    for (var i = 0; i < times.length; i++) {
+      var when = new Date(times[i].getAttribute("datetime"));
+      if (!isNaN(when.getTime())) {
+        times[i].title = times[i].textContent;
+        times[i].textContent = when.toLocaleString(document.documentElement.lang || undefined, {
+          dateStyle: "medium",
+          timeStyle: "short",
+        });
+      }
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", localTimes);
+  } else {
+    localTimes();
+  }
+
   window.kunci = {
     fetch: kunciFetch,
     refresh: refresh,

@@ -45,6 +45,16 @@ pub(super) async fn command(
         process.master_key_file.as_deref(),
     ));
     findings.extend(plaintext_env_files(&input.root, input.environment));
+    for (key, file) in loaded.plaintext_secrets() {
+        findings.push(Finding {
+            level: Level::Warn,
+            what: format!("`{key}` is a secret written in {file}"),
+            fix: Some(format!(
+                "move it into .env.{env}.enc with `kunci env edit {env}`",
+                env = input.environment
+            )),
+        });
+    }
     let url = url.unwrap_or_else(|| loaded.config.environment.public_url.clone());
     findings.extend(live(&url, input.environment).await);
     let target =

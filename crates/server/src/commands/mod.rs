@@ -27,6 +27,28 @@ use crate::cli::exit;
 use crate::config::ConfigErrors;
 use crate::output;
 
+/// The warning for a `KUNCI_…` variable that kunci never reads, with the name it probably
+/// meant when one of the sections fits (`KUNCI_SECURITY_X` → `KUNCI__SECURITY__X`).
+fn lookalike(name: &str) -> String {
+    let rest = name.strip_prefix("KUNCI_").unwrap_or(name);
+    let meant = config::schema::KEYS
+        .iter()
+        .filter_map(|k| k.path.split('.').next())
+        .map(str::to_ascii_uppercase)
+        .find_map(|section| {
+            let key = rest.strip_prefix(&section)?.strip_prefix('_')?;
+            Some(format!("KUNCI__{section}__{key}"))
+        });
+    match meant {
+        Some(meant) => {
+            format!("{name} is not read: configuration variables use double underscores ({meant}?)")
+        }
+        None => format!(
+            "{name} is not read: configuration variables are KUNCI__SECTION__KEY (docs/configuration.md)"
+        ),
+    }
+}
+
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let root = std::path::absolute(&cli.global.root).with_context(|| {
         format!(
@@ -35,6 +57,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         )
     })?;
     let process = ProcessEnv::capture();
+    for name in &process.lookalikes {
+        output::note(&lookalike(name));
+    }
     let input = LoadInput {
         root,
         environment: cli.global.env,
@@ -49,7 +74,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config(ConfigCommand::Check) => {
-            load(&input, &process, Need::IfEncrypted).await?;
+            let (loaded, _) = load(&input, &process, Need::IfEncrypted).await?;
+            for (key, file) in loaded.plaintext_secrets() {
+                output::note(&format!(
+                    "warning: `{key}` is a secret written in {file}: move it into \
+                     .env.{env}.enc (`kunci env edit {env}`)",
+                    env = input.environment
+                ));
+            }
             output::result(&format!("the {} configuration is valid", input.environment));
             Ok(())
         }

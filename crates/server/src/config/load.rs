@@ -351,6 +351,25 @@ fn parse_literal(literal: &str) -> Option<toml::Value> {
 }
 
 fn unknown_key(dotted: &str) -> String {
+    // A misspelt section first (`securty.lockout_hours`, `[securty]`): name the section.
+    let section = dotted.split('.').next().unwrap_or(dotted);
+    let known = |s: &str| {
+        schema::KEYS
+            .iter()
+            .any(|k| k.path.split('.').next() == Some(s))
+    };
+    if !known(section) {
+        let closest = schema::KEYS
+            .iter()
+            .filter_map(|k| k.path.split('.').next())
+            .map(|s| (edit_distance(section, s), s))
+            .min();
+        if let Some((distance, name)) = closest
+            && distance <= 2
+        {
+            return format!("unknown key; did you mean section `{name}`?");
+        }
+    }
     let closest = schema::KEYS
         .iter()
         .filter(|k| !k.path.contains('*'))

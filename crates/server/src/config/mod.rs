@@ -376,6 +376,45 @@ pub fn key_settings(input: &LoadInput) -> Result<KeySettings, ConfigErrors> {
     })
 }
 
+impl Loaded {
+    /// Secrets written in a plain config file of a deployed environment: they belong in the
+    /// encrypted `.env.<env>.enc` (where `config check` and the doctor say to move them). The
+    /// dotted keys and the file each came from.
+    pub fn plaintext_secrets(&self) -> Vec<(String, String)> {
+        if !self.environment.is_deployed() {
+            return Vec::new();
+        }
+        let mut found: Vec<(String, String)> = self
+            .layers
+            .entries
+            .iter()
+            .filter(|(_, entry)| {
+                entry.key.secret && matches!(entry.source, Source::File(_)) && holds_secret(entry)
+            })
+            .map(|(key, entry)| (key.clone(), entry.source.to_string()))
+            .collect();
+        found.sort();
+        found
+    }
+}
+
+/// Whether a secret key's value holds a secret: a URL only when it carries a password
+/// (`postgres://kunci@db/kunci` does not).
+fn holds_secret(entry: &load::Entry) -> bool {
+    let Some(text) = entry.value.as_str() else {
+        return true;
+    };
+    match text.split_once("://") {
+        Some((_, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            authority
+                .rsplit_once('@')
+                .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        }
+        None => !text.is_empty(),
+    }
+}
+
 /// Reads and validates every layer. Errors list every problem found.
 pub fn load(input: &LoadInput) -> Result<Loaded, ConfigErrors> {
     let mut layers = Layers::read(input)?;

@@ -134,6 +134,18 @@ fn nested_tables_and_per_module_levels_load() {
 }
 
 #[test]
+fn a_misspelt_section_is_named_in_files_and_variables() {
+    let errors = Project::new()
+        .file("base.toml", "[securty]\nlockout_hours = 2\n")
+        .errors();
+    let text = errors.to_string();
+    assert!(
+        text.contains("`securty`: unknown key; did you mean section `security`?"),
+        "{text}"
+    );
+}
+
+#[test]
 fn unknown_key_wrong_type_and_bad_value_are_all_reported_at_once() {
     let errors = Project::new()
         .file(
@@ -424,5 +436,49 @@ fn upstreams_and_the_cache_use_the_spec_names() {
     assert!(
         text.contains("`upstream.openai`: needs an `adapter`"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_single_underscore_variable_is_named_with_what_it_probably_meant() {
+    let kunci = crate::helpers::Kunci::new().var("KUNCI_SECURITY_LOCKOUT_HOURS", "2");
+    let outcome = kunci.run(&["config", "check"]);
+    outcome.success();
+    assert!(
+        outcome
+            .stderr()
+            .contains("KUNCI_SECURITY_LOCKOUT_HOURS is not read: configuration variables use double underscores (KUNCI__SECURITY__LOCKOUT_HOURS?)"),
+        "{}",
+        outcome.stderr()
+    );
+}
+
+#[test]
+fn a_secret_in_a_plain_file_of_a_deployed_environment_is_worth_a_warning() {
+    let key = kunci_crypto::MasterKey::generate().unwrap();
+    let kunci = crate::helpers::Kunci::new().var("KUNCI_MASTER_KEY", key.encode().expose());
+    kunci.write(
+        "config/production.toml",
+        "[environment]\npublic_url = \"https://example.com\"\n[data]\ndatabase_url = \"postgres://kunci:hunter2hunter2@db/kunci\"\n",
+    );
+    let outcome = kunci.run(&["--env", "production", "config", "check"]);
+    outcome.success();
+    let said = outcome.stderr();
+    assert!(
+        said.contains("`data.database_url` is a secret written in config/production.toml")
+            && said.contains(".env.production.enc"),
+        "{said}"
+    );
+    assert!(!said.contains("hunter2"), "never the value: {said}");
+    // Without a password the URL holds no secret; development is not judged.
+    kunci.write(
+        "config/production.toml",
+        "[environment]\npublic_url = \"https://example.com\"\n[data]\ndatabase_url = \"postgres://kunci@db/kunci\"\n",
+    );
+    let outcome = kunci.run(&["--env", "production", "config", "check"]);
+    assert!(
+        !outcome.stderr().contains("is a secret written"),
+        "{}",
+        outcome.stderr()
     );
 }

@@ -391,3 +391,102 @@ async fn logins_are_audited_with_a_hashed_address() {
     assert!(!format!("{entries:?}").contains("127.0.0.1"));
     assert!(app.audit.verify().await.is_ok());
 }
+
+#[tokio::test]
+async fn every_refusal_of_the_form_is_the_form_again_with_a_message() {
+    let app = TestApp::builder()
+        .var("KUNCI__SECURITY__LOGIN_REQUESTS_PER_MINUTE", "2")
+        .spawn()
+        .await
+        .unwrap();
+    app.add_accounts(&[("alice", false)]).await;
+    let mut browser = Browser::new(&app.url(""));
+    let form = browser.arrive("/login?next=/account").await;
+    assert!(
+        !form.body.contains("Your session has ended"),
+        "a first visit was no ended session: {}",
+        form.body
+    );
+    let token = hidden_field(&form.body, "csrf_token");
+    let wrong = browser
+        .post_form(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", "Alice"),
+                ("password", "nope"),
+                ("next", "/account"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("The username or password is wrong."));
+    assert_eq!(
+        hidden_field_value(&wrong.body, "username"),
+        "Alice",
+        "the name as typed"
+    );
+    assert!(!wrong.body.contains("nope"), "never the password");
+    browser
+        .post_form(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", "alice"),
+                ("password", "nope"),
+            ],
+        )
+        .await;
+    // The per-address limit (2 a minute here): the form again, not a problem body.
+    let limited = browser
+        .post_form(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", "alice"),
+                ("password", "alice pass"),
+            ],
+        )
+        .await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.headers.contains_key("retry-after"));
+    assert!(
+        limited.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{}",
+        limited.body
+    );
+    assert!(
+        limited
+            .body
+            .contains("Too many sign-in attempts from your network")
+    );
+    assert!(
+        limited.body.contains("name=\"password\""),
+        "the form, to try again"
+    );
+}
+
+#[tokio::test]
+async fn pages_show_times_for_people_and_a_favicon() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app.url(""));
+    let home = browser.arrive("/").await;
+    assert!(home.body.contains(" UTC</time>"), "{}", home.body);
+    assert!(home.body.contains("<time datetime=\"20"), "{}", home.body);
+    let icon = browser.open("/favicon.ico").await;
+    assert_eq!(icon.status, 200);
+    assert_eq!(icon.headers["content-type"], "image/svg+xml");
+    assert!(home.body.contains("rel=\"icon\""));
+}
+
+/// The `value` of the input named `name`.
+fn hidden_field_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\"");
+    let at = html.find(&marker).expect(name);
+    let rest = &html[at..];
+    let start = rest.find("value=\"").expect("value") + "value=\"".len();
+    rest[start..].split('"').next().unwrap().to_owned()
+}

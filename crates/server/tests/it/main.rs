@@ -11,6 +11,7 @@ mod backup;
 mod canary;
 mod cli;
 mod config;
+mod docs_snippets;
 mod doctor;
 mod examples;
 mod findings;

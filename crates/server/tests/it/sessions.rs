@@ -190,12 +190,12 @@ async fn an_idle_logged_in_session_ends_in_login_for_pages_and_401_for_the_api()
     let page = browser.open("/?year=2026").await;
     assert_eq!(
         (page.status, page.location()),
-        (303, Some("/login?next=/%3Fyear%3D2026"))
+        (303, Some("/login?next=/%3Fyear%3D2026&expired=1"))
     );
     let api = api_browser.api("/api/v1/session").await;
     assert_eq!(api.status, 401);
     assert_eq!(api.json()["error"], "session_expired");
-    let login = browser.open("/login?next=/%3Fyear%3D2026").await;
+    let login = browser.open("/login?next=/%3Fyear%3D2026&expired=1").await;
     let login = if login.status == 303 {
         browser.open(login.location().unwrap()).await
     } else {
@@ -261,11 +261,28 @@ async fn routes_declare_their_scope() {
     let mut browser = Browser::new(&app.url(""));
     browser.arrive("/").await;
     let page = browser.open("/admin/report").await;
-    assert_eq!((page.status, page.location()), (303, Some("/forbidden")));
+    assert_eq!(
+        (page.status, page.location()),
+        (303, Some("/login?next=/admin/report")),
+        "a visitor who is not logged in is asked to log in: that may give the scope"
+    );
     let api = browser.api("/api/v1/admin/report").await;
     assert_eq!(
         (api.status, api.json()["error"].as_str()),
         (403, Some("insufficient_scope"))
+    );
+
+    log_in(&app, &mut browser, vec![Scope::Basic, Scope::User]).await;
+    let page = browser.open("/admin/report").await;
+    assert_eq!(
+        (page.status, page.location()),
+        (303, Some("/forbidden")),
+        "a logged-in user without the scope"
+    );
+    let forbidden = browser.open("/forbidden").await;
+    assert!(
+        forbidden.body.contains("href=\"/login\""),
+        "a way to sign in as someone else"
     );
 
     log_in(

@@ -11,7 +11,7 @@ use tracing_subscriber::fmt;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::config::{LogFormat, LoggerConfig, Rotation};
+use crate::config::{Level, LogColor, LogFormat, LoggerConfig, Rotation};
 
 /// Keeps the file writer's buffer alive; dropping it flushes. Hold it for the whole process.
 #[derive(Debug)]
@@ -19,9 +19,29 @@ pub struct LogGuard {
     _file: Option<WorkerGuard>,
 }
 
-/// The filter directives: the global level, then one per module.
+/// Dependencies whose DEBUG lines are their own plumbing (handshakes, frames, pool
+/// bookkeeping): held at `info` when the level is `debug` or `trace`, unless
+/// `[logger.modules]` names them.
+const NOISY: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "rustls",
+    "tokio_rustls",
+];
+
+/// The filter directives: the global level, the quiet dependencies, then one per module.
 pub fn directives(config: &LoggerConfig) -> String {
     let mut directives = vec![config.level.as_str().to_owned()];
+    if matches!(config.level, Level::Debug | Level::Trace) {
+        directives.extend(
+            NOISY
+                .iter()
+                .filter(|m| !config.modules.contains_key(**m))
+                .map(|m| format!("{m}=info")),
+        );
+    }
     directives.extend(
         config
             .modules
@@ -38,8 +58,14 @@ pub fn init(config: &LoggerConfig, root: &Path) -> anyhow::Result<LogGuard> {
             .parse(directives(config))
             .context("`logger.modules` holds a module name that is not a valid filter target")
     };
+    let ansi = match config.color {
+        LogColor::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        LogColor::Always => true,
+        LogColor::Never => false,
+    };
     let console = match config.format {
         LogFormat::Pretty => fmt::layer()
+            .with_ansi(ansi)
             .with_writer(std::io::stderr)
             .with_filter_boxed(filter()?),
         LogFormat::Json => fmt::layer()

@@ -344,6 +344,25 @@ pub fn redis(
     Ok(Some(server))
 }
 
+/// Says at start, not only on `/readyz`, what an unreachable Redis means for this instance
+/// (the URL shown without its password).
+pub async fn say_if_unreachable(config: &Config, server: &RedisServer) {
+    let Err(err) = Probe::check(server).await else {
+        return;
+    };
+    let shown = config
+        .data
+        .redis_url
+        .as_ref()
+        .map(|url| kunci_crypto::mask_url_password(url.expose()))
+        .unwrap_or_default();
+    if config.data.session_store == SessionStoreKind::Redis {
+        tracing::warn!(redis = %shown, error = %err, "Redis is unreachable: sessions live there, so pages and the API answer 503 until it is back");
+    } else {
+        tracing::warn!(redis = %shown, error = %err, "Redis is unreachable: rate limits fall back to this instance and signed requests are refused until it is back");
+    }
+}
+
 /// The signing-key ring over the database; with Redis, other instances hear of this one's
 /// rotations at once (the jobs listen for theirs).
 pub async fn key_ring(

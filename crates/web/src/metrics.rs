@@ -151,8 +151,18 @@ async fn refresh_gauges(state: &AppState) {
         reason = "a gauge"
     )]
     metrics::gauge!("kunci_rate_limit_fallbacks").set(limiter.fallbacks() as f64);
-    metrics::gauge!("kunci_store_degraded", "store" => "rate_limits")
-        .set(if limiter.is_degraded() { 1.0 } else { 0.0 });
+    // Degraded while the shared store is unreachable, not only after a request noticed it.
+    let mut redis_down = false;
+    for probe in state.probes().iter().filter(|p| p.name() == "redis") {
+        redis_down |= probe.check().await.is_err();
+    }
+    metrics::gauge!("kunci_store_degraded", "store" => "rate_limits").set(
+        if limiter.is_degraded() || redis_down {
+            1.0
+        } else {
+            0.0
+        },
+    );
     match state.pool().list(None).await {
         Ok(keys) => {
             let mut counts: BTreeMap<(String, &'static str), u32> = BTreeMap::new();

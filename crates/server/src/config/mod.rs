@@ -213,10 +213,20 @@ pub struct SecurityConfig {
 pub struct LoggerConfig {
     pub level: Level,
     pub format: LogFormat,
+    pub color: LogColor,
     /// Per-module levels. The only defaulted field: an empty table has no entries to load.
     #[serde(default)]
     pub modules: BTreeMap<String, Level>,
     pub file: LogFileConfig,
+}
+
+/// `logger.color`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogColor {
+    Auto,
+    Always,
+    Never,
 }
 
 /// `[logger.file]`

@@ -71,6 +71,12 @@ pub static KEYS: &[Key] = &[
         Some("\"pretty\""),
     )
     .doc("`pretty` for people, `json` (one object a line) for log collectors."),
+    Key::new(
+        "logger.color",
+        Kind::Enum(&["auto", "always", "never"]),
+        Some("\"auto\""),
+    )
+    .doc("ANSI colours in the console log: `auto` only when standard error is a terminal."),
     Key::new("logger.modules.*", Kind::Enum(LEVELS), None).doc(
         "Level for one module, overriding `logger.level`: `modules.sqlx = \"warn\"`, \
          `modules.kunci_web = \"debug\"`.",

@@ -131,6 +131,19 @@ fn nested_tables_and_per_module_levels_load() {
         kunci::logging::directives(logger),
         "info,hyper=error,kunci_web::health=trace,sqlx=warn"
     );
+    // At debug the dependencies' plumbing stays at info, unless a module entry names it.
+    let debug = Project::new()
+        .file(
+            "base.toml",
+            "[logger]\nlevel = \"debug\"\n[logger.modules]\nhyper = \"trace\"\n",
+        )
+        .load();
+    let directives = kunci::logging::directives(&debug.config.logger);
+    assert!(directives.contains("rustls=info"), "{directives}");
+    assert!(
+        directives.contains("hyper=trace") && !directives.contains("hyper=info"),
+        "{directives}"
+    );
 }
 
 #[test]

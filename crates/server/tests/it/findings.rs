@@ -486,3 +486,14 @@ fn in_development_the_public_url_follows_a_changed_bind() {
     );
     assert!(said.contains("follows `environment.bind`"), "{said}");
 }
+
+#[test]
+fn an_unreachable_redis_is_said_at_start_without_its_password() {
+    let kunci = Kunci::new().var("KUNCI__DATA__REDIS_URL", "redis://:CANARYpw@127.0.0.1:1/0");
+    let server = kunci.serve(&[]);
+    let said = server.startup_output.join("\n");
+    server.terminate();
+    assert!(said.contains("Redis is unreachable"), "{said}");
+    assert!(said.contains("rate limits fall back"), "{said}");
+    assert!(!said.contains("CANARYpw"), "{said}");
+}

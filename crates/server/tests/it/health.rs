@@ -96,6 +96,12 @@ async fn an_unreachable_redis_only_degrades_an_instance_that_keeps_sessions_else
     assert_eq!(body["status"], "degraded");
     assert_eq!(body["checks"]["redis"], "down");
     assert_eq!(body["degraded"]["redis"], "down");
+    // The metric says so too, before any request has needed the shared rate limits.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("kunci_store_degraded{store=\"rate_limits\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -67,6 +67,8 @@ pub trait AccountStore: Send + Sync + fmt::Debug {
     async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError>;
     /// False when there is no such account.
     async fn set_password(&self, username: &str, hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// Replaces the account's scopes. False when there is no such account.
+    async fn set_scopes(&self, username: &str, scopes: &[Scope]) -> Result<bool, StoreError>;
 }
 
 /// A name as stored and compared: trimmed and lowercased. `None` when it is not acceptable:
@@ -393,6 +395,41 @@ impl Accounts {
             )
             .await?;
         Ok(())
+    }
+
+    /// Gives or takes the `admin` scope (`user` stays). Audited; the account's sessions and
+    /// app logins keep the scopes they were given, so the caller ends them
+    /// (`kunci user scope` does) when a scope is taken away.
+    pub async fn set_admin(
+        &self,
+        actor: &Actor,
+        username: &str,
+        admin: bool,
+    ) -> Result<Account, AccountError> {
+        let name = normalize_username(username)
+            .ok_or_else(|| AccountError::BadName(username.chars().take(64).collect()))?;
+        let mut scopes = vec![Scope::User];
+        if admin {
+            scopes.push(Scope::Admin);
+        }
+        let shown: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        let event = AuditEvent::by(
+            actor,
+            "account.scopes_changed",
+            format!("{name}: {}", shown.join(" ")),
+        );
+        self.audit
+            .around(event, async {
+                match self.store.set_scopes(&name, &scopes).await? {
+                    true => Ok(()),
+                    false => Err(AccountError::Unknown(name.clone())),
+                }
+            })
+            .await?;
+        self.store
+            .by_username(&name)
+            .await?
+            .ok_or(AccountError::Unknown(name))
     }
 
     /// Records a login attempt's outcome.

@@ -27,6 +27,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::keys::{RingChanged, SigningKeyStore, StoredKey};
 use crate::lockout::{LockoutPolicy, LockoutStore, Reserved};
 use crate::notify::{EpisodeStore, EventKind, Notification, Notifier};
+use crate::session::Scope;
 use crate::store::StoreError;
 
 /// Where every test's clock starts.
@@ -307,6 +308,16 @@ impl AccountStore for MemoryAccounts {
             return Ok(false);
         };
         account.disabled = disabled;
+        Ok(true)
+    }
+
+    async fn set_scopes(&self, username: &str, scopes: &[Scope]) -> Result<bool, StoreError> {
+        self.outage.check("accounts")?;
+        let mut rows = guard(&self.rows);
+        let Some(account) = rows.iter_mut().find(|a| a.username == username) else {
+            return Ok(false);
+        };
+        account.scopes = scopes.to_vec();
         Ok(true)
     }
 

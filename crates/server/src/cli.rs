@@ -127,15 +127,32 @@ pub enum UserCommand {
         #[arg(long, value_enum, default_value = "user")]
         scope: ScopeArg,
     },
-    /// List accounts.
+    /// List accounts, with their scopes, state and any lock on their name.
     List,
+    /// Give or take a scope: `kunci user scope alice --add admin`. Taking one away ends the
+    /// account's sessions and app logins, so none keeps it.
+    Scope {
+        name: String,
+        /// The scope to give.
+        #[arg(
+            long,
+            value_enum,
+            conflicts_with = "remove",
+            required_unless_present = "remove"
+        )]
+        add: Option<ScopeArg>,
+        /// The scope to take away (`user` stays: every account has it).
+        #[arg(long, value_enum)]
+        remove: Option<ScopeArg>,
+    },
     /// Refuse every login of an account (its password is kept).
     Disable { name: String },
     /// Allow a disabled account to log in again.
     Enable { name: String },
     /// Set an account's password (read as for `add`).
     Passwd { name: String },
-    /// Lift the lock that failed logins put on a name.
+    /// Lift the lock that failed logins put on a name. A name without a lock is not an error
+    /// (scripts may unlock blindly): it says so and exits 0.
     Unlock { name: String },
 }
 
@@ -162,6 +179,10 @@ pub enum BackupCommand {
         file: PathBuf,
         #[arg(long)]
         force: bool,
+        /// Restore although `kunci serve` runs on this project (it would keep serving from the
+        /// database being replaced).
+        #[arg(long)]
+        i_know_the_server_is_running: bool,
     },
 }
 
@@ -297,6 +318,9 @@ pub enum DbCommand {
         /// How many migrations to revert.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         steps: u32,
+        /// Roll back although `kunci serve` runs on this project (it expects the newer schema).
+        #[arg(long)]
+        i_know_the_server_is_running: bool,
     },
     /// List the migrations and whether each is applied.
     Status,

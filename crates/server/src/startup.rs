@@ -60,10 +60,7 @@ impl Application {
         let database = wiring::open_database(loaded).await?;
         let notes = migrate_on_first_run(loaded, &database).await?;
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(database.clone())];
-        let redis = wiring::redis(config, &mut probes)?;
-        if let Some(server) = &redis {
-            wiring::say_if_unreachable(config, server).await;
-        }
+        let redis = wiring::redis(config, &mut probes).await?;
         let store = wiring::session_store(loaded, &database, redis.as_ref())?;
 
         // [notification]

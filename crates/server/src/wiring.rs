@@ -326,7 +326,7 @@ pub async fn open_database(loaded: &Loaded) -> anyhow::Result<Database> {
 /// Redis, when `data.redis_url` is set, with its readiness probe: required when sessions live
 /// there; otherwise its loss degrades rate limits (per instance) and signed requests (refused)
 /// but the site serves.
-pub fn redis(
+pub async fn redis(
     config: &Config,
     probes: &mut Vec<Arc<dyn Probe>>,
 ) -> anyhow::Result<Option<RedisServer>> {
@@ -341,12 +341,13 @@ pub fn redis(
     } else {
         Arc::new(Optional(probe))
     });
+    say_if_unreachable(config, &server).await;
     Ok(Some(server))
 }
 
 /// Says at start, not only on `/readyz`, what an unreachable Redis means for this instance
 /// (the URL shown without its password).
-pub async fn say_if_unreachable(config: &Config, server: &RedisServer) {
+async fn say_if_unreachable(config: &Config, server: &RedisServer) {
     let Err(err) = Probe::check(server).await else {
         return;
     };

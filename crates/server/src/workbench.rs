@@ -176,3 +176,52 @@ impl Workbench {
         result
     }
 }
+
+/// `instance/kunci.lock`: `kunci serve` holds it shared while it runs, so that the commands
+/// that would pull the database from under it (`backup restore`, `db rollback`) can tell.
+fn lock_path(root: &Path) -> PathBuf {
+    root.join("instance").join("kunci.lock")
+}
+
+/// Held by `serve` for as long as it runs.
+#[derive(Debug)]
+pub(crate) struct ServingLock {
+    _file: std::fs::File,
+}
+
+/// Marks the project as served (a shared lock: several instances may serve one project).
+pub(crate) fn serving(root: &Path) -> anyhow::Result<ServingLock> {
+    let path = lock_path(root);
+    kunci_store::fs::create_private_dir_all(&root.join("instance"))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    file.lock_shared()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(ServingLock { _file: file })
+}
+
+/// Refuses when `kunci serve` runs on this project, unless the operator says they know.
+pub(crate) fn refuse_while_served(root: &Path, anyway: bool, what: &str) -> anyhow::Result<()> {
+    let path = lock_path(root);
+    let Ok(file) = std::fs::OpenOptions::new().append(true).open(&path) else {
+        return Ok(());
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) if anyway => {
+            tracing::warn!("{what} while `kunci serve` runs on this project, as asked");
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "`kunci serve` runs on this project ({} is held): stop it before you {what}, or add \
+             --i-know-the-server-is-running",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(err)) => {
+            Err(err).with_context(|| format!("cannot check {}", path.display()))
+        }
+    }
+}

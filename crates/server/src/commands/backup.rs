@@ -43,7 +43,16 @@ pub(super) async fn command(
                     .unwrap_or_default()
             ));
         }
-        BackupCommand::Restore { file, force } => {
+        BackupCommand::Restore {
+            file,
+            force,
+            i_know_the_server_is_running,
+        } => {
+            crate::workbench::refuse_while_served(
+                &loaded.root,
+                i_know_the_server_is_running,
+                "restore a backup",
+            )?;
             let kept = restore(&loaded, &key, &file, force, now).await?;
             let mut text = format!("restored the database from {}", file.display());
             if let Some(kept) = kept {

@@ -11,6 +11,17 @@ pub(super) async fn command(
     command: DbCommand,
 ) -> anyhow::Result<()> {
     let (loaded, _) = load(input, process, Need::IfEncrypted).await?;
+    if let DbCommand::Rollback {
+        i_know_the_server_is_running,
+        ..
+    } = &command
+    {
+        crate::workbench::refuse_while_served(
+            &loaded.root,
+            *i_know_the_server_is_running,
+            "roll migrations back",
+        )?;
+    }
     let database = wiring::open_database(&loaded).await?;
     let result = match command {
         DbCommand::Migrate => database
@@ -20,7 +31,7 @@ pub(super) async fn command(
                 [] => "the database is up to date".to_owned(),
                 versions => format!("applied migrations {}", list(versions)),
             }),
-        DbCommand::Rollback { steps } => {
+        DbCommand::Rollback { steps, .. } => {
             let steps = usize::try_from(steps).unwrap_or(usize::MAX);
             database
                 .rollback(steps)

@@ -34,6 +34,25 @@ pub(super) fn generate_key(out: Option<&std::path::Path>) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Names of an env file kunci would refuse at start, said when the file is written.
+fn warn_of_unknown(names: &[String]) {
+    for name in names.iter().filter(|n| !is_configuration_key(n)) {
+        output::note(&format!(
+            "warning: {name} is not a configuration key (KUNCI__SECTION__KEY, \
+             docs/configuration.md): kunci refuses to start with it in the file"
+        ));
+    }
+}
+
+/// Whether `name` addresses a key of the registry (`KUNCI__SECURITY__LOCKOUT_HOURS`).
+fn is_configuration_key(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("KUNCI__") else {
+        return false;
+    };
+    let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    config::schema::key_for(&path).is_some()
+}
+
 /// The master key of `input`'s environment, from the sources its plain layers allow.
 async fn key_of(
     input: &LoadInput,
@@ -63,7 +82,9 @@ pub(super) async fn env(
             let input = for_env(environment);
             let key = key_of(&input, process, Create::Yes).await?;
             let paths = EnvPaths::new(&input.root, environment);
-            let count = envfiles::encrypt(&paths, environment, &key)?;
+            let names = envfiles::encrypt(&paths, environment, &key)?;
+            warn_of_unknown(&names);
+            let count = names.len();
             output::result(&format!(
                 "encrypted {count} entries into {} (master key {}); {} can now be deleted",
                 paths.encrypted.display(),

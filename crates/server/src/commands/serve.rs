@@ -17,6 +17,7 @@ pub(super) async fn command(input: &LoadInput, process: &ProcessEnv) -> anyhow::
     let (mut loaded, key) = load(input, process, Need::Always).await?;
     let derived = development_public_url(&mut loaded);
     let _log = logging::init(&loaded.config.logger, &loaded.root)?;
+    let _serving = crate::workbench::serving(&loaded.root)?;
     let (key, source) = key.context("no master key")?;
     if let KeySource::Created(path) = &source {
         output::note(&format!(

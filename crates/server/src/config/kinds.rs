@@ -270,6 +270,69 @@ fn is_cidr(s: &str) -> bool {
     })
 }
 
+/// One configuration key.
+#[derive(Debug)]
+pub struct Key {
+    pub path: &'static str,
+    pub kind: Kind,
+    /// The default as a TOML literal; `None` means unset.
+    pub default: Option<&'static str>,
+    /// Masked in `config show` and never echoed.
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+impl Key {
+    pub(super) const fn new(path: &'static str, kind: Kind, default: Option<&'static str>) -> Self {
+        Self {
+            path,
+            kind,
+            default,
+            secret: false,
+            doc: "",
+        }
+    }
+
+    pub(super) const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    pub(super) const fn doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
+        self
+    }
+
+    pub fn segments(&self) -> impl Iterator<Item = &'static str> {
+        self.path.split('.')
+    }
+
+    /// Whether this key's pattern matches `path` exactly.
+    pub fn matches(&self, path: &[String]) -> bool {
+        let pattern: Vec<&str> = self.segments().collect();
+        pattern.len() == path.len()
+            && pattern
+                .iter()
+                .zip(path)
+                .all(|(p, s)| *p == "*" || *p == s.as_str())
+    }
+
+    /// The environment variable for this key (`*` segments shown as `<NAME>`).
+    pub fn variable(&self) -> String {
+        let parts: Vec<String> = self
+            .segments()
+            .map(|s| {
+                if s == "*" {
+                    "<NAME>".to_owned()
+                } else {
+                    s.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        format!("KUNCI__{}", parts.join("__"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

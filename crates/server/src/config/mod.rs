@@ -190,6 +190,7 @@ pub struct SecurityConfig {
     pub master_key_command: Option<String>,
     pub master_key_command_timeout_secs: u64,
     pub password_hash_parallel: usize,
+    pub password_min_length: usize,
     pub api_requests_per_second: u32,
     pub api_burst: u32,
     pub login_requests_per_minute: u32,

@@ -4,7 +4,7 @@
 //!
 //! A `*` segment stands for a name the user chooses (`logger.modules.<module>`).
 
-pub use super::kinds::{Item, Kind};
+pub use super::kinds::{Item, Key, Kind};
 
 /// The sections, in the order the server initialises them (SPEC §1).
 pub static SECTIONS: &[Section] = &[
@@ -281,6 +281,15 @@ pub static KEYS: &[Key] = &[
     )
     .doc("How long `master_key_command` may run."),
     Key::new(
+        "security.password_min_length",
+        Kind::Integer { min: 1, max: 256 },
+        Some("12"),
+    )
+    .doc(
+        "The fewest characters a password set by `kunci user add` or `kunci user passwd` may \
+         have (passwords are at most 256 bytes).",
+    ),
+    Key::new(
         "security.password_hash_parallel",
         Kind::Integer { min: 1, max: 64 },
         Some("2"),
@@ -523,69 +532,6 @@ pub static KEYS: &[Key] = &[
              through no proxy; everyone else gets 404.",
         ),
 ];
-
-/// One configuration key.
-#[derive(Debug)]
-pub struct Key {
-    pub path: &'static str,
-    pub kind: Kind,
-    /// The default as a TOML literal; `None` means unset.
-    pub default: Option<&'static str>,
-    /// Masked in `config show` and never echoed.
-    pub secret: bool,
-    pub doc: &'static str,
-}
-
-impl Key {
-    const fn new(path: &'static str, kind: Kind, default: Option<&'static str>) -> Self {
-        Self {
-            path,
-            kind,
-            default,
-            secret: false,
-            doc: "",
-        }
-    }
-
-    const fn secret(mut self) -> Self {
-        self.secret = true;
-        self
-    }
-
-    const fn doc(mut self, doc: &'static str) -> Self {
-        self.doc = doc;
-        self
-    }
-
-    pub fn segments(&self) -> impl Iterator<Item = &'static str> {
-        self.path.split('.')
-    }
-
-    /// Whether this key's pattern matches `path` exactly.
-    pub fn matches(&self, path: &[String]) -> bool {
-        let pattern: Vec<&str> = self.segments().collect();
-        pattern.len() == path.len()
-            && pattern
-                .iter()
-                .zip(path)
-                .all(|(p, s)| *p == "*" || *p == s.as_str())
-    }
-
-    /// The environment variable for this key (`*` segments shown as `<NAME>`).
-    pub fn variable(&self) -> String {
-        let parts: Vec<String> = self
-            .segments()
-            .map(|s| {
-                if s == "*" {
-                    "<NAME>".to_owned()
-                } else {
-                    s.to_ascii_uppercase()
-                }
-            })
-            .collect();
-        format!("KUNCI__{}", parts.join("__"))
-    }
-}
 
 /// Finds the key whose pattern matches `path`.
 pub fn key_for(path: &[String]) -> Option<&'static Key> {

@@ -125,18 +125,19 @@ fn retire_backup(paths: &EnvPaths, key: &MasterKey) {
 
 /// `kunci env encrypt`: `.env.<env>` → `.env.<env>.enc`. The plaintext must parse; the
 /// result is read back and checked before it replaces anything. Returns the number of entries.
+/// Encrypts `.env.<env>` into `.env.<env>.enc`; the names of its entries.
 pub fn encrypt(
     paths: &EnvPaths,
     environment: Environment,
     key: &MasterKey,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Vec<String>> {
     let plaintext = Zeroizing::new(
         std::fs::read_to_string(&paths.plain)
             .with_context(|| format!("cannot read {}", paths.plain.display()))?,
     );
     let entries = parse(&plaintext, &paths.plain)?;
     write_encrypted(paths, environment, key, &plaintext)?;
-    Ok(entries.len())
+    Ok(entries.into_iter().map(|e| e.name).collect())
 }
 
 fn write_encrypted(

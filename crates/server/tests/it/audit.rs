@@ -211,7 +211,7 @@ fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
     let kunci = ready();
     let added = kunci.run_with_input(
         &["user", "add", "Alice", "--scope", "admin"],
-        "s3cret pass\n",
+        "s3cret passphrase\n",
     );
     assert!(
         added
@@ -225,7 +225,14 @@ fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
         !added.all().contains("s3cret"),
         "the password is never echoed"
     );
-    let again = kunci.run_with_input(&["user", "add", "alice"], "other\n");
+    let short = kunci.run_with_input(&["user", "add", "carol"], "eleven char\n");
+    assert_eq!(short.code(), Some(1));
+    assert!(
+        short.stderr().contains("at least 12 characters"),
+        "security.password_min_length: {}",
+        short.stderr()
+    );
+    let again = kunci.run_with_input(&["user", "add", "alice"], "another passphrase\n");
     assert_eq!(again.code(), Some(1));
     assert!(
         again.stderr().contains("exists already"),
@@ -253,13 +260,16 @@ fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
     assert!(!list.contains("argon2"), "no hashes listed");
     kunci.run(&["user", "enable", "alice"]).success();
     kunci
-        .run_with_input(&["user", "passwd", "alice"], "new pass\n")
+        .run_with_input(&["user", "passwd", "alice"], "new passphrase\n")
         .success();
-    let missing = kunci.run_with_input(&["user", "passwd", "nobody"], "x\n");
+    let missing = kunci.run_with_input(&["user", "passwd", "nobody"], "a long enough one\n");
     assert_eq!(missing.code(), Some(1));
     let unlock = kunci.run(&["user", "unlock", "Alice"]);
     assert!(
-        unlock.success().stdout().contains("`alice` was not locked"),
+        unlock
+            .success()
+            .stdout()
+            .contains("`alice` has no lock: nothing to do"),
         "{}",
         unlock.stdout()
     );
@@ -274,6 +284,36 @@ fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
         assert!(export.contains(action), "{action} audited: {export}");
     }
     assert!(!export.contains("s3cret") && !export.contains("new pass"));
+
+    // Scopes: given takes effect at the next login; taken ends every session and app login.
+    let given = kunci.run(&["user", "scope", "alice", "--add", "admin"]);
+    assert!(
+        given.success().stdout().contains("user admin"),
+        "{}",
+        given.stdout()
+    );
+    let taken = kunci.run(&["user", "scope", "alice", "--remove", "admin"]);
+    let said = taken.success().stdout();
+    assert!(
+        said.contains("now has user") && said.contains("session(s)"),
+        "{said}"
+    );
+    let line = kunci.run(&["user", "list"]).success().stdout();
+    let line = line
+        .lines()
+        .find(|l| l.starts_with("alice"))
+        .unwrap()
+        .to_owned();
+    assert!(line.contains("user ") && !line.contains("admin"), "{line}");
+    let refused = kunci.run(&["user", "scope", "alice", "--remove", "user"]);
+    assert_eq!(refused.code(), Some(1));
+    assert!(
+        kunci
+            .run(&["audit", "export"])
+            .success()
+            .stdout()
+            .contains("account.scopes_changed")
+    );
 }
 
 #[test]

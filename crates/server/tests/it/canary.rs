@@ -42,7 +42,10 @@ async fn pool_keys_appear_nowhere_in_clear() {
     let mut printed = String::new();
     printed += &kunci.run(&["db", "migrate"]).success().all();
     printed += &kunci
-        .run_with_input(&["user", "add", "root", "--scope", "admin"], "root pass\n")
+        .run_with_input(
+            &["user", "add", "root", "--scope", "admin"],
+            "root password 1\n",
+        )
         .success()
         .all();
     printed += &kunci
@@ -73,7 +76,7 @@ async fn pool_keys_appear_nowhere_in_clear() {
     let login = root
         .post_json(
             "/api/v1/auth/login_web",
-            &json!({"username": "root", "password": "root pass"}),
+            &json!({"username": "root", "password": "root password 1"}),
             false,
         )
         .await;

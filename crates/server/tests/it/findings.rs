@@ -497,3 +497,86 @@ fn an_unreachable_redis_is_said_at_start_without_its_password() {
     assert!(said.contains("rate limits fall back"), "{said}");
     assert!(!said.contains("CANARYpw"), "{said}");
 }
+
+#[test]
+fn user_list_shows_a_locked_name_with_when_it_unlocks() {
+    let kunci = Kunci::new();
+    kunci.run(&["db", "migrate"]).success();
+    kunci
+        .run_with_input(&["user", "add", "alice"], "alice passphrase\n")
+        .success();
+    let server = kunci.serve(&[]);
+    kunci::install_crypto_provider();
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..5 {
+        client
+            .post(server.url("/api/v1/auth/login_web"))
+            .json(&json!({"username": "alice", "password": "wrong"}))
+            .header("x-forwarded-for", "198.51.100.7")
+            .send()
+            .unwrap();
+    }
+    server.terminate();
+    let list = kunci.run(&["user", "list"]).success().stdout();
+    let line = list.lines().find(|l| l.starts_with("alice")).unwrap();
+    assert!(line.contains("locked until 20"), "{list}");
+    let unlocked = kunci.run(&["user", "unlock", "alice"]).success().stdout();
+    assert!(unlocked.contains("is unlocked"), "{unlocked}");
+    let list = kunci.run(&["user", "list"]).success().stdout();
+    assert!(!list.contains("locked until"), "{list}");
+}
+
+#[test]
+fn env_encrypt_warns_about_names_kunci_would_refuse() {
+    let (kunci, _) = project_with_only_base();
+    kunci.write(
+        ".env.staging",
+        "KUNCI__LOGGER__LEVEL=warn\nSTRIPE_KEY=sk_live_CANARYvalue\nKUNCI__SECURTY__LOCKOUT_HOURS=2\n",
+    );
+    let outcome = kunci.run(&["env", "encrypt", "staging"]);
+    outcome.success();
+    let said = outcome.stderr();
+    assert!(
+        said.contains("warning: STRIPE_KEY is not a configuration key"),
+        "{said}"
+    );
+    assert!(
+        said.contains("KUNCI__SECURTY__LOCKOUT_HOURS is not a configuration key"),
+        "{said}"
+    );
+    assert!(!said.contains("KUNCI__LOGGER__LEVEL is not"), "{said}");
+    assert!(!said.contains("CANARY"), "never a value: {said}");
+}
+
+#[test]
+fn restore_and_rollback_refuse_while_the_server_runs() {
+    let kunci = Kunci::new();
+    kunci.run(&["db", "migrate"]).success();
+    let backup = kunci.path("db.kbk");
+    kunci
+        .run(&["backup", "create", "--out", backup.to_str().unwrap()])
+        .success();
+    let server = kunci.serve(&[]);
+    let restore = kunci.run(&["backup", "restore", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(restore.code(), Some(1), "{}", restore.all());
+    assert!(
+        restore
+            .stderr()
+            .contains("`kunci serve` runs on this project"),
+        "{}",
+        restore.all()
+    );
+    let rollback = kunci.run(&["db", "rollback"]);
+    assert_eq!(rollback.code(), Some(1), "{}", rollback.all());
+    assert!(
+        rollback.stderr().contains("--i-know-the-server-is-running"),
+        "{}",
+        rollback.all()
+    );
+    server.terminate();
+    // Stopped: both go ahead.
+    kunci
+        .run(&["backup", "restore", backup.to_str().unwrap(), "--force"])
+        .success();
+    kunci.run(&["db", "rollback"]).success();
+}

@@ -76,6 +76,18 @@ impl AccountStore for Database {
         rows.into_iter().map(decode).collect()
     }
 
+    async fn set_scopes(&self, username: &str, scopes: &[Scope]) -> Result<bool, StoreError> {
+        let text = scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        with_pool!(self, pool => sqlx::query(self.sql("UPDATE accounts SET scopes = $1 WHERE username = $2"))
+            .bind(text).bind(username)
+            .execute(pool).await.map(|r| r.rows_affected() == 1))
+        .map_err(store_error)
+    }
+
     async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
         with_pool!(self, pool => sqlx::query(self.sql("UPDATE accounts SET disabled = $1 WHERE username = $2"))
             .bind(i64::from(disabled)).bind(username)

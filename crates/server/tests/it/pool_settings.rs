@@ -215,3 +215,18 @@ async fn the_settings_page_works_in_a_real_browser() {
     assert!(browser.source().await.contains("The pool is empty."));
     assert!(app.pool.store().list(None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn without_an_upstream_the_page_names_the_key_that_configures_one() {
+    let app = crate::helpers::TestApp::spawn().await;
+    app.add_accounts(&[("root", true)]).await;
+    let mut root = crate::helpers::Browser::logged_in(&app.url(""), "root").await;
+    let page = root.open("/settings").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("[upstream.&lt;name&gt;]"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("[upstreams]"), "{}", page.body);
+}

@@ -97,9 +97,14 @@ pub async fn create(
     now: i64,
 ) -> anyhow::Result<(PathBuf, u64)> {
     let source = Source::of(loaded)?;
-    let database = crate::wiring::open_database(loaded).await?;
     let out =
         out.unwrap_or_else(|| default_name(&loaded.root.join(&loaded.config.backup.dir), now));
+    // What killed runs left goes first: beside the database, in `backup.dir`, and in the
+    // folder this backup is written to.
+    let mut folders = super::folders(loaded);
+    folders.extend(out.parent().map(Path::to_path_buf));
+    super::leftovers::remove(&folders);
+    let database = crate::wiring::open_database(loaded).await?;
     let mut progress = Progress::new("backup", units(&source));
     let result = write_backup(&database, &source, master, &out, now, &mut progress).await;
     progress.finish();
@@ -177,25 +182,30 @@ pub(super) async fn write_backup(
     written
 }
 
-/// A consistent copy of the SQLite file beside it, into `out`; the copy (the database in
-/// clear) is private at once and removed whatever happens.
+/// A consistent copy of the SQLite file, into `out`. The copy (the database in clear) is
+/// written inside a folder created 0700 beside the database before SQLite writes a byte, so
+/// no other user can read it at any moment; it is removed whatever happens, and what a killed
+/// run leaves is removed by the next one (`leftovers.rs`).
 async fn snapshot_file(
     database: &Database,
     db_path: &Path,
     out: &mut (dyn io::Write + Send),
     progress: &mut Progress,
 ) -> anyhow::Result<()> {
-    let snapshot = sibling(db_path, "backup-snapshot");
+    let parent = db_path.parent().unwrap_or_else(|| Path::new("."));
+    let folder = parent.join(format!(
+        "{}{}",
+        super::leftovers::SNAPSHOT_DIR,
+        std::process::id()
+    ));
+    kunci_store::fs::create_private_dir_all(&folder)?;
+    let snapshot = folder.join("snapshot.db");
     let taken = database.snapshot_into(&snapshot).await;
     let result = (|| {
         taken.context("the snapshot of the database failed")?;
-        std::fs::set_permissions(
-            &snapshot,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )?;
         copy_file(&snapshot, out, progress)?;
         anyhow::Ok(())
     })();
-    let _ = std::fs::remove_file(&snapshot);
+    let _ = std::fs::remove_dir_all(&folder);
     result
 }

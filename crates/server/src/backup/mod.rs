@@ -14,6 +14,7 @@
 //! the command is `commands/backup.rs`.
 
 mod create;
+pub mod leftovers;
 mod restore;
 mod schedule;
 
@@ -26,6 +27,18 @@ use kunci_store::DatabaseTarget;
 use crate::config::Loaded;
 
 pub use create::create;
+
+/// The folders a backup writes in on this deployment: beside a SQLite database (its snapshot)
+/// and `backup.dir` (the files, under a temporary name until complete).
+pub fn folders(loaded: &Loaded) -> Vec<PathBuf> {
+    let mut folders = vec![loaded.root.join(&loaded.config.backup.dir)];
+    if let Ok(Source::File(db)) = Source::of(loaded)
+        && let Some(parent) = db.parent()
+    {
+        folders.push(parent.to_path_buf());
+    }
+    folders
+}
 pub use restore::{BackupReader, read, restore};
 pub use schedule::{Schedule, scheduled_files};
 

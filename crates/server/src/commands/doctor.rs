@@ -45,6 +45,18 @@ pub(super) async fn command(
         process.master_key_file.as_deref(),
     ));
     findings.extend(plaintext_env_files(&input.root, input.environment));
+    for leftover in crate::backup::leftovers::find(&crate::backup::folders(&loaded)) {
+        findings.push(Finding {
+            level: Level::Fail,
+            what: format!(
+                "{} is what a killed backup left behind (it may hold the database in clear)",
+                leftover.display()
+            ),
+            fix: Some(
+                "remove it, or run `kunci backup create` or `kunci serve`, which do".to_owned(),
+            ),
+        });
+    }
     for (key, file) in loaded.plaintext_secrets() {
         findings.push(Finding {
             level: Level::Warn,

@@ -18,6 +18,8 @@ pub(super) async fn command(input: &LoadInput, process: &ProcessEnv) -> anyhow::
     let derived = development_public_url(&mut loaded);
     let _log = logging::init(&loaded.config.logger, &loaded.root)?;
     let _serving = crate::workbench::serving(&loaded.root)?;
+    // What a killed `backup create` left (the database in clear, among others) goes first.
+    crate::backup::leftovers::remove(&crate::backup::folders(&loaded));
     let (key, source) = key.context("no master key")?;
     if let KeySource::Created(path) = &source {
         output::note(&format!(

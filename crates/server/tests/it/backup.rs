@@ -233,8 +233,27 @@ fn a_create_killed_at_any_moment_leaves_no_file_under_the_final_name() {
         caught_writing > 0,
         "no kill landed while the file was being written"
     );
-    // And an uninterrupted one of the same database is complete.
+    // Nothing of the database in clear is readable by another user, whenever the kill came.
+    for entry in std::fs::read_dir(origin.path("instance")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.contains("snapshot") {
+            assert!(
+                entry.path().is_dir(),
+                "{name}: a snapshot outside its private folder"
+            );
+            assert_eq!(mode(&entry.path()) & 0o077, 0, "{name}");
+        }
+    }
+    // And an uninterrupted one of the same database is complete, and takes the leftovers away.
     let whole = backup_of(&origin);
+    let left: Vec<String> = std::fs::read_dir(origin.path("instance"))
+        .unwrap()
+        .chain(std::fs::read_dir(origin.root.path()).unwrap())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("snapshot") || n.contains(".partial-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     origin
         .run(&["backup", "verify", whole.to_str().unwrap()])
         .success();
@@ -414,4 +433,40 @@ async fn a_mariadb_backup_restores_every_table() {
 #[tokio::test]
 async fn a_postgres_backup_restores_into_mariadb() {
     server_round_trip(TestBackend::Postgres, TestBackend::MySql).await;
+}
+
+#[test]
+fn the_leftovers_of_a_killed_backup_fail_the_doctor_and_go_at_the_next_start() {
+    let (origin, _, _keys) = pair();
+    populated(&origin);
+    let dead = 999_999_999;
+    let snapshot = origin.path(&format!("instance/.kunci-snapshot-{dead}"));
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::write(snapshot.join("snapshot.db"), "the database in clear").unwrap();
+    let old = origin.path(&format!("instance/kunci.db.backup-snapshot-{dead}"));
+    std::fs::write(&old, "an older kind of leftover").unwrap();
+    let report = origin.run(&["doctor"]);
+    assert_eq!(report.code(), Some(1), "{}", report.all());
+    assert!(
+        report.stdout().contains(".kunci-snapshot-"),
+        "{}",
+        report.stdout()
+    );
+    assert!(
+        report.stdout().contains("backup-snapshot-"),
+        "{}",
+        report.stdout()
+    );
+    let server = origin.serve(&[]);
+    server.terminate();
+    assert!(
+        !snapshot.exists() && !old.exists(),
+        "serve removed them at start"
+    );
+    let report = origin.run(&["doctor"]);
+    assert!(
+        !report.stdout().contains("killed backup"),
+        "{}",
+        report.stdout()
+    );
 }

@@ -218,7 +218,7 @@ async fn the_settings_page_works_in_a_real_browser() {
 
 #[tokio::test]
 async fn without_an_upstream_the_page_names_the_key_that_configures_one() {
-    let app = crate::helpers::TestApp::spawn().await;
+    let app = TestApp::spawn().await;
     app.add_accounts(&[("root", true)]).await;
     let mut root = crate::helpers::Browser::logged_in(&app.url(""), "root").await;
     let page = root.open("/settings").await;

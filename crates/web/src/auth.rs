@@ -140,6 +140,7 @@ async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next)
         .split_whitespace()
         .filter_map(|s| s.parse().ok())
         .collect();
+    let ip = crate::net::client_address(&request, &state.settings().trusted_proxies);
     request.extensions_mut().insert(Principal {
         sub: Some(claims.sub),
         username: Some(claims.preferred_username),
@@ -149,6 +150,7 @@ async fn authenticate_bearer(state: &AppState, mut request: Request, next: Next)
             family: claims.sid,
             jti: claims.jti,
         },
+        ip,
     });
     next.run(request).await
 }
@@ -228,12 +230,14 @@ pub(crate) async fn authenticate(
     let Ok(csrf_token) = csrf::issue(&ring, &record.csrf) else {
         return ApiError::Internal("no active cookie key".into()).into_response();
     };
+    let ip = crate::net::client_address(&request, &state.settings().trusted_proxies);
     request.extensions_mut().insert(Principal {
         sub: record.sub.clone(),
         username: record.data.get(kunci_domain::session::USERNAME).cloned(),
         scopes: record.scopes.clone(),
         kid: kid.to_string(),
         via: Via::Cookie,
+        ip,
     });
     request.extensions_mut().insert(AuthContext {
         session_id: id,

@@ -169,7 +169,9 @@ pub(crate) async fn end_all_mine(
     who: Principal,
 ) -> Result<Json<Value>, ApiError> {
     let sub = account_of(&who)?.to_owned();
-    let actor = Actor::account(&sub).verified_by(who.kid.clone());
+    let actor = Actor::account(&sub)
+        .verified_by(who.kid.clone())
+        .from_address(who.ip);
     let event = AuditEvent::by(&actor, "account.sessions_revoked", sub.clone());
     state.audit().record(event).await?;
     Ok(Json(end_all(&state, &sub).await?))

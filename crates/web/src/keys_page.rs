@@ -11,11 +11,10 @@ use axum::extract::{Extension, Form, Path, Query, State};
 use axum::response::Response;
 use kunci_crypto::SecretString;
 use kunci_domain::apikeys::{ApiKey, KeyChange, KeyStatus, PoolError};
-use kunci_domain::audit::Actor;
 use kunci_domain::upstream::UpstreamError;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{AuthContext, see_other};
+use crate::auth::{AuthContext, Principal, see_other};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::state::AppState;
@@ -166,13 +165,6 @@ pub(crate) async fn page(
     )
 }
 
-/// The administrator on this page.
-fn actor(auth: &AuthContext) -> Actor {
-    let username = auth.session.data.get(kunci_domain::session::USERNAME);
-    Actor::user(username.map(String::as_str), auth.session.sub.as_deref())
-        .verified_by(auth.kid.to_string())
-}
-
 fn back(code: &str) -> Response {
     see_other(&format!("/settings?notice={code}"))
 }
@@ -211,7 +203,7 @@ pub(crate) struct AddForm {
 /// `POST /settings/keys`
 pub(crate) async fn add(
     State(state): State<AppState>,
-    auth: AuthContext,
+    who: Principal,
     Form(form): Form<AddForm>,
 ) -> Response {
     let Some(format) = state.upstreams().key_format(&form.upstream) else {
@@ -230,7 +222,7 @@ pub(crate) async fn add(
     };
     let group = Some(form.quota_group.trim().to_owned()).filter(|g| !g.is_empty());
     let key = SecretString::new(form.key);
-    let actor = actor(&auth);
+    let actor = who.actor();
     let pool = state.pool();
     let mut result = pool
         .add(
@@ -260,7 +252,7 @@ pub(crate) struct StatusForm {
 /// `POST /settings/keys/{id}/status`
 pub(crate) async fn set_status(
     State(state): State<AppState>,
-    auth: AuthContext,
+    who: Principal,
     Path(id): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Response {
@@ -274,7 +266,7 @@ pub(crate) async fn set_status(
         ..KeyChange::default()
     };
     outcome(
-        state.pool().change(&actor(&auth), &id, &change).await,
+        state.pool().change(&who.actor(), &id, &change).await,
         "updated",
     )
 }
@@ -282,19 +274,19 @@ pub(crate) async fn set_status(
 /// `POST /settings/keys/{id}/delete`
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    auth: AuthContext,
+    who: Principal,
     Path(id): Path<String>,
 ) -> Response {
-    outcome(state.pool().remove(&actor(&auth), &id).await, "deleted")
+    outcome(state.pool().remove(&who.actor(), &id).await, "deleted")
 }
 
 /// `POST /settings/keys/{id}/test`: one real call with the key (rate limited, it spends quota).
 pub(crate) async fn test(
     State(state): State<AppState>,
-    auth: AuthContext,
+    who: Principal,
     Path(id): Path<String>,
 ) -> Response {
-    let actor = actor(&auth);
+    let actor = who.actor();
     if crate::api_keys::may_test(&state, actor.as_str())
         .await
         .is_err()

@@ -49,6 +49,12 @@ pub fn client_ip_of(parts: &Parts, trusted: &[Cidr]) -> Option<IpAddr> {
     Some(client_ip(peer.ip(), &parts.headers, trusted))
 }
 
+/// The client address of a whole request (none without connection info).
+pub fn client_address(request: &axum::extract::Request, trusted: &[Cidr]) -> Option<IpAddr> {
+    let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
+    Some(client_ip(peer.ip(), request.headers(), trusted))
+}
+
 /// The client address as an extractor (`None` without connection info).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);

@@ -45,6 +45,8 @@ pub struct Principal {
     /// What verified the credential: the signing key's id, or the client of a signed request.
     pub kid: String,
     pub via: Via,
+    /// The client's address (behind trusted proxies), for the audit log's keyed hash.
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl Principal {
@@ -67,7 +69,7 @@ impl Principal {
             Via::Signature { client } => Actor::client(client),
             _ => Actor::user(self.username.as_deref(), self.sub.as_deref()),
         };
-        actor.verified_by(self.kid.clone())
+        actor.verified_by(self.kid.clone()).from_address(self.ip)
     }
 }
 

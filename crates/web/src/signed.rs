@@ -73,6 +73,7 @@ pub(crate) async fn authenticate(state: &AppState, request: Request, next: Next)
         // Pages are for browsers; a signature authenticates API calls.
         return ApiError::Unauthenticated.into_response();
     }
+    let ip = crate::net::client_address(&request, &state.settings().trusted_proxies);
     let (mut parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
         return ApiError::PayloadTooLarge.into_response();
@@ -109,6 +110,7 @@ pub(crate) async fn authenticate(state: &AppState, request: Request, next: Next)
         via: Via::Signature {
             client: client.name,
         },
+        ip,
     });
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

@@ -88,6 +88,7 @@ impl AuditEvent {
     pub fn by(actor: &Actor, action: &str, target: impl Into<String>) -> Self {
         let mut event = Self::new(actor.as_str(), action, target);
         event.kid = actor.kid.clone();
+        event.ip = actor.ip;
         event
     }
 
@@ -134,11 +135,17 @@ pub fn is_action_name(action: &str) -> bool {
 pub struct Actor {
     name: String,
     kid: Option<String>,
+    /// Where the request came from; the entry keeps it only as a keyed hash.
+    ip: Option<IpAddr>,
 }
 
 impl Actor {
     fn named(name: String) -> Self {
-        Self { name, kid: None }
+        Self {
+            name,
+            kid: None,
+            ip: None,
+        }
     }
 
     /// An operator at the command line.
@@ -176,6 +183,13 @@ impl Actor {
     #[must_use]
     pub fn verified_by(mut self, kid: impl Into<String>) -> Self {
         self.kid = Some(kid.into());
+        self
+    }
+
+    /// The same actor, acting from the client address `ip`.
+    #[must_use]
+    pub fn from_address(mut self, ip: Option<IpAddr>) -> Self {
+        self.ip = ip;
         self
     }
 

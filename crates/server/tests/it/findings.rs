@@ -580,3 +580,121 @@ fn restore_and_rollback_refuse_while_the_server_runs() {
         .success();
     kunci.run(&["db", "rollback"]).success();
 }
+
+#[tokio::test]
+async fn every_audited_admin_action_names_its_kid_and_ip_whoever_acts() {
+    use kunci_domain::clock::Clock as _;
+    let app = TestApp::builder()
+        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+        .var(
+            "KUNCI__UPSTREAM__GOOGLE__CX",
+            "017576662512468239146:omuauf_lfve",
+        )
+        .spawn()
+        .await
+        .unwrap();
+    app.add_accounts(&[("root", true), ("alice", false)]).await;
+    let key = |n: u32| format!("AIzaSyTest{n:029}");
+    // Cookie: create a key.
+    let mut root = Browser::logged_in(&app.url(""), "root").await;
+    let created = root
+        .post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"key": key(1), "upstream": "google"}),
+            true,
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    // Bearer: disable it.
+    let tokens: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/auth/login_mobile"))
+        .json(&json!({"username": "root", "password": "root pass", "client_id": "audit-0001"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let patched = app
+        .client
+        .patch(app.url(&format!("/api/v1/admin/api-keys/{id}")))
+        .header("authorization", &bearer)
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    // Signature: delete it, and end alice's sessions.
+    let secret = app
+        .clients
+        .add(
+            &kunci_domain::audit::Actor::cli(),
+            "deploy",
+            kunci_domain::session::Scope::Admin,
+        )
+        .await
+        .unwrap();
+    for (method, path) in [
+        ("DELETE", format!("/api/v1/admin/api-keys/{id}")),
+        (
+            "POST",
+            "/api/v1/admin/accounts/alice/sessions/revoke_all".to_owned(),
+        ),
+    ] {
+        let timestamp = app.clock.now_unix().to_string();
+        let nonce = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            uuid::Uuid::new_v4().as_bytes(),
+        );
+        let canonical =
+            kunci_crypto::signed_request::canonical(method, &path, &timestamp, &nonce, b"");
+        let signature = kunci_crypto::signed_request::sign(secret.expose().as_bytes(), &canonical);
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(&path))
+            .header("x-kunci-client", "deploy")
+            .header("x-kunci-timestamp", timestamp)
+            .header("x-kunci-nonce", nonce)
+            .header("x-kunci-signature", signature)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{method} {path}: {}",
+            response.status()
+        );
+    }
+    let entries = app.audit.page(0, 1000).await.unwrap();
+    let admin: Vec<_> = entries
+        .iter()
+        .filter(|e| e.record.action.starts_with("admin."))
+        .collect();
+    let actions: Vec<&str> = admin.iter().map(|e| e.record.action.as_str()).collect();
+    for expected in [
+        "admin.api_key.created",
+        "admin.api_key.updated",
+        "admin.api_key.deleted",
+        "admin.sessions.revoked",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    for entry in admin {
+        assert!(
+            entry.record.kid.is_some(),
+            "{} has no kid",
+            entry.record.action
+        );
+        assert!(
+            entry.ip_hash().is_some(),
+            "{} has no IP hash",
+            entry.record.action
+        );
+    }
+}

@@ -632,3 +632,36 @@ async fn sessions_work_on_memcached_too() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_first_request_after_redis_comes_back_is_served() {
+    let Some(url) = service_url("KUNCI_TEST_REDIS_URL") else {
+        return;
+    };
+    let target = url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = TcpProxy::start(target).await;
+    let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
+    let app = TestApp::builder()
+        .var("KUNCI__DATA__SESSION_STORE", "redis")
+        .var(
+            "KUNCI__DATA__REDIS_URL",
+            &format!("redis://{}/0", proxy.address),
+        )
+        .var("KUNCI__DATA__REDIS_PREFIX", &prefix)
+        .spawn()
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&app.url(""));
+    assert_eq!(browser.arrive("/").await.status, 200);
+    // Redis restarts: every connection kunci held is gone, the port answers again.
+    proxy.reset().await;
+    let api = browser.api("/api/v1/session").await;
+    assert_eq!(
+        api.status, 200,
+        "the first request after the return: {}",
+        api.body
+    );
+}

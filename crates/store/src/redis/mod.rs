@@ -11,6 +11,7 @@ mod sessions;
 mod usage;
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -124,4 +125,26 @@ impl Probe for RedisServer {
             .map(drop)
             .map_err(|e| ProbeFailure(e.to_string()))
     }
+}
+
+/// Runs a Redis command again when the connection it used turned out to be dead — a server
+/// that restarted: the manager reconnects on that failure, and the retries (two, 20 and 60 ms
+/// later) go over the new connection, so the first request after Redis is back is served. Only
+/// for commands that may run twice (reads, and writes that set a value outright).
+pub(crate) async fn once_more<T, F, Fut>(mut command: F) -> redis::RedisResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = redis::RedisResult<T>>,
+{
+    let mut result = command().await;
+    for pause in [20, 60] {
+        match &result {
+            Err(err) if err.is_connection_dropped() || err.is_io_error() => {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                result = command().await;
+            }
+            _ => break,
+        }
+    }
+    result
 }

@@ -104,8 +104,13 @@ impl SessionStore for RedisSessions {
     }
 
     async fn load(&self, key: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
-        let mut conn = self.conn.clone();
-        let text: Option<String> = conn.get(self.key(key)).await.map_err(unavailable)?;
+        let key = self.key(key);
+        let text: Option<String> = super::once_more(|| {
+            let (mut conn, key) = (self.conn.clone(), key.clone());
+            async move { conn.get(key).await }
+        })
+        .await
+        .map_err(unavailable)?;
         Ok(text
             .as_deref()
             .map(decode)
@@ -114,17 +119,22 @@ impl SessionStore for RedisSessions {
     }
 
     async fn save(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        // XX: only an existing session is written back, never one destroyed meanwhile.
-        let _: Option<String> = redis::cmd("SET")
-            .arg(self.key(&record.key))
-            .arg(encode(record)?)
-            .arg("XX")
-            .arg("EX")
-            .arg(record.ttl(record.last_seen))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let (key, text) = (self.key(&record.key), encode(record)?);
+        // XX: only an existing session is written back, never one destroyed meanwhile. Setting
+        // the same value twice is harmless, so a dropped connection is retried.
+        let _: Option<String> = super::once_more(|| {
+            let mut conn = self.conn.clone();
+            let command = redis::cmd("SET")
+                .arg(&key)
+                .arg(&text)
+                .arg("XX")
+                .arg("EX")
+                .arg(record.ttl(record.last_seen))
+                .clone();
+            async move { command.query_async(&mut conn).await }
+        })
+        .await
+        .map_err(unavailable)?;
         self.index_record(record).await
     }
 

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 pub struct TcpProxy {
     pub address: SocketAddr,
     cut: Arc<Notify>,
+    reset: Arc<Notify>,
     task: JoinHandle<()>,
 }
 
@@ -22,10 +23,17 @@ impl TcpProxy {
         let address = listener.local_addr().expect("address");
         let cut = Arc::new(Notify::new());
         let stop = cut.clone();
+        let reset = Arc::new(Notify::new());
+        let drop_all = reset.clone();
         let task = tokio::spawn(async move {
-            let mut connections = Vec::new();
+            let mut connections: Vec<JoinHandle<()>> = Vec::new();
             loop {
                 tokio::select! {
+                    () = drop_all.notified() => {
+                        for connection in connections.drain(..) {
+                            connection.abort();
+                        }
+                    }
                     accepted = listener.accept() => {
                         let Ok((mut inbound, _)) = accepted else { continue };
                         let target = target.clone();
@@ -44,7 +52,18 @@ impl TcpProxy {
                 }
             }
         });
-        Self { address, cut, task }
+        Self {
+            address,
+            cut,
+            reset,
+            task,
+        }
+    }
+
+    /// Drops every open connection but keeps the port: the service restarted.
+    pub async fn reset(&self) {
+        self.reset.notify_one();
+        tokio::task::yield_now().await;
     }
 
     /// Closes the port and every connection through it.

@@ -40,7 +40,8 @@ pub struct Application {
     database: Database,
     keys: Arc<KeyRingService>,
     jobs: Jobs,
-    drain: Duration,
+    /// The drain time at shutdown and the connection limits.
+    serving: (Duration, kunci_web::ConnectionLimits),
     notes: Vec<String>,
 }
 
@@ -172,7 +173,7 @@ impl Application {
         let listener = TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind} (`environment.bind`)"))?;
-        let drain = Duration::from_secs(config.environment.shutdown_timeout_secs);
+        let serving = serving(&config.environment);
         Ok(Self {
             listener,
             tls,
@@ -181,7 +182,7 @@ impl Application {
             database,
             keys,
             jobs,
-            drain,
+            serving,
             notes,
         })
     }
@@ -255,7 +256,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = kunci_web::router(self.state, self.site);
-        let served = kunci_web::serve(self.listener, self.tls, router, shutdown, self.drain).await;
+        let served =
+            kunci_web::serve(self.listener, self.tls, router, shutdown, self.serving).await;
         self.jobs.stop().await;
         self.database.close().await;
         served.context("the server stopped with an error")
@@ -305,4 +307,17 @@ pub async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
+}
+
+/// How the accept loop runs: the drain time at shutdown and the connection limits.
+fn serving(
+    environment: &crate::config::EnvironmentConfig,
+) -> (Duration, kunci_web::ConnectionLimits) {
+    let drain = Duration::from_secs(environment.shutdown_timeout_secs);
+    let limits = kunci_web::ConnectionLimits {
+        max_connections: environment.max_connections,
+        max_per_address: environment.max_connections_per_address,
+        header_read_timeout: Duration::from_secs(environment.header_read_timeout_secs),
+    };
+    (drain, limits)
 }

@@ -53,6 +53,6 @@ pub use limits::Limits;
 pub use metrics::install as install_metrics;
 pub use router::{SiteRoutes, router};
 pub use scope::require_scope;
-pub use serve::serve;
+pub use serve::{ConnectionLimits, serve};
 pub use settings::WebSettings;
 pub use state::{AppState, Services};

@@ -285,6 +285,9 @@ pub struct EnvironmentConfig {
     pub cors_origins: Vec<String>,
     pub instances: u32,
     pub shutdown_timeout_secs: u64,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub header_read_timeout_secs: u64,
     #[serde(default)]
     pub tls_cert: Option<PathBuf>,
     #[serde(default)]

@@ -139,6 +139,30 @@ pub static KEYS: &[Key] = &[
          (sessions in `sql` on PostgreSQL, or `redis`): kunci refuses to start otherwise.",
     ),
     Key::new(
+        "environment.max_connections",
+        Kind::Integer { min: 1, max: 1_000_000 },
+        Some("4096"),
+    )
+    .doc("The most connections open at once; past it a new one is closed at once."),
+    Key::new(
+        "environment.max_connections_per_address",
+        Kind::Integer { min: 1, max: 1_000_000 },
+        Some("256"),
+    )
+    .doc(
+        "The most connections open at once from one client address (the TCP peer: behind a \
+         proxy, the proxy — raise it there).",
+    ),
+    Key::new(
+        "environment.header_read_timeout_secs",
+        Kind::Integer { min: 1, max: 3600 },
+        Some("10"),
+    )
+    .doc(
+        "How long a client may take to send a request's head, and stay idle between requests, \
+         before it is disconnected (slow and stalled clients cannot hold connections).",
+    ),
+    Key::new(
         "environment.shutdown_timeout_secs",
         Kind::Integer { min: 1, max: 3600 },
         Some("30"),

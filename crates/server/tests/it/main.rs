@@ -11,6 +11,7 @@ mod backup;
 mod canary;
 mod cli;
 mod config;
+mod connections;
 mod docs_snippets;
 mod doctor;
 mod examples;

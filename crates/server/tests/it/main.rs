@@ -28,6 +28,7 @@ mod login;
 mod metrics;
 mod mobile;
 mod notifications;
+mod outage_log;
 mod pool;
 mod pool_instances;
 mod pool_settings;

@@ -1,7 +1,12 @@
 //! Logging set-up from `[logger]`: console (pretty or JSON), per-module levels, and an
 //! optional rolling file. The first section to initialise, so everything after it can log.
+//! Repeated warnings and errors are written once per [`REPEATS_INTERVAL`] with a count
+//! ([`repeats`]).
+
+mod repeats;
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tracing_appender::non_blocking::WorkerGuard;
@@ -12,11 +17,27 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{Level, LogColor, LogFormat, LoggerConfig, Rotation};
+use repeats::Repeats;
 
-/// Keeps the file writer's buffer alive; dropping it flushes. Hold it for the whole process.
+/// How often the count of repeated lines is written (and the same line may be written again).
+pub const REPEATS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Keeps the file writer's buffer alive and the repeat counts flushed; dropping it writes the
+/// last counts and flushes the file. Hold it for the whole process.
 #[derive(Debug)]
 pub struct LogGuard {
+    repeats: Repeats,
+    timer: Option<tokio::task::JoinHandle<()>>,
     _file: Option<WorkerGuard>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+        self.repeats.flush();
+    }
 }
 
 /// Dependencies whose DEBUG lines are their own plumbing (handshakes, frames, pool
@@ -96,12 +117,29 @@ pub fn init(config: &LoggerConfig, root: &Path) -> anyhow::Result<LogGuard> {
         }
         None => (None, None),
     };
+    let repeats = Repeats::default();
     tracing_subscriber::registry()
+        .with(repeats.clone())
         .with(console)
         .with(file)
         .try_init()
         .context("a logger is already installed")?;
-    Ok(LogGuard { _file: guard })
+    let timer = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+        let repeats = repeats.clone();
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(REPEATS_INTERVAL);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                repeats.flush();
+            }
+        })
+    });
+    Ok(LogGuard {
+        repeats,
+        timer,
+        _file: guard,
+    })
 }
 
 /// `Layer::with_filter`, boxed so both console formats have one type.

@@ -221,6 +221,7 @@ fn project(
         ("KUNCI__SECURITY__API_REQUESTS_PER_SECOND", "100000"),
         ("KUNCI__SECURITY__API_BURST", "1000000"),
         ("KUNCI__SECURITY__LOGIN_REQUESTS_PER_MINUTE", "100000"),
+        ("KUNCI__SECURITY__NEW_BROWSERS_PER_MINUTE", "100000"),
         ("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse"),
         ("KUNCI__UPSTREAM__GOOGLE__CX", "bench-search-engine"),
     ]

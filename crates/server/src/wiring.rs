@@ -500,6 +500,7 @@ pub fn web_settings(loaded: &Loaded) -> WebSettings {
                 ..Rate::per(security.api_requests_per_second, 1000)
             },
             login: Rate::per(security.login_requests_per_minute, 60_000),
+            bootstrap: Rate::per(security.new_browsers_per_minute, 60_000),
         },
         cors_origins: config.environment.cors_origins.clone(),
         metrics_token: config.metrics.token.clone(),

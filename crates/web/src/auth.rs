@@ -200,8 +200,14 @@ pub(crate) async fn authenticate(
         None => None,
     };
     let Some((id, record)) = session else {
+        let ip = crate::net::client_address(&request, &state.settings().trusted_proxies);
         let (uri, method) = (request.uri().clone(), request.method().clone());
-        return without_session(&state, &uri, &method, kind, &cookies, verified.as_ref()).await;
+        let asked = Asked {
+            uri: &uri,
+            method: &method,
+            ip,
+        };
+        return without_session(&state, &asked, kind, &cookies, verified.as_ref()).await;
     };
 
     let now = state.clock().now_unix();
@@ -300,16 +306,24 @@ pub(crate) fn issue(
     Ok((token, kid))
 }
 
+/// What a request without a session asked for, and from where.
+struct Asked<'a> {
+    uri: &'a Uri,
+    method: &'a Method,
+    /// The client address (behind trusted proxies); `None` without a peer address.
+    ip: Option<std::net::IpAddr>,
+}
+
 async fn without_session(
     state: &AppState,
-    uri: &Uri,
-    method: &Method,
+    asked: &Asked<'_>,
     kind: RequestKind,
     cookies: &RequestCookies,
     verified: Option<&Verified>,
 ) -> Response {
     let settings = &state.settings().cookies;
     let was_logged_in = verified.is_some_and(|v| !v.claims.sub.is_empty());
+    let (uri, method) = (asked.uri, asked.method);
     let navigating = matches!(*method, Method::GET | Method::HEAD);
     let mut response = match kind {
         RequestKind::Api => if was_logged_in {
@@ -320,7 +334,12 @@ async fn without_session(
         .into_response(),
         RequestKind::Page if was_logged_in => see_other(&format!("{}&expired=1", login_url(uri))),
         RequestKind::Page if has_mk(uri) || !navigating => see_other("/forbidden"),
-        RequestKind::Page => return bootstrap(state, uri, cookies).await,
+        RequestKind::Page => {
+            if let Some(refused) = over_bootstrap_budget(state, asked.ip).await {
+                return refused;
+            }
+            return bootstrap(state, uri, cookies).await;
+        }
     };
     if cookies.session.is_some() || cookies.auth.is_some() {
         let headers = response.headers_mut();
@@ -340,6 +359,26 @@ pub(crate) fn browser_id(cookies: &RequestCookies) -> String {
         .unwrap_or_else(uuid::Uuid::new_v4)
         .hyphenated()
         .to_string()
+}
+
+/// Each new browser stores a session, so one address gets a budget of them per minute
+/// (`security.new_browsers_per_minute`): a flood of cookie-less visits cannot fill the store.
+async fn over_bootstrap_budget(state: &AppState, ip: Option<std::net::IpAddr>) -> Option<Response> {
+    let ip = ip?;
+    let rate = state.settings().limits.bootstrap;
+    match state
+        .limiter()
+        .check(&format!("bootstrap:{ip}"), rate)
+        .await
+    {
+        kunci_domain::ratelimit::Decision::Allow => None,
+        kunci_domain::ratelimit::Decision::Deny { retry_after_ms } => {
+            tracing::info!(bucket = "bootstrap", "rate limited");
+            metrics::counter!("kunci_rate_limited_total", "bucket" => "bootstrap").increment(1);
+            let retry_after = (retry_after_ms + 999) / 1000;
+            Some(ApiError::RateLimited { retry_after }.into_response())
+        }
+    }
 }
 
 /// Step 3: a new browser gets its cookies and one redirect.

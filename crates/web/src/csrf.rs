@@ -235,6 +235,7 @@ mod tests {
             limits: crate::settings::Limits {
                 api: kunci_domain::ratelimit::Rate::per(100, 1000),
                 login: kunci_domain::ratelimit::Rate::per(5, 60_000),
+                bootstrap: kunci_domain::ratelimit::Rate::per(60, 60_000),
             },
             metrics_token: None,
         }

@@ -49,6 +49,8 @@ pub struct CookieSettings {
 pub struct Limits {
     pub api: Rate,
     pub login: Rate,
+    /// New browsers (bootstraps, each a stored session) per client address.
+    pub bootstrap: Rate,
 }
 
 /// A network such as `10.0.0.0/8` or `::1/128`.

@@ -194,6 +194,7 @@ pub struct SecurityConfig {
     pub api_requests_per_second: u32,
     pub api_burst: u32,
     pub login_requests_per_minute: u32,
+    pub new_browsers_per_minute: u32,
     pub lockout_threshold: u32,
     pub lockout_window_minutes: i64,
     pub lockout_hours: i64,

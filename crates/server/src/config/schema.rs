@@ -351,6 +351,16 @@ pub static KEYS: &[Key] = &[
          address, right or wrong. Shared through Redis when configured, per instance otherwise.",
     ),
     Key::new(
+        "security.new_browsers_per_minute",
+        Kind::Integer { min: 1, max: 100_000 },
+        Some("60"),
+    )
+    .doc(
+        "New browsers per minute from one client address: each first page visit without a \
+         session stores one (SPEC §4 step 3). Beyond it: 429 `rate_limited` with `Retry-After`, \
+         and nothing is stored. Raise it where many people share one address (a NAT).",
+    ),
+    Key::new(
         "security.lockout_threshold",
         Kind::Integer { min: 1, max: 100 },
         Some("5"),

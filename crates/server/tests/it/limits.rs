@@ -147,3 +147,53 @@ async fn instances_sharing_redis_share_the_budget_and_fall_back_when_it_goes() {
     let (status, _, code) = login_as(&three, "alice", None).await;
     assert_eq!((status, code.as_str()), (429, "account_locked"));
 }
+
+#[tokio::test]
+async fn one_address_gets_a_budget_of_new_browsers() {
+    let app = TestApp::builder()
+        .var("KUNCI__SECURITY__NEW_BROWSERS_PER_MINUTE", "3")
+        .spawn()
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let visit = || async {
+        client
+            .get(app.url("/login"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+    };
+    let mut browsers = Vec::new();
+    for _ in 0..3 {
+        let welcomed = visit().await;
+        assert_eq!(welcomed.status(), 303, "a new browser is bootstrapped");
+        let cookies: Vec<String> = welcomed
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .collect();
+        assert!(!cookies.is_empty());
+        browsers.push(cookies.join("; "));
+    }
+    let refused = visit().await;
+    assert_eq!(refused.status(), 429, "the fourth new browser in a minute");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(
+        refused.headers().get("set-cookie").is_none(),
+        "no session is stored for a refused browser"
+    );
+    // Browsers that already have their session are not new: they keep being served.
+    let known = client
+        .get(app.url("/login?_mk=1"))
+        .header("accept", "text/html")
+        .header("cookie", &browsers[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(known.status(), 200);
+}

@@ -182,6 +182,7 @@ impl TestAppBuilder {
         for (name, value) in [
             ("KUNCI__SECURITY__LOGIN_REQUESTS_PER_MINUTE", "100000"),
             ("KUNCI__SECURITY__API_BURST", "1000000"),
+            ("KUNCI__SECURITY__NEW_BROWSERS_PER_MINUTE", "100000"),
         ] {
             if !self.variables.iter().any(|(n, _)| n == name) {
                 variables.push((name.to_owned(), value.to_owned()));

@@ -318,6 +318,11 @@ fn serving(
         max_connections: environment.max_connections,
         max_per_address: environment.max_connections_per_address,
         header_read_timeout: Duration::from_secs(environment.header_read_timeout_secs),
+        proxies: environment
+            .trusted_proxies
+            .iter()
+            .filter_map(|c| kunci_web::net::Cidr::parse(c))
+            .collect(),
     };
     (drain, limits)
 }

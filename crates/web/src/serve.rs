@@ -6,7 +6,8 @@
 //!   trickle of bytes (slowloris), or idle between requests, ends there;
 //! - a cap on open connections, in all and per client address: past either, a new connection
 //!   is closed at once (and counted in `kunci_connections_refused_total`), so one address
-//!   cannot take every descriptor.
+//!   cannot take every descriptor. A trusted proxy (`environment.trusted_proxies`) carries
+//!   many clients, so only the cap in all applies to it.
 //!
 //! The accept loop is our own (hyper's HTTP/1 server and its timer): `axum::serve` exposes
 //! neither the timeout nor a hook to refuse a connection.
@@ -24,18 +25,21 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::net::Cidr;
 use crate::tls::TlsListener;
 
 /// The limits of the accept loop.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// The most connections open at once.
     pub max_connections: usize,
-    /// The most connections open at once from one client address (the TCP peer: behind a proxy
-    /// it is the proxy, so raise it there).
+    /// The most connections open at once from one client address (the TCP peer), except from
+    /// `proxies`.
     pub max_per_address: usize,
     /// How long a client may take to send a request's head, and stay idle between requests.
     pub header_read_timeout: Duration,
+    /// Peers held to the cap in all only: the trusted proxies, which carry many clients.
+    pub proxies: Arc<[Cidr]>,
 }
 
 impl Default for ConnectionLimits {
@@ -44,6 +48,7 @@ impl Default for ConnectionLimits {
             max_connections: 4096,
             max_per_address: 256,
             header_read_timeout: Duration::from_secs(10),
+            proxies: Arc::from([]),
         }
     }
 }
@@ -75,10 +80,11 @@ impl Drop for Slot {
 }
 
 /// Counts a new connection from `address`, unless a cap is reached.
-fn admit(open: &Arc<Mutex<Open>>, address: IpAddr, limits: ConnectionLimits) -> Option<Slot> {
+fn admit(open: &Arc<Mutex<Open>>, address: IpAddr, limits: &ConnectionLimits) -> Option<Slot> {
     let mut counts = open.lock().unwrap_or_else(PoisonError::into_inner);
     let mine = counts.by_address.get(&address).copied().unwrap_or(0);
-    if counts.total >= limits.max_connections || mine >= limits.max_per_address {
+    let proxy = limits.proxies.iter().any(|p| p.contains(address));
+    if counts.total >= limits.max_connections || (mine >= limits.max_per_address && !proxy) {
         return None;
     }
     counts.total += 1;
@@ -131,7 +137,7 @@ where
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let Some(slot) = admit(&open, peer.ip(), limits) else {
+        let Some(slot) = admit(&open, peer.ip(), &limits) else {
             metrics::counter!("kunci_connections_refused_total").increment(1);
             drop(io);
             continue;
@@ -172,18 +178,37 @@ mod tests {
             max_connections: 3,
             max_per_address: 2,
             header_read_timeout: Duration::from_secs(1),
+            proxies: Arc::from([Cidr::parse("198.51.100.0/24").unwrap()]),
         };
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let first = admit(&open, a, limits).unwrap();
-        let _second = admit(&open, a, limits).unwrap();
-        assert!(admit(&open, a, limits).is_none(), "two per address");
-        let _third = admit(&open, b, limits).unwrap();
-        assert!(admit(&open, b, limits).is_none(), "three in all");
+        let first = admit(&open, a, &limits).unwrap();
+        let _second = admit(&open, a, &limits).unwrap();
+        assert!(admit(&open, a, &limits).is_none(), "two per address");
+        let _third = admit(&open, b, &limits).unwrap();
+        assert!(admit(&open, b, &limits).is_none(), "three in all");
         drop(first);
         assert!(
-            admit(&open, a, limits).is_some(),
+            admit(&open, a, &limits).is_some(),
             "a closed connection frees its slot"
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_held_to_the_cap_in_all_only() {
+        let open = Arc::new(Mutex::new(Open::default()));
+        let limits = ConnectionLimits {
+            max_connections: 4,
+            max_per_address: 1,
+            header_read_timeout: Duration::from_secs(1),
+            proxies: Arc::from([Cidr::parse("198.51.100.0/24").unwrap()]),
+        };
+        let proxy: IpAddr = "198.51.100.9".parse().unwrap();
+        let held: Vec<_> = (0..4).map(|_| admit(&open, proxy, &limits)).collect();
+        assert!(held.iter().all(Option::is_some), "past the per-address cap");
+        assert!(
+            admit(&open, proxy, &limits).is_none(),
+            "but not past the cap in all"
         );
     }
 }

@@ -150,8 +150,8 @@ pub static KEYS: &[Key] = &[
         Some("256"),
     )
     .doc(
-        "The most connections open at once from one client address (the TCP peer: behind a \
-         proxy, the proxy — raise it there).",
+        "The most connections open at once from one client address (the TCP peer). A peer in \
+         `environment.trusted_proxies` is held to `environment.max_connections` only.",
     ),
     Key::new(
         "environment.header_read_timeout_secs",
@@ -160,7 +160,7 @@ pub static KEYS: &[Key] = &[
     )
     .doc(
         "How long a client may take to send a request's head, and stay idle between requests, \
-         before it is disconnected (slow and stalled clients cannot hold connections).",
+         before it is disconnected (a slow trickle of headers cannot hold a connection).",
     ),
     Key::new(
         "environment.shutdown_timeout_secs",

@@ -18,17 +18,16 @@ use tracing_subscriber::layer::{Context, Layer};
 
 /// The target of the summary lines; they are never throttled themselves.
 const TARGET: &str = "kunci::log_repeats";
-/// Distinct lines remembered per interval; past it, new kinds are counted together.
+/// Distinct lines remembered per interval; past it, new kinds are written unthrottled (a
+/// client that makes many distinct lines must not hide the others).
 const KINDS: usize = 256;
 /// The longest text kept as a kind's key (and shown in its summary).
 const KEY_BYTES: usize = 512;
 
 #[derive(Debug, Default)]
 struct Window {
-    /// Kind → lines left out since the last flush.
-    kinds: HashMap<String, u64>,
-    /// Lines left out because `KINDS` kinds were already remembered.
-    overflow: u64,
+    /// Kind → its level and the lines left out since the last flush.
+    kinds: HashMap<String, (Level, u64)>,
 }
 
 /// The layer and its handle: clones share one window.
@@ -43,17 +42,19 @@ impl Repeats {
     pub fn flush(&self) {
         let window =
             std::mem::take(&mut *self.window.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut repeated: Vec<_> = window.kinds.into_iter().filter(|(_, n)| *n > 0).collect();
-        repeated.sort();
-        for (line, count) in repeated {
-            tracing::warn!(target: TARGET, repeated = count, line = %line, "the same line was logged again and left out");
-        }
-        if window.overflow > 0 {
-            tracing::warn!(
-                target: TARGET,
-                repeated = window.overflow,
-                "more kinds of warnings and errors than are tracked were left out"
-            );
+        let mut repeated: Vec<_> = window
+            .kinds
+            .into_iter()
+            .filter(|(_, (_, n))| *n > 0)
+            .collect();
+        repeated.sort_by(|a, b| a.0.cmp(&b.0));
+        // At the level of the lines left out, so a log kept to errors still gets their count.
+        for (line, (level, count)) in repeated {
+            if level == Level::ERROR {
+                tracing::error!(target: TARGET, repeated = count, line = %line, "the same line was logged again and left out");
+            } else {
+                tracing::warn!(target: TARGET, repeated = count, line = %line, "the same line was logged again and left out");
+            }
         }
     }
 
@@ -78,15 +79,13 @@ impl Repeats {
             key.truncate(end);
         }
         let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = window.kinds.get_mut(&key) {
+        if let Some((_, count)) = window.kinds.get_mut(&key) {
             *count += 1;
             return false;
         }
-        if window.kinds.len() >= KINDS {
-            window.overflow += 1;
-            return false;
+        if window.kinds.len() < KINDS {
+            window.kinds.insert(key, (*metadata.level(), 0));
         }
-        window.kinds.insert(key, 0);
         true
     }
 }
@@ -94,6 +93,11 @@ impl Repeats {
 impl<S: Subscriber> Layer<S> for Repeats {
     fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
         self.admits(event)
+    }
+
+    /// It only holds back WARN and ERROR; without a hint the log's level would become TRACE.
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::WARN)
     }
 }
 
@@ -122,6 +126,11 @@ mod tests {
     }
 
     impl<S: Subscriber> Layer<S> for Written {
+        /// Like the log's writers, it states its level (they hold an `EnvFilter`).
+        fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+            Some(tracing::level_filters::LevelFilter::TRACE)
+        }
+
         fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
             self.lines.fetch_add(1, Ordering::SeqCst);
             if event.metadata().target() == TARGET {
@@ -176,7 +185,7 @@ mod tests {
     }
 
     #[test]
-    fn kinds_past_the_bound_are_counted_together() {
+    fn kinds_past_the_bound_are_written_not_hidden() {
         let repeats = Repeats::default();
         let written = Written::default();
         let subscriber = tracing_subscriber::registry()
@@ -186,11 +195,17 @@ mod tests {
             for n in 0..KINDS + 10 {
                 fail(&format!("failure {n}"));
             }
-            assert_eq!(written.lines.load(Ordering::SeqCst), KINDS);
+            // Past the bound, a line that matters is still written.
+            fail("the audit log cannot be written");
+            fail("the audit log cannot be written");
+            assert_eq!(written.lines.load(Ordering::SeqCst), KINDS + 10 + 2);
+            // A kind remembered before the bound is still held back.
+            fail("failure 0");
+            assert_eq!(written.lines.load(Ordering::SeqCst), KINDS + 12);
             repeats.flush();
             let summaries = written.repeated.lock().unwrap().clone();
             assert_eq!(summaries.len(), 1, "{summaries:?}");
-            assert!(summaries[0].contains("repeated=10"), "{summaries:?}");
+            assert!(summaries[0].contains("repeated=1"), "{summaries:?}");
         });
     }
 }

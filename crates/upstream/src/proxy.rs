@@ -418,7 +418,8 @@ fn claim_token() -> String {
 /// `fetch`, made once for every instance sharing the cache: claims the call first; while
 /// another instance holds the claim, waits for the answer it stores (served from the cache)
 /// or for the claim to lapse. The answer is stored before the claim is released, so a
-/// follower never finds neither.
+/// follower never finds neither; and the cache is read again once the claim is taken, so a
+/// caller whose miss came before another instance's whole call does not call again.
 async fn across_instances(
     store: Arc<dyn AnswerCache>,
     key: String,
@@ -444,6 +445,14 @@ async fn across_instances(
             return Ok(answer_of(cached));
         }
     };
+    // The caller's miss may be older than another instance's whole call: that one stored its
+    // answer and released its claim in between. Look again now that the claim is ours.
+    if claimed && let Ok(Some(cached)) = store.get(&key, now).await {
+        if let Err(err) = store.release(&key, &token).await {
+            tracing::warn!(error = %err, "a claim on an upstream call was not released (it lapses)");
+        }
+        return Ok(answer_of(cached));
+    }
     let result = fetch.await;
     if let Ok(answer) = &result
         && (200..300).contains(&answer.status)

@@ -92,3 +92,50 @@ async fn one_address_cannot_hold_more_than_its_share() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A connection from `source` (any 127.0.0.0/8 address is this machine's loopback).
+async fn connect_from(source: &str, app: &TestApp) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(app.address).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_slowloris_address_cannot_starve_the_others() {
+    let app = TestApp::builder()
+        .var("KUNCI__ENVIRONMENT__MAX_CONNECTIONS_PER_ADDRESS", "40")
+        .var("KUNCI__ENVIRONMENT__HEADER_READ_TIMEOUT_SECS", "2")
+        .spawn()
+        .await
+        .unwrap();
+    // A hundred and twenty half-sent requests from one address (the test and the server share
+    // this process's descriptors: kept well under a laptop's 1,024).
+    let mut stalled = Vec::new();
+    for _ in 0..120 {
+        let mut stream = connect_from("127.0.0.3", &app).await;
+        let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: k").await;
+        stalled.push(stream);
+    }
+    // Another address is served all along.
+    for _ in 0..20 {
+        let mut other = connect_from("127.0.0.4", &app).await;
+        other
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: kunci.test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_until_closed(&mut other, Duration::from_secs(5)).await;
+        assert!(
+            String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    // Every stalled connection ends: past the cap at once, the others at the timeout.
+    for stream in &mut stalled {
+        let answer = read_until_closed(stream, Duration::from_secs(10)).await;
+        assert!(
+            !String::from_utf8_lossy(&answer).contains(" 200 "),
+            "a half-sent request is never answered"
+        );
+    }
+}

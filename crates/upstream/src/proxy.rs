@@ -447,10 +447,13 @@ async fn across_instances(
     };
     // The caller's miss may be older than another instance's whole call: that one stored its
     // answer and released its claim in between. Look again now that the claim is ours.
-    if claimed && let Ok(Some(cached)) = store.get(&key, now).await {
+    let release = async |store: &dyn AnswerCache| {
         if let Err(err) = store.release(&key, &token).await {
             tracing::warn!(error = %err, "a claim on an upstream call was not released (it lapses)");
         }
+    };
+    if claimed && let Ok(Some(cached)) = store.get(&key, now).await {
+        release(store.as_ref()).await;
         return Ok(answer_of(cached));
     }
     let result = fetch.await;
@@ -467,8 +470,8 @@ async fn across_instances(
             tracing::warn!(error = %err, "answer not cached");
         }
     }
-    if claimed && let Err(err) = store.release(&key, &token).await {
-        tracing::warn!(error = %err, "a claim on an upstream call was not released (it lapses)");
+    if claimed {
+        release(store.as_ref()).await;
     }
     result
 }

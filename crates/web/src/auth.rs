@@ -373,9 +373,7 @@ async fn over_bootstrap_budget(state: &AppState, ip: Option<std::net::IpAddr>) -
     {
         kunci_domain::ratelimit::Decision::Allow => None,
         kunci_domain::ratelimit::Decision::Deny { retry_after_ms } => {
-            tracing::info!(bucket = "bootstrap", "rate limited");
-            metrics::counter!("kunci_rate_limited_total", "bucket" => "bootstrap").increment(1);
-            let retry_after = (retry_after_ms + 999) / 1000;
+            let retry_after = crate::limits::refused("bootstrap", retry_after_ms);
             Some(ApiError::RateLimited { retry_after }.into_response())
         }
     }

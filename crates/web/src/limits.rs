@@ -60,9 +60,7 @@ pub(crate) async fn rate_limit(
     match state.limiter().check(&format!("{bucket}:{ip}"), rate).await {
         Decision::Allow => next.run(Request::from_parts(parts, body)).await,
         Decision::Deny { retry_after_ms } => {
-            tracing::info!(bucket, "rate limited");
-            metrics::counter!("kunci_rate_limited_total", "bucket" => bucket).increment(1);
-            let retry_after = (retry_after_ms + 999) / 1000;
+            let retry_after = refused(bucket, retry_after_ms);
             if parts.uri.path() == "/login" {
                 // The sign-in form answers the refusal itself, as the form with a message: the
                 // request goes on marked, and the handler checks no password.
@@ -73,6 +71,13 @@ pub(crate) async fn rate_limit(
             ApiError::RateLimited { retry_after }.into_response()
         }
     }
+}
+
+/// Logs and counts a refusal of `bucket`; the seconds to send in `Retry-After`.
+pub(crate) fn refused(bucket: &'static str, retry_after_ms: i64) -> i64 {
+    tracing::info!(bucket, "rate limited");
+    metrics::counter!("kunci_rate_limited_total", "bucket" => bucket).increment(1);
+    (retry_after_ms + 999) / 1000
 }
 
 #[cfg(test)]

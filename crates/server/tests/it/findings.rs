@@ -177,17 +177,7 @@ async fn an_origin_must_agree_whatever_fetch_metadata_says() {
 async fn a_bearer_token_on_a_page_is_refused_in_the_contract_never_a_500() {
     let app = TestApp::spawn().await;
     app.add_accounts(&[("alice", false), ("root", true)]).await;
-    let tokens: serde_json::Value = app
-        .client
-        .post(app.url("/api/v1/auth/login_mobile"))
-        .json(&json!({"username": "root", "password": "root pass", "client_id": "phone-0001"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let bearer = format!("Bearer {}", app.access_token("root", "phone-0001").await);
     for path in ["/", "/settings", "/login", "/?_mk=1"] {
         for accept in ["*/*", "text/html"] {
             let response = app
@@ -607,17 +597,7 @@ async fn every_audited_admin_action_names_its_kid_and_ip_whoever_acts() {
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.json()["id"].as_str().unwrap().to_owned();
     // Bearer: disable it.
-    let tokens: serde_json::Value = app
-        .client
-        .post(app.url("/api/v1/auth/login_mobile"))
-        .json(&json!({"username": "root", "password": "root pass", "client_id": "audit-0001"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let bearer = format!("Bearer {}", app.access_token("root", "audit-0001").await);
     let patched = app
         .client
         .patch(app.url(&format!("/api/v1/admin/api-keys/{id}")))

@@ -6,7 +6,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kunci_crypto::signed_request;
 use kunci_domain::clock::Clock as _;
-use serde_json::json;
 
 use crate::helpers::{Browser, TestApp};
 
@@ -103,17 +102,7 @@ async fn no_route_answers_outside_the_contract_whoever_asks() {
         .collect::<Vec<_>>()
         .join("; ");
     let csrf = browser.cookies["kunci_csrf"].clone();
-    let tokens: serde_json::Value = app
-        .client
-        .post(app.url("/api/v1/auth/login_mobile"))
-        .json(&json!({"username": "root", "password": "root pass", "client_id": "sweep-0001"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let token = app.access_token("root", "sweep-0001").await;
     let secret = app
         .clients
         .add(

@@ -68,6 +68,25 @@ impl TestApp {
         }
     }
 
+    /// A mobile login of `name` (password `"<name> pass"`) from `client_id`: its access token.
+    pub async fn access_token(&self, name: &str, client_id: &str) -> String {
+        let password = format!("{name} pass");
+        let tokens: serde_json::Value = self
+            .client
+            .post(self.url("/api/v1/auth/login_mobile"))
+            .json(&serde_json::json!({"username": name, "password": password, "client_id": client_id}))
+            .send()
+            .await
+            .expect("login_mobile")
+            .json()
+            .await
+            .expect("a token answer");
+        tokens["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
     /// An application on SQLite with the test defaults.
     pub async fn spawn() -> Self {
         Self::builder()

@@ -12,6 +12,7 @@ mod canary;
 mod cli;
 mod config;
 mod connections;
+mod contract;
 mod docs_snippets;
 mod doctor;
 mod examples;

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kunci_domain::apikeys::{ApiKey, ApiKeyStore, Day, KeyStatus};
+use kunci_domain::audit::{AuditEvent, AuditLog};
+use kunci_domain::clock::SystemClock;
 use kunci_store::testing::{TestBackend, TestDatabase};
 use kunci_store::{ConnectOptions, Database, DatabaseTarget};
 
@@ -72,8 +74,14 @@ pub async fn run(
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs(),
     )?;
+    let audit = AuditLog::new(
+        db.clone(),
+        kunci_crypto::MasterKey::generate()?,
+        Arc::new(SystemClock),
+    );
     for n in 0..KEYS {
-        db.insert(&key(n, now, budget)).await?;
+        let journal = audit.journal(AuditEvent::new("cli", "admin.api_key.created", "bench"))?;
+        db.insert(&key(n, now, budget), &journal).await?;
     }
     let day = Day {
         number: now / 86_400,

@@ -14,7 +14,7 @@ use kunci_crypto::SecretString;
 use kunci_crypto::password::{self, Cost, MAX_PASSWORD_BYTES, PasswordError};
 use tokio::sync::Semaphore;
 
-use crate::audit::{Actor, AuditEvent, AuditLog, AuditedError, Outcome};
+use crate::audit::{Actor, AuditEvent, AuditLog, AuditedError, Journal, Outcome};
 use crate::clock::Clock;
 use crate::session::Scope;
 use crate::store::StoreError;
@@ -57,18 +57,38 @@ impl Account {
 }
 
 #[async_trait]
+///
+/// The writes an administrator makes take the [`Journal`] of their audit entry and commit it
+/// with themselves (see [`Journal`] for the contract).
 pub trait AccountStore: Send + Sync + fmt::Debug {
     /// [`StoreError::Conflict`] when the name is taken.
-    async fn insert(&self, account: &Account) -> Result<(), StoreError>;
+    async fn insert(&self, account: &Account, journal: &Journal) -> Result<(), StoreError>;
     async fn by_username(&self, username: &str) -> Result<Option<Account>, StoreError>;
     async fn by_id(&self, id: &str) -> Result<Option<Account>, StoreError>;
     async fn list(&self) -> Result<Vec<Account>, StoreError>;
     /// False when there is no such account.
-    async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError>;
-    /// False when there is no such account.
-    async fn set_password(&self, username: &str, hash: &str, now: i64) -> Result<bool, StoreError>;
+    async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        journal: &Journal,
+    ) -> Result<bool, StoreError>;
+    /// False when there is no such account. No journal: a rehash after a login, which changes
+    /// no one's access.
+    async fn set_password(
+        &self,
+        username: &str,
+        hash: &str,
+        now: i64,
+        journal: Option<&Journal>,
+    ) -> Result<bool, StoreError>;
     /// Replaces the account's scopes. False when there is no such account.
-    async fn set_scopes(&self, username: &str, scopes: &[Scope]) -> Result<bool, StoreError>;
+    async fn set_scopes(
+        &self,
+        username: &str,
+        scopes: &[Scope],
+        journal: &Journal,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A name as stored and compared: trimmed and lowercased. `None` when it is not acceptable:
@@ -166,11 +186,11 @@ pub enum AccountError {
     Random(#[from] crate::RandomFailure),
 }
 
-impl From<AuditedError<AccountError>> for AccountError {
-    fn from(err: AuditedError<AccountError>) -> Self {
+impl<E: Into<AccountError>> From<AuditedError<E>> for AccountError {
+    fn from(err: AuditedError<E>) -> Self {
         match err {
             AuditedError::Audit(err) => Self::Audit(err),
-            AuditedError::Action(err) => err,
+            AuditedError::Action(err) => err.into(),
         }
     }
 }
@@ -290,13 +310,14 @@ impl Accounts {
         };
         let event = AuditEvent::by(actor, "account.created", target);
         self.audit
-            .around(event, async {
-                match self.store.insert(&account).await {
-                    Err(StoreError::Conflict) => Err(AccountError::Exists(name.clone())),
-                    other => Ok(other?),
-                }
+            .within(event, async |journal| {
+                self.store.insert(&account, &journal).await
             })
-            .await?;
+            .await
+            .map_err(|err| match err {
+                AuditedError::Action(StoreError::Conflict) => AccountError::Exists(name.clone()),
+                err => err.into(),
+            })?;
         Ok(account)
     }
 
@@ -338,7 +359,7 @@ impl Accounts {
         if let Ok(hash) = self.pool.hash(password).await
             && let Err(err) = self
                 .store
-                .set_password(&account.username, &hash, account.password_changed_at)
+                .set_password(&account.username, &hash, account.password_changed_at, None)
                 .await
         {
             tracing::warn!(error = %err, "could not store an upgraded password hash");
@@ -362,15 +383,18 @@ impl Accounts {
         } else {
             "account.enabled"
         };
-        self.audit
-            .around(AuditEvent::by(actor, action, name.clone()), async {
-                match self.store.set_disabled(&name, disabled).await? {
-                    true => Ok(()),
-                    false => Err(AccountError::Unknown(name.clone())),
-                }
+        let event = AuditEvent::by(actor, action, name.clone());
+        let done = self
+            .audit
+            .within(event, async |journal| {
+                self.store.set_disabled(&name, disabled, &journal).await
             })
             .await?;
-        Ok(())
+        if done {
+            Ok(())
+        } else {
+            Err(AccountError::Unknown(name))
+        }
     }
 
     pub async fn set_password(
@@ -383,18 +407,20 @@ impl Accounts {
             .ok_or_else(|| AccountError::BadName(username.chars().take(64).collect()))?;
         let hash = self.pool.hash(password).await.map_err(hashing)?;
         let now = self.clock.now_unix();
-        self.audit
-            .around(
-                AuditEvent::by(actor, "account.password_changed", name.clone()),
-                async {
-                    match self.store.set_password(&name, &hash, now).await? {
-                        true => Ok(()),
-                        false => Err(AccountError::Unknown(name.clone())),
-                    }
-                },
-            )
+        let event = AuditEvent::by(actor, "account.password_changed", name.clone());
+        let done = self
+            .audit
+            .within(event, async |journal| {
+                self.store
+                    .set_password(&name, &hash, now, Some(&journal))
+                    .await
+            })
             .await?;
-        Ok(())
+        if done {
+            Ok(())
+        } else {
+            Err(AccountError::Unknown(name))
+        }
     }
 
     /// Gives or takes the `admin` scope (`user` stays). Audited; the account's sessions and
@@ -418,14 +444,15 @@ impl Accounts {
             "account.scopes_changed",
             format!("{name}: {}", shown.join(" ")),
         );
-        self.audit
-            .around(event, async {
-                match self.store.set_scopes(&name, &scopes).await? {
-                    true => Ok(()),
-                    false => Err(AccountError::Unknown(name.clone())),
-                }
+        let done = self
+            .audit
+            .within(event, async |journal| {
+                self.store.set_scopes(&name, &scopes, &journal).await
             })
             .await?;
+        if !done {
+            return Err(AccountError::Unknown(name));
+        }
         self.store
             .by_username(&name)
             .await?

@@ -15,7 +15,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditEvent, AuditedError, Journal};
 use crate::store::StoreError;
 
 /// A key's state.
@@ -129,7 +129,7 @@ pub enum Verdict {
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync + fmt::Debug {
     /// [`StoreError::Conflict`] when the same key (by hash) exists already.
-    async fn insert(&self, key: &ApiKey) -> Result<(), StoreError>;
+    async fn insert(&self, key: &ApiKey, journal: &Journal) -> Result<(), StoreError>;
     async fn get(&self, id: &str) -> Result<Option<ApiKey>, StoreError>;
     /// All keys, or those of one upstream, by upstream, priority (high first), creation.
     async fn list(&self, upstream: Option<&str>) -> Result<Vec<ApiKey>, StoreError>;
@@ -154,11 +154,22 @@ pub trait ApiKeyStore: Send + Sync + fmt::Debug {
         now: i64,
     ) -> Result<(), StoreError>;
     /// An administrator's change. False when there is no such key.
-    async fn update(&self, id: &str, change: &KeyChange) -> Result<bool, StoreError>;
-    async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    async fn update(
+        &self,
+        id: &str,
+        change: &KeyChange,
+        journal: &Journal,
+    ) -> Result<bool, StoreError>;
+    async fn delete(&self, id: &str, journal: &Journal) -> Result<bool, StoreError>;
     /// Counts a use of key `id` made outside [`ApiKeyStore::pick`] (an administrator's test
     /// call) in day `day`. False when there is no such key.
-    async fn count_use(&self, id: &str, now: i64, day: Day) -> Result<bool, StoreError>;
+    async fn count_use(
+        &self,
+        id: &str,
+        now: i64,
+        day: Day,
+        journal: &Journal,
+    ) -> Result<bool, StoreError>;
     /// The earliest time a key of `upstream` that is not usable now becomes usable.
     async fn earliest_available(
         &self,
@@ -213,13 +224,18 @@ pub enum PoolError {
     Random(#[from] crate::RandomFailure),
 }
 
-impl From<crate::audit::AuditedError<PoolError>> for PoolError {
-    fn from(err: crate::audit::AuditedError<PoolError>) -> Self {
+impl<E: Into<PoolError>> From<AuditedError<E>> for PoolError {
+    fn from(err: AuditedError<E>) -> Self {
         match err {
-            crate::audit::AuditedError::Audit(err) => Self::Audit(err),
-            crate::audit::AuditedError::Action(err) => err,
+            AuditedError::Audit(err) => Self::Audit(err),
+            AuditedError::Action(err) => err.into(),
         }
     }
+}
+
+/// How the audit log names a key: its upstream, masked form and id.
+fn audit_target(key: &ApiKey) -> String {
+    format!("{} {} ({})", key.upstream, key.masked, key.id)
 }
 
 /// The longest quota group kept (a Cloud project number, or a name an administrator gives).
@@ -342,19 +358,20 @@ impl ApiKeyPool {
             used_today: 0,
             budget_day: None,
         };
-        let event = crate::audit::AuditEvent::by(
+        let event = AuditEvent::by(
             actor,
             "admin.api_key.created",
             format!("{upstream} {masked} ({id})"),
         );
         self.audit
-            .around(event, async {
-                match self.store.insert(&entry).await {
-                    Err(StoreError::Conflict) => Err(PoolError::Duplicate(masked.clone())),
-                    other => Ok(other?),
-                }
+            .within(event, async |journal| {
+                self.store.insert(&entry, &journal).await
             })
-            .await?;
+            .await
+            .map_err(|err| match err {
+                AuditedError::Action(StoreError::Conflict) => PoolError::Duplicate(masked.clone()),
+                err => err.into(),
+            })?;
         Ok(entry)
     }
 
@@ -397,7 +414,7 @@ impl ApiKeyPool {
                 budget.map_or("-".to_owned(), |b| b.to_string())
             ));
         }
-        let event = crate::audit::AuditEvent::by(
+        let event = AuditEvent::by(
             actor,
             "admin.api_key.updated",
             format!(
@@ -409,8 +426,8 @@ impl ApiKeyPool {
             ),
         );
         self.audit
-            .around(event, async {
-                Ok::<_, PoolError>(self.store.update(id, change).await?)
+            .within(event, async |journal| {
+                self.store.update(id, change, &journal).await
             })
             .await?;
         self.store
@@ -426,15 +443,9 @@ impl ApiKeyPool {
             .get(id)
             .await?
             .ok_or_else(|| PoolError::Unknown(id.to_owned()))?;
-        let event = crate::audit::AuditEvent::by(
-            actor,
-            "admin.api_key.deleted",
-            format!("{} {} ({})", key.upstream, key.masked, key.id),
-        );
+        let event = AuditEvent::by(actor, "admin.api_key.deleted", audit_target(&key));
         self.audit
-            .around(event, async {
-                Ok::<_, PoolError>(self.store.delete(id).await?)
-            })
+            .within(event, async |journal| self.store.delete(id, &journal).await)
             .await?;
         Ok(())
     }
@@ -453,15 +464,11 @@ impl ApiKeyPool {
             .await?
             .ok_or_else(|| PoolError::Unknown(id.to_owned()))?;
         let secret = self.open(&key)?;
-        let event = crate::audit::AuditEvent::by(
-            actor,
-            "admin.api_key.tested",
-            format!("{} {} ({})", key.upstream, key.masked, key.id),
-        );
+        let event = AuditEvent::by(actor, "admin.api_key.tested", audit_target(&key));
         let now = self.clock.now_unix();
         self.audit
-            .around(event, async {
-                Ok::<_, PoolError>(self.store.count_use(id, now, day).await?)
+            .within(event, async |journal| {
+                self.store.count_use(id, now, day, &journal).await
             })
             .await?;
         Ok((key, secret))
@@ -561,7 +568,7 @@ impl ApiKeyPool {
                             .collect::<String>(),
                     ),
                 );
-                let event = crate::audit::AuditEvent::new(
+                let event = AuditEvent::new(
                     "system",
                     "api_key.invalidated",
                     format!("{} {} ({})", key.upstream, key.masked, key.id),
@@ -662,6 +669,17 @@ mod tests {
         Some(available_at.map_or(until, |at| at.max(until)))
     }
 
+    impl MemoryApiKeys {
+        /// Appends `journal` when key `id` exists; false (and no entry) when it does not.
+        async fn journal_for(&self, id: &str, journal: &Journal) -> Result<bool, StoreError> {
+            if !self.rows().iter().any(|k| k.id == id) {
+                return Ok(false);
+            }
+            journal.append_alone().await?;
+            Ok(true)
+        }
+    }
+
     /// Counts a use in `day`.
     fn count(key: &mut ApiKey, now: i64, day: Day) {
         key.usage_count += 1;
@@ -676,12 +694,16 @@ mod tests {
 
     #[async_trait]
     impl ApiKeyStore for MemoryApiKeys {
-        async fn insert(&self, key: &ApiKey) -> Result<(), StoreError> {
-            let mut rows = self.rows();
-            if rows.iter().any(|k| k.hash == key.hash || k.id == key.id) {
+        async fn insert(&self, key: &ApiKey, journal: &Journal) -> Result<(), StoreError> {
+            if self
+                .rows()
+                .iter()
+                .any(|k| k.hash == key.hash || k.id == key.id)
+            {
                 return Err(StoreError::Conflict);
             }
-            rows.push(key.clone());
+            journal.append_alone().await?;
+            self.rows().push(key.clone());
             Ok(())
         }
 
@@ -787,7 +809,15 @@ mod tests {
             Ok(())
         }
 
-        async fn update(&self, id: &str, change: &KeyChange) -> Result<bool, StoreError> {
+        async fn update(
+            &self,
+            id: &str,
+            change: &KeyChange,
+            journal: &Journal,
+        ) -> Result<bool, StoreError> {
+            if !self.journal_for(id, journal).await? {
+                return Ok(false);
+            }
             let mut rows = self.rows();
             let Some(key) = rows.iter_mut().find(|k| k.id == id) else {
                 return Ok(false);
@@ -809,14 +839,26 @@ mod tests {
             Ok(true)
         }
 
-        async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        async fn delete(&self, id: &str, journal: &Journal) -> Result<bool, StoreError> {
+            if !self.journal_for(id, journal).await? {
+                return Ok(false);
+            }
             let mut rows = self.rows();
             let before = rows.len();
             rows.retain(|k| k.id != id);
             Ok(rows.len() < before)
         }
 
-        async fn count_use(&self, id: &str, now: i64, day: Day) -> Result<bool, StoreError> {
+        async fn count_use(
+            &self,
+            id: &str,
+            now: i64,
+            day: Day,
+            journal: &Journal,
+        ) -> Result<bool, StoreError> {
+            if !self.journal_for(id, journal).await? {
+                return Ok(false);
+            }
             let mut rows = self.rows();
             let Some(key) = rows.iter_mut().find(|k| k.id == id) else {
                 return Ok(false);
@@ -1061,7 +1103,12 @@ mod tests {
             priority: 10,
             ..good.clone()
         };
-        s.store.insert(&moved).await.unwrap();
+        let journal = s
+            .base
+            .audit
+            .journal(AuditEvent::new("cli", "test.row_copied", "key_moved"))
+            .unwrap();
+        s.store.insert(&moved, &journal).await.unwrap();
 
         let (picked, secret) = s.acquire(&[]).await.unwrap();
         assert_eq!(picked.id, good.id);

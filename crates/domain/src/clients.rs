@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kunci_crypto::signed_request;
 use kunci_crypto::{MasterKey, SecretString};
 
-use crate::audit::{Actor, AuditEvent, AuditLog, AuditedError};
+use crate::audit::{Actor, AuditEvent, AuditLog, AuditedError, Journal};
 use crate::clock::Clock;
 use crate::session::Scope;
 use crate::store::StoreError;
@@ -53,11 +53,11 @@ impl StoredClient {
 #[async_trait]
 pub trait ClientStore: Send + Sync + fmt::Debug {
     /// Adds a client; [`StoreError::Conflict`] when the name is taken (revoked ones included).
-    async fn insert(&self, client: &StoredClient) -> Result<(), StoreError>;
+    async fn insert(&self, client: &StoredClient, journal: &Journal) -> Result<(), StoreError>;
     async fn get(&self, name: &str) -> Result<Option<StoredClient>, StoreError>;
     async fn list(&self) -> Result<Vec<StoredClient>, StoreError>;
     /// Revokes an active client; false when there is none by that name or it is revoked.
-    async fn revoke(&self, name: &str, now: i64) -> Result<bool, StoreError>;
+    async fn revoke(&self, name: &str, now: i64, journal: &Journal) -> Result<bool, StoreError>;
 }
 
 /// What a nonce store says about one nonce.
@@ -205,7 +205,9 @@ impl ServiceClients {
         };
         let event = AuditEvent::by(actor, "service_client.created", target);
         self.audit
-            .around(event, self.store.insert(&client))
+            .within(event, async |journal| {
+                self.store.insert(&client, &journal).await
+            })
             .await
             .map_err(|err| match err {
                 AuditedError::Audit(err) => ClientError::Audit(err),
@@ -222,20 +224,19 @@ impl ServiceClients {
     /// Revokes a client: its requests are refused from now on, on every instance.
     pub async fn revoke(&self, actor: &Actor, name: &str) -> Result<(), ClientError> {
         let event = AuditEvent::by(actor, "service_client.revoked", name);
+        let now = self.clock.now_unix();
         let revoked = self
             .audit
-            .around(event, async {
-                match self.store.revoke(name, self.clock.now_unix()).await {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(ClientError::Unknown(name.chars().take(64).collect())),
-                    Err(err) => Err(err.into()),
-                }
+            .within(event, async |journal| {
+                self.store.revoke(name, now, &journal).await
             })
             .await;
-        revoked.map_err(|err| match err {
-            AuditedError::Audit(err) => ClientError::Audit(err),
-            AuditedError::Action(err) => err,
-        })
+        match revoked {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ClientError::Unknown(name.chars().take(64).collect())),
+            Err(AuditedError::Audit(err)) => Err(ClientError::Audit(err)),
+            Err(AuditedError::Action(err)) => Err(err.into()),
+        }
     }
 
     /// Verifies a signed request. Returns the client as stored (its name and scopes).
@@ -621,14 +622,12 @@ mod tests {
             .into_iter()
             .map(|d| format!("{} {} {}", d.action, d.target, d.outcome))
             .collect();
+        // The entry commits with the write: what failed left no `allowed` behind.
         let expected = [
-            "service_client.created billing allowed",
             "service_client.created billing allowed",
             "service_client.created billing failed",
             "service_client.revoked billing allowed",
-            "service_client.revoked billing allowed",
             "service_client.revoked billing failed",
-            "service_client.created billing allowed",
             "service_client.created billing failed",
         ];
         assert_eq!(entries, expected);

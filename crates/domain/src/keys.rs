@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use kunci_crypto::MasterKey;
 use kunci_crypto::keyring::{KeyPurpose, KeyRing, KeyState, Kid, Material, SigningKey};
 
-use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, AuditedError};
+use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, AuditedError, Journal, Written};
 use crate::clock::Clock;
 use crate::notify::{EventKind, Notification, Notifier, Silent};
 use crate::store::StoreError;
@@ -47,7 +47,11 @@ pub trait SigningKeyStore: Send + Sync + std::fmt::Debug {
 
     /// Inserts the first active key of its purpose; [`StoreError::Conflict`] if the purpose
     /// has an active key already (another instance was first).
-    async fn insert_active(&self, key: &StoredKey) -> Result<(), StoreError>;
+    async fn insert_active(
+        &self,
+        key: &StoredKey,
+        journal: Option<&Journal>,
+    ) -> Result<(), StoreError>;
 
     /// In one transaction: the active key of `purpose`, which must be `expected`, becomes
     /// `verify` at `now`, and `new` becomes active. [`StoreError::Conflict`] when `expected` is
@@ -58,10 +62,16 @@ pub trait SigningKeyStore: Send + Sync + std::fmt::Debug {
         expected: &Kid,
         new: &StoredKey,
         now: i64,
+        journal: Option<&Journal>,
     ) -> Result<(), StoreError>;
 
     /// A `verify` key becomes `retired`; `false` if it was not in state `verify`.
-    async fn retire(&self, kid: &Kid, now: i64) -> Result<bool, StoreError>;
+    async fn retire(
+        &self,
+        kid: &Kid,
+        now: i64,
+        journal: Option<&Journal>,
+    ) -> Result<bool, StoreError>;
 
     /// Adds to the verification counters.
     async fn add_verifications(&self, counts: &[(Kid, u64)]) -> Result<(), StoreError>;
@@ -159,7 +169,7 @@ impl KeyRingService {
                 .any(|k| k.purpose == purpose && k.state == KeyState::Active)
             {
                 let key = service.new_stored_key(purpose)?;
-                match service.store.insert_active(&key).await {
+                match service.store.insert_active(&key, None).await {
                     Ok(()) => {
                         tracing::info!(kid = %key.kid, purpose = purpose.as_str(), "created the first signing key");
                     }
@@ -199,17 +209,22 @@ impl KeyRingService {
         self
     }
 
-    async fn audited<T>(
-        &self,
-        event: AuditEvent,
-        action: impl Future<Output = Result<T, KeyError>>,
-    ) -> Result<T, KeyError> {
+    /// Runs `write` with the journal of `event` when there is an audit log (see [`Journal`]).
+    async fn audited<T, F, Fut>(&self, event: AuditEvent, write: F) -> Result<T, KeyError>
+    where
+        T: Written,
+        F: FnOnce(Option<Journal>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
         match &self.audit {
-            None => action.await,
-            Some(audit) => audit.around(event, action).await.map_err(|err| match err {
-                AuditedError::Audit(err) => KeyError::Audit(err),
-                AuditedError::Action(err) => err,
-            }),
+            None => Ok(write(None).await?),
+            Some(audit) => audit
+                .within(event, async |journal| write(Some(journal)).await)
+                .await
+                .map_err(|err| match err {
+                    AuditedError::Audit(err) => KeyError::Audit(err),
+                    AuditedError::Action(err) => err.into(),
+                }),
         }
     }
 
@@ -321,12 +336,14 @@ impl KeyRingService {
             None => format!("{} -> {}", purpose.as_str(), new.kid),
         };
         let event = AuditEvent::by(actor, "signing_key.rotated", target);
-        self.audited(event, async {
-            let stored = match &expected {
-                Some(expected) => self.store.rotate(purpose, expected, &new, self.now()).await,
-                None => self.store.insert_active(&new).await,
-            };
-            Ok(stored?)
+        let now = self.now();
+        self.audited(event, async |journal| match &expected {
+            Some(expected) => {
+                self.store
+                    .rotate(purpose, expected, &new, now, journal.as_ref())
+                    .await
+            }
+            None => self.store.insert_active(&new, journal.as_ref()).await,
         })
         .await?;
         tracing::info!(kid = %new.kid, ?expected, purpose = purpose.as_str(), "rotated the signing key");
@@ -361,14 +378,15 @@ impl KeyRingService {
             return Err(KeyError::NotVerify(kid.clone()));
         }
         let event = AuditEvent::by(actor, "signing_key.retired", kid.as_str());
-        self.audited(event, async {
-            if self.store.retire(kid, self.now()).await? {
-                Ok(())
-            } else {
-                Err(KeyError::NotVerify(kid.clone()))
-            }
-        })
-        .await?;
+        let now = self.now();
+        let retired = self
+            .audited(event, async |journal| {
+                self.store.retire(kid, now, journal.as_ref()).await
+            })
+            .await?;
+        if !retired {
+            return Err(KeyError::NotVerify(kid.clone()));
+        }
         self.reload().await?;
         self.announce().await;
         Ok(())
@@ -752,7 +770,7 @@ mod tests {
             retired_at: None,
             verifications: 0,
         };
-        store.insert_active(&moved).await.unwrap();
+        store.insert_active(&moved, None).await.unwrap();
         let started = try_start(&base, &store, POLICY).await;
         assert!(matches!(started, Err(KeyError::Unsealable { .. })));
     }

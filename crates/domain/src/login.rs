@@ -532,7 +532,16 @@ mod tests {
             created_at: 1,
             password_changed_at: 1,
         };
-        s.account_store.insert(&erin).await.unwrap();
+        let journal = s
+            .base
+            .audit
+            .journal(crate::audit::AuditEvent::new(
+                "cli",
+                "test.row_added",
+                "erin",
+            ))
+            .unwrap();
+        s.account_store.insert(&erin, &journal).await.unwrap();
         s.attempt("erin", PASSWORD, None).await.unwrap();
 
         let stored = s.account_store.by_username("erin").await.unwrap().unwrap();

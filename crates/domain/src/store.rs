@@ -10,6 +10,10 @@ pub enum StoreError {
     /// A unique constraint refused the write (an id collision, a concurrent rotation).
     #[error("conflict: the record already exists")]
     Conflict,
+    /// The audit entry that had to commit with the write could not be written, so the write
+    /// was not made either (see [`crate::audit::Journal`]).
+    #[error("its entry could not be written with it: {cause}")]
+    AuditRefused { cause: String },
     /// Stored data could not be read back.
     #[error("the {store} store holds unreadable data: {cause}")]
     Corrupt { store: &'static str, cause: String },
@@ -19,6 +23,12 @@ impl StoreError {
     pub fn unavailable(store: &'static str, cause: impl std::fmt::Display) -> Self {
         Self::Unavailable {
             store,
+            cause: cause.to_string(),
+        }
+    }
+
+    pub fn audit_refused(cause: impl std::fmt::Display) -> Self {
+        Self::AuditRefused {
             cause: cause.to_string(),
         }
     }

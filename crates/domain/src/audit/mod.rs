@@ -10,14 +10,16 @@
 //! (`ip_commit`), so the purge that forgets IP hashes after the retention period leaves every
 //! MAC verifiable; with the salt gone, the commitment cannot be linked back to an address.
 //!
-//! An audited action is written *before* it takes effect, with outcome `allowed` (or `denied`
-//! when policy refused it); an action that then fails gets a follow-up entry with `failed`.
-//! When the entry cannot be written, the action is refused: nothing happens unaudited.
+//! An audited action that writes to the log's own database commits its entry in the same
+//! transaction ([`AuditLog::within`]); any other action is framed by an intent and an outcome
+//! entry ([`AuditLog::around`]). Either way, when the entry cannot be written the action is
+//! refused: nothing happens unaudited. `journal.rs` says what a reader may conclude.
 //!
-//! `chain.rs` holds the MAC chain and its verifier; this file the events, the [`Actor`], the
-//! store port and [`AuditLog`].
+//! `chain.rs` holds the MAC chain and its verifier; `journal.rs` the two ways an entry travels
+//! with its action; this file the events, the [`Actor`], the store port and [`AuditLog`].
 
 mod chain;
+mod journal;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -32,6 +34,7 @@ use crate::store::StoreError;
 pub use chain::{
     AuditEntry, AuditHead, Chain, ChainProblem, ChainReport, Draft, GENESIS, Verifier, ip_commit,
 };
+pub use journal::{Intents, Journal, Written};
 
 /// The longest actor or target kept; longer ones are cut (they come from names users choose).
 const MAX_FIELD: usize = 256;
@@ -39,8 +42,11 @@ const MAX_FIELD: usize = 256;
 /// How an audited action ended, as far as the entry can say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Authorised and carried out (unless a `failed` entry for it follows).
+    /// Authorised and carried out.
     Allowed,
+    /// An intent: authorised and about to be carried out by something outside the log's
+    /// database; an `allowed` or `failed` entry for the same actor, action and target follows.
+    Started,
     /// Refused by policy: wrong password, missing scope, locked account.
     Denied,
     /// Authorised, but it could not be carried out.
@@ -51,6 +57,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Allowed => "allowed",
+            Self::Started => "started",
             Self::Denied => "denied",
             Self::Failed => "failed",
         }
@@ -274,13 +281,13 @@ impl AuditLog {
         }
     }
 
-    /// Writes one entry. An error means the action must not go ahead.
-    pub async fn record(&self, event: AuditEvent) -> Result<AuditEntry, AuditError> {
+    /// The entry `event` makes, before the chain places it.
+    fn draft(&self, event: AuditEvent) -> Result<Draft, AuditError> {
         if !is_action_name(&event.action) {
             return Err(AuditError::BadAction(clean(&event.action)));
         }
         let ip = event.ip.map(|ip| self.chain.hash_ip(ip)).transpose()?;
-        let draft = Draft {
+        Ok(Draft {
             at: self.clock.now_unix(),
             actor: clean(&event.actor),
             action: event.action,
@@ -289,31 +296,86 @@ impl AuditLog {
             kid: event.kid.as_deref().map(clean),
             ip_commit: ip.as_deref().map(ip_commit),
             ip,
-        };
+        })
+    }
+
+    /// Writes one entry. An error means the action must not go ahead.
+    pub async fn record(&self, event: AuditEvent) -> Result<AuditEntry, AuditError> {
+        let draft = self.draft(event)?;
         self.store
             .append(&self.chain, draft)
             .await
             .map_err(AuditError::Unwritable)
     }
 
-    /// Records `event`, then runs `action`; when the action fails, records that too.
-    /// When the first entry cannot be written the action never runs.
+    /// An action outside the log's database: records the intent (`started`), runs `action`,
+    /// then records its outcome, `allowed` or `failed`. When the intent cannot be written the
+    /// action never runs. A crash between the two leaves an intent that
+    /// [`AuditLog::unresolved`] reports.
     pub async fn around<T, E, F>(&self, event: AuditEvent, action: F) -> Result<T, AuditedError<E>>
     where
         F: Future<Output = Result<T, E>>,
     {
-        self.record(event.clone())
+        self.record(event.clone().outcome(Outcome::Started))
             .await
             .map_err(AuditedError::Audit)?;
-        match action.await {
-            Ok(value) => Ok(value),
-            Err(err) => {
+        let result = action.await;
+        let outcome = match &result {
+            Ok(_) => event.outcome,
+            Err(_) => Outcome::Failed,
+        };
+        if let Err(audit) = self.record(event.outcome(outcome)).await {
+            tracing::error!(error = %audit, "could not record the outcome of an action");
+        }
+        result.map_err(AuditedError::Action)
+    }
+
+    /// The journal of `event`, for a write made past the services (a load generator filling
+    /// the pool, a store's own tests): the row still comes with its entry.
+    pub fn journal(&self, event: AuditEvent) -> Result<Journal, AuditError> {
+        Ok(Journal::new(
+            self.chain.clone(),
+            self.draft(event)?,
+            #[cfg(test)]
+            self.store.clone(),
+        ))
+    }
+
+    /// A write to the log's own database: `write` gets the entry as a [`Journal`] and its store
+    /// commits both in one transaction (see [`Journal`]). A write that fails or changes nothing
+    /// is recorded as `failed` afterwards.
+    pub async fn within<T, F, Fut>(
+        &self,
+        event: AuditEvent,
+        write: F,
+    ) -> Result<T, AuditedError<StoreError>>
+    where
+        T: Written,
+        F: FnOnce(Journal) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let journal = Journal::new(
+            self.chain.clone(),
+            self.draft(event.clone()).map_err(AuditedError::Audit)?,
+            #[cfg(test)]
+            self.store.clone(),
+        );
+        let result = write(journal).await;
+        match &result {
+            Ok(done) if done.written() => {}
+            Err(StoreError::AuditRefused { .. }) => {}
+            Ok(_) | Err(_) => {
                 if let Err(audit) = self.record(event.outcome(Outcome::Failed)).await {
                     tracing::error!(error = %audit, "could not record a failed action");
                 }
-                Err(AuditedError::Action(err))
             }
         }
+        result.map_err(|err| match err {
+            err @ StoreError::AuditRefused { .. } => {
+                AuditedError::Audit(AuditError::Unwritable(err))
+            }
+            err => AuditedError::Action(err),
+        })
     }
 
     /// Walks the whole chain, a page at a time.
@@ -337,6 +399,22 @@ impl AuditLog {
         }
         let head = self.store.head().await.map_err(AuditError::Unreadable)?;
         verifier.finish(head.as_ref()).map_err(AuditError::Broken)
+    }
+
+    /// The sequence numbers of intents that no outcome followed (`unknown`: the process
+    /// stopped between them), read over the whole log.
+    pub async fn unresolved(&self) -> Result<Vec<i64>, AuditError> {
+        let mut intents = Intents::default();
+        let mut after = 0;
+        loop {
+            let page = self.page(after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for entry in &page {
+                intents.push(entry);
+            }
+        }
+        Ok(intents.unresolved())
     }
 
     /// Up to `limit` entries after `after`, for export.

@@ -20,17 +20,30 @@ pub(super) async fn command(
                      (keep the head elsewhere too: it also catches a rollback of the whole database)",
                     report.entries, report.head_seq, report.head_mac
                 ));
+                let unknown = b.audit.unresolved().await?;
+                if !unknown.is_empty() {
+                    let seqs: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+                    output::note(&format!(
+                        "warning: {} action(s) of unknown outcome (an intent with no outcome after it: \
+                         the process stopped in between; check whether it took effect): entries {}",
+                        unknown.len(),
+                        seqs.join(", ")
+                    ));
+                }
                 Ok(())
             }
             AuditCommand::Export { since } => {
                 let since = since.as_deref().map(parse_since).transpose()?;
+                let unknown: std::collections::HashSet<i64> =
+                    b.audit.unresolved().await?.into_iter().collect();
                 let mut after = 0;
                 loop {
                     let page = b.audit.page(after, 1000).await?;
                     let Some(last) = page.last() else { break };
                     after = last.seq;
                     for entry in page.iter().filter(|e| since.is_none_or(|t| e.record.at >= t)) {
-                        if !output::line(&export_line(entry).to_string()) {
+                        let line = export_line(entry, unknown.contains(&entry.seq));
+                        if !output::line(&line.to_string()) {
                             return Ok(());
                         }
                     }
@@ -58,7 +71,8 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
         })
 }
 
-fn export_line(e: &kunci_domain::audit::AuditEntry) -> serde_json::Value {
+/// One entry as a JSON line; an intent no outcome followed is exported as `unknown`.
+fn export_line(e: &kunci_domain::audit::AuditEntry, unknown: bool) -> serde_json::Value {
     use time::format_description::well_known::Rfc3339;
     let at = time::OffsetDateTime::from_unix_timestamp(e.record.at)
         .ok()
@@ -69,7 +83,7 @@ fn export_line(e: &kunci_domain::audit::AuditEntry) -> serde_json::Value {
         "actor": e.record.actor,
         "action": e.record.action,
         "target": e.record.target,
-        "outcome": e.record.outcome,
+        "outcome": if unknown { "unknown" } else { e.record.outcome.as_str() },
         "kid": e.record.kid,
         "ip_hash": e.ip_hash(),
         "prev": e.prev,

@@ -207,6 +207,52 @@ fn an_action_that_cannot_be_audited_is_not_performed() {
 }
 
 #[test]
+fn an_intent_whose_outcome_was_never_written_is_shown_as_unknown() {
+    let kunci = ready();
+    // An unlock goes to the lockout store, which may be Redis: an intent, then the outcome.
+    // Here the log takes the intent and then refuses every other entry, as a crash right
+    // after the action would leave it.
+    tamper(
+        &kunci,
+        &["CREATE TRIGGER audit_log_full BEFORE INSERT ON audit_log \
+           WHEN NEW.outcome <> 'started' BEGIN SELECT RAISE(ABORT, 'disk full'); END"],
+    );
+    kunci.run(&["user", "unlock", "alice"]).success();
+    tamper(&kunci, &["DROP TRIGGER audit_log_full"]);
+    kunci.run(&["user", "unlock", "bob"]).success();
+
+    let verify = kunci.run(&["audit", "verify"]);
+    assert!(verify.success().stdout().contains("intact: 3 entries"));
+    assert!(
+        verify
+            .stderr()
+            .contains("1 action(s) of unknown outcome (an intent with no outcome after it"),
+        "{}",
+        verify.stderr()
+    );
+    assert!(verify.stderr().contains("entries 1"), "{}", verify.stderr());
+    let export = kunci.run(&["audit", "export"]).success().stdout();
+    let outcomes: Vec<(String, String)> = export
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| {
+            let target = e["target"].as_str().unwrap().to_owned();
+            (target, e["outcome"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let pair = |t: &str, o: &str| (t.to_owned(), o.to_owned());
+    assert_eq!(
+        outcomes,
+        [
+            pair("alice", "unknown"),
+            pair("bob", "started"),
+            pair("bob", "allowed")
+        ],
+        "never `allowed` for the unlock whose outcome is not known"
+    );
+}
+
+#[test]
 fn accounts_are_managed_from_the_command_line_with_the_password_on_stdin() {
     let kunci = ready();
     let added = kunci.run_with_input(

@@ -2,9 +2,11 @@
 
 use async_trait::async_trait;
 use kunci_domain::accounts::{Account, AccountStore};
+use kunci_domain::audit::Journal;
 use kunci_domain::session::Scope;
 use kunci_domain::store::StoreError;
 
+use super::audit::journaled;
 use super::{Database, store_error, with_pool};
 
 type Row = (String, String, String, String, i64, i64, i64);
@@ -51,14 +53,13 @@ impl Database {
 
 #[async_trait]
 impl AccountStore for Database {
-    async fn insert(&self, account: &Account) -> Result<(), StoreError> {
+    async fn insert(&self, account: &Account, journal: &Journal) -> Result<(), StoreError> {
         let sql = format!("INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
-        with_pool!(self, pool => sqlx::query(self.sql(sql))
+        journaled!(self, Some(journal), tx => sqlx::query(self.sql(sql.clone()))
             .bind(&account.id).bind(&account.username).bind(&account.password_hash)
             .bind(scopes(account)).bind(i64::from(account.disabled))
             .bind(account.created_at).bind(account.password_changed_at)
-            .execute(pool).await.map(drop))
-        .map_err(store_error)
+            .execute(&mut *tx).await.map(drop).map_err(store_error))
     }
 
     async fn by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {
@@ -76,30 +77,45 @@ impl AccountStore for Database {
         rows.into_iter().map(decode).collect()
     }
 
-    async fn set_scopes(&self, username: &str, scopes: &[Scope]) -> Result<bool, StoreError> {
+    async fn set_scopes(
+        &self,
+        username: &str,
+        scopes: &[Scope],
+        journal: &Journal,
+    ) -> Result<bool, StoreError> {
         let text = scopes
             .iter()
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        with_pool!(self, pool => sqlx::query(self.sql("UPDATE accounts SET scopes = $1 WHERE username = $2"))
-            .bind(text).bind(username)
-            .execute(pool).await.map(|r| r.rows_affected() == 1))
-        .map_err(store_error)
+        journaled!(self, Some(journal), tx => sqlx::query(
+                self.sql("UPDATE accounts SET scopes = $1 WHERE username = $2"))
+            .bind(&text).bind(username)
+            .execute(&mut *tx).await.map(|r| r.rows_affected() == 1).map_err(store_error))
     }
 
-    async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(self.sql("UPDATE accounts SET disabled = $1 WHERE username = $2"))
+    async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        journal: &Journal,
+    ) -> Result<bool, StoreError> {
+        journaled!(self, Some(journal), tx => sqlx::query(
+                self.sql("UPDATE accounts SET disabled = $1 WHERE username = $2"))
             .bind(i64::from(disabled)).bind(username)
-            .execute(pool).await.map(|r| r.rows_affected() == 1))
-        .map_err(store_error)
+            .execute(&mut *tx).await.map(|r| r.rows_affected() == 1).map_err(store_error))
     }
 
-    async fn set_password(&self, username: &str, hash: &str, now: i64) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(self.sql(
+    async fn set_password(
+        &self,
+        username: &str,
+        hash: &str,
+        now: i64,
+        journal: Option<&Journal>,
+    ) -> Result<bool, StoreError> {
+        journaled!(self, journal, tx => sqlx::query(self.sql(
             "UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE username = $3"))
             .bind(hash).bind(now).bind(username)
-            .execute(pool).await.map(|r| r.rows_affected() == 1))
-        .map_err(store_error)
+            .execute(&mut *tx).await.map(|r| r.rows_affected() == 1).map_err(store_error))
     }
 }

@@ -7,8 +7,10 @@
 
 use async_trait::async_trait;
 use kunci_domain::apikeys::{ApiKey, ApiKeyStore, Day, KeyChange, KeyStatus, Verdict};
+use kunci_domain::audit::Journal;
 use kunci_domain::store::StoreError;
 
+use super::audit::journaled;
 use super::{Database, store_error, with_pool};
 
 const COLUMNS: &str = "id, upstream, sealed, hash, masked, status, priority, quota_group, \
@@ -222,17 +224,16 @@ async fn pick_mysql(
 
 #[async_trait]
 impl ApiKeyStore for Database {
-    async fn insert(&self, k: &ApiKey) -> Result<(), StoreError> {
+    async fn insert(&self, k: &ApiKey, journal: &Journal) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
-        with_pool!(self, pool => sqlx::query(self.sql(sql))
+        journaled!(self, Some(journal), tx => sqlx::query(self.sql(sql.clone()))
             .bind(&k.id).bind(&k.upstream).bind(&k.sealed).bind(&k.hash).bind(&k.masked)
             .bind(k.status.as_str()).bind(k.priority).bind(&k.quota_group).bind(k.usage_count)
             .bind(k.last_used).bind(k.created_at).bind(k.quota_exceeded_at).bind(k.available_at)
             .bind(&k.last_error).bind(k.daily_budget).bind(k.used_today).bind(k.budget_day)
-            .execute(pool).await.map(drop))
-        .map_err(store_error)
+            .execute(&mut *tx).await.map(drop).map_err(store_error))
     }
 
     async fn get(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
@@ -368,7 +369,12 @@ impl ApiKeyStore for Database {
         }
     }
 
-    async fn update(&self, id: &str, change: &KeyChange) -> Result<bool, StoreError> {
+    async fn update(
+        &self,
+        id: &str,
+        change: &KeyChange,
+        journal: &Journal,
+    ) -> Result<bool, StoreError> {
         let status = change.status.map(KeyStatus::as_str);
         let (set_group, group) = match &change.quota_group {
             Some(group) => (true, group.clone()),
@@ -380,7 +386,7 @@ impl ApiKeyStore for Database {
         };
         // A status change clears the wait and the last error. (Assignments read the row as it
         // was on every backend here: none reads a column set before it.)
-        with_pool!(self, pool => sqlx::query(self.sql(
+        journaled!(self, Some(journal), tx => sqlx::query(self.sql(
             "UPDATE api_keys SET \
                available_at = CASE WHEN $1 IS NULL THEN available_at ELSE NULL END, \
                last_error = CASE WHEN $2 IS NULL THEN last_error ELSE NULL END, \
@@ -391,26 +397,29 @@ impl ApiKeyStore for Database {
              WHERE id = $9"))
             .bind(status).bind(status).bind(status).bind(change.priority).bind(set_group).bind(&group)
             .bind(set_budget).bind(budget).bind(id)
-            .execute(pool).await.map(|r| r.rows_affected() == 1))
-        .map_err(store_error)
+            .execute(&mut *tx).await.map(|r| r.rows_affected() == 1).map_err(store_error))
     }
 
-    async fn count_use(&self, id: &str, now: i64, day: Day) -> Result<bool, StoreError> {
+    async fn count_use(
+        &self,
+        id: &str,
+        now: i64,
+        day: Day,
+        journal: &Journal,
+    ) -> Result<bool, StoreError> {
         // `used_today` is assigned before `budget_day`: MySQL's assignments see earlier ones.
-        let done = with_pool!(self, pool => sqlx::query(self.sql(
+        journaled!(self, Some(journal), tx => sqlx::query(self.sql(
             "UPDATE api_keys SET last_used = $1, \
                used_today = CASE WHEN budget_day = $2 THEN used_today + 1 ELSE 1 END, \
                budget_day = $3, usage_count = usage_count + 1 WHERE id = $4"))
-            .bind(now).bind(day.number).bind(day.number).bind(id).execute(pool).await
-            .map(|r| r.rows_affected() > 0))
-        .map_err(store_error)?;
-        Ok(done)
+            .bind(now).bind(day.number).bind(day.number).bind(id).execute(&mut *tx).await
+            .map(|r| r.rows_affected() > 0).map_err(store_error))
     }
 
-    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(self.sql("DELETE FROM api_keys WHERE id = $1"))
-            .bind(id).execute(pool).await.map(|r| r.rows_affected() == 1))
-        .map_err(store_error)
+    async fn delete(&self, id: &str, journal: &Journal) -> Result<bool, StoreError> {
+        journaled!(self, Some(journal), tx => sqlx::query(self.sql("DELETE FROM api_keys WHERE id = $1"))
+            .bind(id).execute(&mut *tx).await.map(|r| r.rows_affected() == 1)
+            .map_err(store_error))
     }
 
     async fn earliest_available(

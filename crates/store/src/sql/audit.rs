@@ -38,44 +38,99 @@ fn decode(r: Row) -> AuditEntry {
     }
 }
 
-const INSERT: &str = "INSERT INTO audit_log (seq, at, actor, action, target, outcome, kid, ip, \
+pub(crate) const INSERT: &str = "INSERT INTO audit_log (seq, at, actor, action, target, outcome, kid, ip, \
      ip_commit, prev, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-const MOVE_HEAD: &str = "UPDATE audit_head SET seq = $1, mac = $2, seal = $3 WHERE id = 1";
+pub(crate) const MOVE_HEAD: &str =
+    "UPDATE audit_head SET seq = $1, mac = $2, seal = $3 WHERE id = 1";
+
+/// Appends `$draft` after the head that `$head_query` reads (and locks) in transaction `$tx`,
+/// moving the head: one entry of the chain. Evaluates to `Result<AuditEntry, sqlx::Error>`.
+macro_rules! append_in {
+    ($db:expr, $tx:expr, $head_query:expr, $chain:expr, $draft:expr) => {
+        async {
+            let (seq, mac): (i64, String) = sqlx::query_as($head_query)
+                .fetch_optional(&mut *$tx)
+                .await?
+                .ok_or_else(|| sqlx::Error::Protocol("the audit head row is missing".into()))?;
+            let entry = $chain.link(seq + 1, &mac, $draft);
+            let record = &entry.record;
+            sqlx::query($db.sql($crate::sql::audit::INSERT))
+                .bind(entry.seq)
+                .bind(record.at)
+                .bind(&record.actor)
+                .bind(&record.action)
+                .bind(&record.target)
+                .bind(&record.outcome)
+                .bind(&record.kid)
+                .bind(&record.ip)
+                .bind(&record.ip_commit)
+                .bind(&entry.prev)
+                .bind(&entry.mac)
+                .execute(&mut *$tx)
+                .await?;
+            let head = $chain.head(entry.seq, &entry.mac);
+            sqlx::query($db.sql($crate::sql::audit::MOVE_HEAD))
+                .bind(head.seq)
+                .bind(&head.mac)
+                .bind(&head.seal)
+                .execute(&mut *$tx)
+                .await?;
+            Ok::<_, sqlx::Error>(entry)
+        }
+    };
+}
+
+/// Runs `$write` (an expression of type `Result<T, StoreError>` with `T:` [`Written`], using
+/// transaction `$tx`) in one transaction that first appends the entry of `$journal` (an
+/// `Option<&Journal>`), as [`Journal`] promises: the entry commits with the write or not at
+/// all, and a write that changes nothing rolls back. Every writer locks the audit head first
+/// (`BEGIN IMMEDIATE` on SQLite, `FOR UPDATE` elsewhere), so journaled writes queue in one order.
+macro_rules! journaled {
+    ($db:expr, $journal:expr, $tx:ident => $write:expr) => {
+        match $db {
+            $crate::sql::Database::Sqlite(pool) => $crate::sql::audit::journaled!(
+                @in $db, pool.begin_with("BEGIN IMMEDIATE").await, $crate::sql::audit::HEAD,
+                $journal, $tx => $write),
+            $crate::sql::Database::Postgres(pool) => $crate::sql::audit::journaled!(
+                @in $db, pool.begin().await, $crate::sql::audit::HEAD_LOCKED, $journal,
+                $tx => $write),
+            $crate::sql::Database::MySql(pool) => $crate::sql::audit::journaled!(
+                @in $db, pool.begin().await, $crate::sql::audit::HEAD_LOCKED, $journal,
+                $tx => $write),
+        }
+    };
+    (@in $db:expr, $begin:expr, $head_query:expr, $journal:expr, $tx:ident => $write:expr) => {{
+        let mut $tx = $begin.map_err($crate::sql::store_error)?;
+        let journal: Option<&kunci_domain::audit::Journal> = $journal;
+        if let Some(journal) = journal {
+            $crate::sql::audit::append_in!($db, $tx, $head_query, journal.chain(), journal.draft())
+                .await
+                .map_err(kunci_domain::store::StoreError::audit_refused)?;
+        }
+        let result: Result<_, kunci_domain::store::StoreError> = $write;
+        match result {
+            Ok(value) if kunci_domain::audit::Written::written(&value) => {
+                $tx.commit().await.map_err($crate::sql::store_error)?;
+                Ok(value)
+            }
+            // Dropping the transaction rolls it back, entry and all.
+            other => other,
+        }
+    }};
+}
+pub(crate) use {append_in, journaled};
+
+pub(crate) const HEAD: &str = "SELECT seq, mac FROM audit_head WHERE id = 1";
+/// The head row is the lock every writer (every instance) queues on.
+pub(crate) const HEAD_LOCKED: &str = "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE";
 
 #[async_trait]
 impl AuditStore for Database {
     async fn append(&self, chain: &Chain, draft: Draft) -> Result<AuditEntry, StoreError> {
-        macro_rules! append_in {
-            ($tx:expr, $head_query:expr) => {{
-                let mut tx = $tx.map_err(store_error)?;
-                let (seq, mac): (i64, String) = sqlx::query_as($head_query)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                    .ok_or_else(|| StoreError::corrupt("sql", "the audit head row is missing"))?;
-                let entry = chain.link(seq + 1, &mac, draft);
-                let record = &entry.record;
-                sqlx::query(self.sql(INSERT))
-                    .bind(entry.seq)
-                    .bind(record.at)
-                    .bind(&record.actor)
-                    .bind(&record.action)
-                    .bind(&record.target)
-                    .bind(&record.outcome)
-                    .bind(&record.kid)
-                    .bind(&record.ip)
-                    .bind(&record.ip_commit)
-                    .bind(&entry.prev)
-                    .bind(&entry.mac)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let head = chain.head(entry.seq, &entry.mac);
-                sqlx::query(self.sql(MOVE_HEAD))
-                    .bind(head.seq)
-                    .bind(&head.mac)
-                    .bind(&head.seal)
-                    .execute(&mut *tx)
+        macro_rules! append {
+            ($begin:expr, $head_query:expr) => {{
+                let mut tx = $begin.map_err(store_error)?;
+                let entry = append_in!(self, tx, $head_query, chain, draft)
                     .await
                     .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
@@ -84,19 +139,9 @@ impl AuditStore for Database {
         }
         match self {
             // IMMEDIATE takes the write lock first: writers queue instead of failing.
-            Database::Sqlite(pool) => append_in!(
-                pool.begin_with("BEGIN IMMEDIATE").await,
-                "SELECT seq, mac FROM audit_head WHERE id = 1"
-            ),
-            // The head row is the lock every writer (every instance) queues on.
-            Database::Postgres(pool) => append_in!(
-                pool.begin().await,
-                "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE"
-            ),
-            Database::MySql(pool) => append_in!(
-                pool.begin().await,
-                "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE"
-            ),
+            Database::Sqlite(pool) => append!(pool.begin_with("BEGIN IMMEDIATE").await, HEAD),
+            Database::Postgres(pool) => append!(pool.begin().await, HEAD_LOCKED),
+            Database::MySql(pool) => append!(pool.begin().await, HEAD_LOCKED),
         }
     }
 

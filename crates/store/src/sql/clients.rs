@@ -1,9 +1,11 @@
 //! Service clients and request nonces in the SQL database.
 
 use async_trait::async_trait;
+use kunci_domain::audit::Journal;
 use kunci_domain::clients::{Claim, ClientStore, NonceStore, StoredClient};
 use kunci_domain::store::StoreError;
 
+use super::audit::journaled;
 use super::{Database, store_error, with_pool};
 
 type Row = (String, String, String, i64, Option<i64>);
@@ -34,12 +36,11 @@ fn encode_scopes(client: &StoredClient) -> String {
 
 #[async_trait]
 impl ClientStore for Database {
-    async fn insert(&self, client: &StoredClient) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(self.sql(
+    async fn insert(&self, client: &StoredClient, journal: &Journal) -> Result<(), StoreError> {
+        journaled!(self, Some(journal), tx => sqlx::query(self.sql(
             "INSERT INTO service_clients (name, sealed, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)"))
             .bind(&client.name).bind(&client.sealed).bind(encode_scopes(client)).bind(client.created_at)
-            .execute(pool).await.map(drop))
-        .map_err(store_error)
+            .execute(&mut *tx).await.map(drop).map_err(store_error))
     }
 
     async fn get(&self, name: &str) -> Result<Option<StoredClient>, StoreError> {
@@ -58,11 +59,11 @@ impl ClientStore for Database {
         Ok(rows.into_iter().map(decode).collect())
     }
 
-    async fn revoke(&self, name: &str, now: i64) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(self.sql(
+    async fn revoke(&self, name: &str, now: i64, journal: &Journal) -> Result<bool, StoreError> {
+        journaled!(self, Some(journal), tx => sqlx::query(self.sql(
             "UPDATE service_clients SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL"))
-            .bind(now).bind(name).execute(pool).await.map(|r| r.rows_affected() == 1))
-        .map_err(store_error)
+            .bind(now).bind(name).execute(&mut *tx).await.map(|r| r.rows_affected() == 1)
+            .map_err(store_error))
     }
 }
 

@@ -2,9 +2,11 @@
 
 use async_trait::async_trait;
 use kunci_crypto::keyring::{KeyPurpose, Kid};
+use kunci_domain::audit::Journal;
 use kunci_domain::keys::{SigningKeyStore, StoredKey};
 use kunci_domain::store::StoreError;
 
+use super::audit::journaled;
 use super::{Database, store_error, with_pool};
 
 type Row = (
@@ -51,13 +53,15 @@ impl SigningKeyStore for Database {
         rows.into_iter().map(decode).collect()
     }
 
-    async fn insert_active(&self, key: &StoredKey) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(self.sql(INSERT))
+    async fn insert_active(
+        &self,
+        key: &StoredKey,
+        journal: Option<&Journal>,
+    ) -> Result<(), StoreError> {
+        journaled!(self, journal, tx => sqlx::query(self.sql(INSERT))
             .bind(key.kid.as_str()).bind(key.purpose.as_str()).bind(&key.sealed)
             .bind(key.created_at).bind(key.activated_at)
-            .execute(pool).await.map(|r| r.rows_affected()))
-        .map(drop)
-        .map_err(store_error)
+            .execute(&mut *tx).await.map(drop).map_err(store_error))
     }
 
     async fn rotate(
@@ -66,47 +70,45 @@ impl SigningKeyStore for Database {
         expected: &Kid,
         new: &StoredKey,
         now: i64,
+        journal: Option<&Journal>,
     ) -> Result<(), StoreError> {
-        macro_rules! rotate_in {
-            ($tx:expr) => {{
-                let mut tx = $tx.map_err(store_error)?;
-                let demoted = sqlx::query(self.sql(DEMOTE))
-                    .bind(now)
-                    .bind(expected.as_str())
-                    .bind(purpose.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if demoted.rows_affected() != 1 {
-                    return Err(StoreError::Conflict);
-                }
-                sqlx::query(self.sql(INSERT))
-                    .bind(new.kid.as_str())
-                    .bind(purpose.as_str())
-                    .bind(&new.sealed)
-                    .bind(new.created_at)
-                    .bind(new.activated_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                tx.commit().await.map_err(store_error)
-            }};
-        }
-        match self {
-            // IMMEDIATE: take the write lock up front instead of upgrading a read lock, which
-            // SQLite refuses under concurrency without waiting.
-            Database::Sqlite(pool) => rotate_in!(pool.begin_with("BEGIN IMMEDIATE").await),
-            Database::Postgres(pool) => rotate_in!(pool.begin().await),
-            // The unique index on the active purpose settles two rotations at once.
-            Database::MySql(pool) => rotate_in!(pool.begin().await),
-        }
+        // On SQLite, IMMEDIATE takes the write lock up front instead of upgrading a read lock,
+        // which SQLite refuses under concurrency without waiting; on MariaDB the unique index on
+        // the active purpose settles two rotations at once.
+        journaled!(self, journal, tx => async {
+            let demoted = sqlx::query(self.sql(DEMOTE))
+                .bind(now)
+                .bind(expected.as_str())
+                .bind(purpose.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            if demoted.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+            sqlx::query(self.sql(INSERT))
+                .bind(new.kid.as_str())
+                .bind(purpose.as_str())
+                .bind(&new.sealed)
+                .bind(new.created_at)
+                .bind(new.activated_at)
+                .execute(&mut *tx)
+                .await
+                .map(drop)
+                .map_err(store_error)
+        }.await)
     }
 
-    async fn retire(&self, kid: &Kid, now: i64) -> Result<bool, StoreError> {
-        with_pool!(self, pool => sqlx::query(self.sql(
+    async fn retire(
+        &self,
+        kid: &Kid,
+        now: i64,
+        journal: Option<&Journal>,
+    ) -> Result<bool, StoreError> {
+        journaled!(self, journal, tx => sqlx::query(self.sql(
             "UPDATE signing_keys SET state = 'retired', retired_at = $1 WHERE kid = $2 AND state = 'verify'"))
-            .bind(now).bind(kid.as_str()).execute(pool).await.map(|r| r.rows_affected() == 1))
-            .map_err(store_error)
+            .bind(now).bind(kid.as_str()).execute(&mut *tx).await.map(|r| r.rows_affected() == 1)
+            .map_err(store_error))
     }
 
     async fn add_verifications(&self, counts: &[(Kid, u64)]) -> Result<(), StoreError> {

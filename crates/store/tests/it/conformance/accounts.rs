@@ -180,7 +180,7 @@ async fn old_hash_parameters_are_upgraded_at_login(db: Database) {
         },
     )
     .unwrap();
-    db.set_password("alice", &weaker, alice.password_changed_at)
+    db.set_password("alice", &weaker, alice.password_changed_at, None)
         .await
         .unwrap();
     accounts

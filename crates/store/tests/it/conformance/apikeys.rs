@@ -170,6 +170,7 @@ async fn a_daily_quota_marks_the_whole_group_and_recovery_is_single_flight(db: D
                 status: Some(KeyStatus::Disabled),
                 ..KeyChange::default()
             },
+            &super::journal(&db, &c),
         )
         .await
         .unwrap();
@@ -314,6 +315,7 @@ async fn a_spent_daily_budget_stops_handing_the_key_out(db: Database) {
                 daily_budget: Some(Some(3)),
                 ..KeyChange::default()
             },
+            &super::journal(&db, &a),
         )
         .await
         .unwrap();
@@ -332,6 +334,7 @@ async fn a_spent_daily_budget_stops_handing_the_key_out(db: Database) {
                 status: Some(KeyStatus::Disabled),
                 ..KeyChange::default()
             },
+            &super::journal(&db, &b),
         )
         .await
         .unwrap();

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use kunci_crypto::MasterKey;
-use kunci_domain::audit::{AuditError, AuditEvent, AuditLog, ChainProblem, Outcome};
+use kunci_domain::audit::{AuditError, AuditEvent, AuditLog, AuditedError, ChainProblem, Outcome};
+use kunci_domain::clients::{ClientStore as _, StoredClient};
 use kunci_domain::clock::ManualClock;
+use kunci_domain::session::Scope;
+use kunci_domain::store::StoreError;
 use kunci_store::Database;
 use time::macros::datetime;
 
@@ -279,7 +282,118 @@ async fn an_unwritable_log_refuses_the_action(db: Database) {
     assert!(!ran, "the action never ran unaudited");
 }
 
+fn outcomes(entries: &[kunci_domain::audit::AuditEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e.record.action, e.record.target, e.record.outcome
+            )
+        })
+        .collect()
+}
+
+fn client(name: &str) -> StoredClient {
+    StoredClient {
+        name: name.to_owned(),
+        sealed: "ks1.sealed".to_owned(),
+        scopes: vec![Scope::User],
+        created_at: 10,
+        revoked_at: None,
+    }
+}
+
+async fn a_journaled_write_commits_with_its_entry_or_not_at_all(db: Database) {
+    db.migrate().await.unwrap();
+    let log = log(&db, &clock());
+    let created = |name: &str| AuditEvent::new("cli", "service_client.created", name);
+    log.within(created("billing"), async |j| {
+        db.insert(&client("billing"), &j).await
+    })
+    .await
+    .unwrap();
+    let again = log
+        .within(created("billing"), async |j| {
+            db.insert(&client("billing"), &j).await
+        })
+        .await;
+    assert!(matches!(
+        again,
+        Err(AuditedError::Action(StoreError::Conflict))
+    ));
+    let revoked = AuditEvent::new("cli", "service_client.revoked", "nobody");
+    let nothing = log
+        .within(revoked, async |j| db.revoke("nobody", 20, &j).await)
+        .await
+        .unwrap();
+    assert!(!nothing, "no such client");
+    assert_eq!(
+        outcomes(&log.page(0, 10).await.unwrap()),
+        [
+            "service_client.created billing allowed",
+            "service_client.created billing failed",
+            "service_client.revoked nobody failed",
+        ],
+        "a write that failed or changed nothing rolled its `allowed` back"
+    );
+    log.verify().await.unwrap();
+
+    // The head row is what every journaled write locks first; without it no entry can be
+    // written, and the write is refused with it.
+    exec(&db, "DELETE FROM audit_head").await.unwrap();
+    let refused = log
+        .within(created("deploy"), async |j| {
+            db.insert(&client("deploy"), &j).await
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(AuditedError::Audit(AuditError::Unwritable(_)))),
+        "{refused:?}"
+    );
+    assert!(
+        db.get("deploy").await.unwrap().is_none(),
+        "not written unaudited"
+    );
+}
+
+async fn an_intent_without_its_outcome_is_unresolved(db: Database) {
+    db.migrate().await.unwrap();
+    let log = log(&db, &clock());
+    let unlock = |name: &str| AuditEvent::new("cli", "account.unlocked", name);
+    log.around(unlock("alice"), async { Ok::<_, StoreError>(()) })
+        .await
+        .unwrap();
+    // What a process killed between the intent and the outcome leaves.
+    let crashed = log
+        .record(unlock("bob").outcome(Outcome::Started))
+        .await
+        .unwrap();
+    let failed = log
+        .around(unlock("carol"), async {
+            Err::<(), _>(StoreError::Conflict)
+        })
+        .await;
+    assert!(matches!(
+        failed,
+        Err(AuditedError::Action(StoreError::Conflict))
+    ));
+    assert_eq!(
+        outcomes(&log.page(0, 10).await.unwrap()),
+        [
+            "account.unlocked alice started",
+            "account.unlocked alice allowed",
+            "account.unlocked bob started",
+            "account.unlocked carol started",
+            "account.unlocked carol failed",
+        ]
+    );
+    assert_eq!(log.unresolved().await.unwrap(), [crashed.seq]);
+}
+
 crate::backends!(
+    a_journaled_write_commits_with_its_entry_or_not_at_all,
+    an_intent_without_its_outcome_is_unresolved,
     entries_form_one_verifiable_chain,
     concurrent_writers_form_one_chain,
     the_database_refuses_edits_and_deletes,

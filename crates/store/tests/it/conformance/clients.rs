@@ -17,10 +17,18 @@ fn client(name: &str) -> StoredClient {
 
 async fn clients_are_added_listed_and_revoked_for_good(db: Database) {
     db.migrate().await.unwrap();
-    db.insert(&client("billing")).await.unwrap();
-    db.insert(&client("audit-export")).await.unwrap();
+    db.insert(&client("billing"), &super::journal(&db, "billing"))
+        .await
+        .unwrap();
+    db.insert(
+        &client("audit-export"),
+        &super::journal(&db, "audit-export"),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        db.insert(&client("billing")).await,
+        db.insert(&client("billing"), &super::journal(&db, "billing"))
+            .await,
         Err(StoreError::Conflict)
     ));
     let names: Vec<String> = db
@@ -35,7 +43,9 @@ async fn clients_are_added_listed_and_revoked_for_good(db: Database) {
         scopes: vec![Scope::User, Scope::Admin],
         ..client("deploy")
     };
-    db.insert(&deploy).await.unwrap();
+    db.insert(&deploy, &super::journal(&db, "deploy"))
+        .await
+        .unwrap();
     assert_eq!(
         db.get("deploy").await.unwrap().unwrap().scopes,
         [Scope::User, Scope::Admin],
@@ -45,16 +55,30 @@ async fn clients_are_added_listed_and_revoked_for_good(db: Database) {
         db.get("billing").await.unwrap().unwrap().scopes,
         [Scope::User]
     );
-    assert!(db.revoke("billing", 20).await.unwrap());
-    assert!(!db.revoke("billing", 30).await.unwrap(), "revoked once");
-    assert!(!db.revoke("nobody", 30).await.unwrap());
+    assert!(
+        db.revoke("billing", 20, &super::journal(&db, "billing"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.revoke("billing", 30, &super::journal(&db, "billing"))
+            .await
+            .unwrap(),
+        "revoked once"
+    );
+    assert!(
+        !db.revoke("nobody", 30, &super::journal(&db, "nobody"))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         db.get("billing").await.unwrap().unwrap().revoked_at,
         Some(20)
     );
     assert!(
         matches!(
-            db.insert(&client("billing")).await,
+            db.insert(&client("billing"), &super::journal(&db, "billing"))
+                .await,
             Err(StoreError::Conflict)
         ),
         "names are never reused"

@@ -38,8 +38,12 @@ async fn names(db: &Database) -> Vec<String> {
 
 async fn a_restore_replaces_everything_or_nothing(db: Database) {
     db.migrate().await.unwrap();
-    db.insert(&account("a1", "alice")).await.unwrap();
-    db.insert(&account("a2", "bob")).await.unwrap();
+    db.insert(&account("a1", "alice"), &super::journal(&db, "alice"))
+        .await
+        .unwrap();
+    db.insert(&account("a2", "bob"), &super::journal(&db, "bob"))
+        .await
+        .unwrap();
     let dump = match dump_of(&db).await {
         Err(DumpError::Sqlite) if db.backend() == kunci_store::Backend::Sqlite => return,
         other => other.unwrap(),
@@ -49,7 +53,9 @@ async fn a_restore_replaces_everything_or_nothing(db: Database) {
         "{dump}"
     );
 
-    db.insert(&account("a3", "carol")).await.unwrap();
+    db.insert(&account("a3", "carol"), &super::journal(&db, "carol"))
+        .await
+        .unwrap();
     let restored = db
         .import(&mut dump.as_bytes(), &mut |_, _| {})
         .await
@@ -61,7 +67,9 @@ async fn a_restore_replaces_everything_or_nothing(db: Database) {
     assert_eq!(names(&db).await, ["alice", "bob"], "carol is replaced");
 
     // A duplicate row fails the insert of the accounts half-way: nothing changes.
-    db.insert(&account("a4", "dave")).await.unwrap();
+    db.insert(&account("a4", "dave"), &super::journal(&db, "dave"))
+        .await
+        .unwrap();
     let alice_row = dump
         .lines()
         .find(|l| l.starts_with("[\"a1\""))

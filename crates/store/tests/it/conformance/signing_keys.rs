@@ -57,14 +57,14 @@ fn claims(now: i64) -> AuthClaims {
 
 async fn one_active_key_per_purpose_is_enforced(db: Database) {
     db.migrate().await.unwrap();
-    db.insert_active(&stored("ck_first", KeyPurpose::Cookie))
+    db.insert_active(&stored("ck_first", KeyPurpose::Cookie), None)
         .await
         .unwrap();
-    db.insert_active(&stored("jk_first", KeyPurpose::Jwt))
+    db.insert_active(&stored("jk_first", KeyPurpose::Jwt), None)
         .await
         .unwrap();
     let second = db
-        .insert_active(&stored("ck_second", KeyPurpose::Cookie))
+        .insert_active(&stored("ck_second", KeyPurpose::Cookie), None)
         .await;
     assert!(matches!(second, Err(StoreError::Conflict)), "{second:?}");
     assert_eq!(db.list().await.unwrap().len(), 2);
@@ -72,7 +72,7 @@ async fn one_active_key_per_purpose_is_enforced(db: Database) {
 
 async fn rotation_demotes_the_expected_key_or_changes_nothing(db: Database) {
     db.migrate().await.unwrap();
-    db.insert_active(&stored("ck_first", KeyPurpose::Cookie))
+    db.insert_active(&stored("ck_first", KeyPurpose::Cookie), None)
         .await
         .unwrap();
     let wrong = db
@@ -81,6 +81,7 @@ async fn rotation_demotes_the_expected_key_or_changes_nothing(db: Database) {
             &Kid::parse("ck_other").unwrap(),
             &stored("ck_next", KeyPurpose::Cookie),
             200,
+            Some(&super::journal(&db, "ck")),
         )
         .await;
     assert!(matches!(wrong, Err(StoreError::Conflict)));
@@ -94,6 +95,7 @@ async fn rotation_demotes_the_expected_key_or_changes_nothing(db: Database) {
         &Kid::parse("ck_first").unwrap(),
         &stored("ck_next", KeyPurpose::Cookie),
         200,
+        Some(&super::journal(&db, "ck")),
     )
     .await
     .unwrap();
@@ -114,12 +116,12 @@ async fn rotation_demotes_the_expected_key_or_changes_nothing(db: Database) {
 
 async fn only_verify_keys_retire_and_counters_add_up(db: Database) {
     db.migrate().await.unwrap();
-    db.insert_active(&stored("ck_first", KeyPurpose::Cookie))
+    db.insert_active(&stored("ck_first", KeyPurpose::Cookie), None)
         .await
         .unwrap();
     let first = Kid::parse("ck_first").unwrap();
     assert!(
-        !db.retire(&first, 300).await.unwrap(),
+        !db.retire(&first, 300, None).await.unwrap(),
         "an active key does not retire"
     );
     db.rotate(
@@ -127,10 +129,11 @@ async fn only_verify_keys_retire_and_counters_add_up(db: Database) {
         &first,
         &stored("ck_next", KeyPurpose::Cookie),
         200,
+        Some(&super::journal(&db, "ck")),
     )
     .await
     .unwrap();
-    assert!(db.retire(&first, 300).await.unwrap());
+    assert!(db.retire(&first, 300, None).await.unwrap());
     db.add_verifications(&[(first.clone(), 3)]).await.unwrap();
     db.add_verifications(&[(first.clone(), 4)]).await.unwrap();
     let key = db

@@ -11,24 +11,25 @@
 //! over a [`MemoryAudit`] and a [`Recorder`] of notifications.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use kunci_crypto::MasterKey;
-use kunci_crypto::keyring::{KeyPurpose, KeyState, Kid};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
 use crate::accounts::{Account, AccountStore};
-use crate::audit::{AuditEntry, AuditHead, AuditLog, AuditStore, Chain, Draft, GENESIS};
+use crate::audit::{AuditEntry, AuditHead, AuditLog, AuditStore, Chain, Draft, GENESIS, Journal};
 use crate::clients::{Claim, ClientStore, NonceStore, StoredClient};
 use crate::clock::{Clock, ManualClock};
-use crate::keys::{RingChanged, SigningKeyStore, StoredKey};
 use crate::lockout::{LockoutPolicy, LockoutStore, Reserved};
 use crate::notify::{EpisodeStore, EventKind, Notification, Notifier};
 use crate::session::Scope;
 use crate::store::StoreError;
+
+mod keys;
+pub(crate) use keys::{Announcements, MemoryKeys};
 
 /// Where every test's clock starts.
 pub(crate) const START: OffsetDateTime = datetime!(2026-11-23 09:00 UTC);
@@ -268,16 +269,16 @@ pub(crate) struct MemoryAccounts {
 
 #[async_trait]
 impl AccountStore for MemoryAccounts {
-    async fn insert(&self, account: &Account) -> Result<(), StoreError> {
+    async fn insert(&self, account: &Account, journal: &Journal) -> Result<(), StoreError> {
         self.outage.check("accounts")?;
-        let mut rows = guard(&self.rows);
-        if rows
+        if guard(&self.rows)
             .iter()
             .any(|a| a.username == account.username || a.id == account.id)
         {
             return Err(StoreError::Conflict);
         }
-        rows.push(account.clone());
+        journal.append_alone().await?;
+        guard(&self.rows).push(account.clone());
         Ok(())
     }
 
@@ -301,34 +302,61 @@ impl AccountStore for MemoryAccounts {
         Ok(all)
     }
 
-    async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
-        self.outage.check("accounts")?;
-        let mut rows = guard(&self.rows);
-        let Some(account) = rows.iter_mut().find(|a| a.username == username) else {
-            return Ok(false);
-        };
-        account.disabled = disabled;
-        Ok(true)
+    async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        journal: &Journal,
+    ) -> Result<bool, StoreError> {
+        self.change(username, Some(journal), |a| a.disabled = disabled)
+            .await
     }
 
-    async fn set_scopes(&self, username: &str, scopes: &[Scope]) -> Result<bool, StoreError> {
-        self.outage.check("accounts")?;
-        let mut rows = guard(&self.rows);
-        let Some(account) = rows.iter_mut().find(|a| a.username == username) else {
-            return Ok(false);
-        };
-        account.scopes = scopes.to_vec();
-        Ok(true)
+    async fn set_scopes(
+        &self,
+        username: &str,
+        scopes: &[Scope],
+        journal: &Journal,
+    ) -> Result<bool, StoreError> {
+        self.change(username, Some(journal), |a| a.scopes = scopes.to_vec())
+            .await
     }
 
-    async fn set_password(&self, username: &str, hash: &str, now: i64) -> Result<bool, StoreError> {
+    async fn set_password(
+        &self,
+        username: &str,
+        hash: &str,
+        now: i64,
+        journal: Option<&Journal>,
+    ) -> Result<bool, StoreError> {
+        self.change(username, journal, |a| {
+            hash.clone_into(&mut a.password_hash);
+            a.password_changed_at = now;
+        })
+        .await
+    }
+}
+
+impl MemoryAccounts {
+    /// Applies `edit` to the account named `username` after its journal; false (and no entry)
+    /// when there is none.
+    async fn change(
+        &self,
+        username: &str,
+        journal: Option<&Journal>,
+        edit: impl FnOnce(&mut Account),
+    ) -> Result<bool, StoreError> {
         self.outage.check("accounts")?;
-        let mut rows = guard(&self.rows);
-        let Some(account) = rows.iter_mut().find(|a| a.username == username) else {
+        if !guard(&self.rows).iter().any(|a| a.username == username) {
             return Ok(false);
-        };
-        hash.clone_into(&mut account.password_hash);
-        account.password_changed_at = now;
+        }
+        if let Some(journal) = journal {
+            journal.append_alone().await?;
+        }
+        let mut rows = guard(&self.rows);
+        if let Some(account) = rows.iter_mut().find(|a| a.username == username) {
+            edit(account);
+        }
         Ok(true)
     }
 }
@@ -342,13 +370,13 @@ pub(crate) struct MemoryClients {
 
 #[async_trait]
 impl ClientStore for MemoryClients {
-    async fn insert(&self, client: &StoredClient) -> Result<(), StoreError> {
+    async fn insert(&self, client: &StoredClient, journal: &Journal) -> Result<(), StoreError> {
         self.outage.check("clients")?;
-        let mut rows = guard(&self.rows);
-        if rows.iter().any(|c| c.name == client.name) {
+        if guard(&self.rows).iter().any(|c| c.name == client.name) {
             return Err(StoreError::Conflict);
         }
-        rows.push(StoredClient {
+        journal.append_alone().await?;
+        guard(&self.rows).push(StoredClient {
             revoked_at: None,
             ..client.clone()
         });
@@ -367,16 +395,16 @@ impl ClientStore for MemoryClients {
         Ok(all)
     }
 
-    async fn revoke(&self, name: &str, now: i64) -> Result<bool, StoreError> {
+    async fn revoke(&self, name: &str, now: i64, journal: &Journal) -> Result<bool, StoreError> {
         self.outage.check("clients")?;
-        let mut rows = guard(&self.rows);
-        let Some(client) = rows
-            .iter_mut()
-            .find(|c| c.name == name && c.revoked_at.is_none())
-        else {
+        let active = |c: &StoredClient| c.name == name && c.revoked_at.is_none();
+        if !guard(&self.rows).iter().any(active) {
             return Ok(false);
-        };
-        client.revoked_at = Some(now);
+        }
+        journal.append_alone().await?;
+        if let Some(client) = guard(&self.rows).iter_mut().find(|c| active(c)) {
+            client.revoked_at = Some(now);
+        }
         Ok(true)
     }
 }
@@ -432,132 +460,6 @@ impl NonceStore for MemoryNonces {
         }
         state.used.insert(key.to_owned(), now + ttl_secs);
         Ok(Claim::Fresh)
-    }
-}
-
-/// Signing keys: one active key per purpose (the unique index), rotations in one step.
-#[derive(Debug, Default)]
-pub(crate) struct MemoryKeys {
-    rows: Mutex<Vec<StoredKey>>,
-    pub(crate) outage: Outage,
-}
-
-impl MemoryKeys {
-    /// Key `kid` as stored now (whatever the outage switch says).
-    pub(crate) fn get(&self, kid: &Kid) -> Option<StoredKey> {
-        guard(&self.rows).iter().find(|k| &k.kid == kid).cloned()
-    }
-}
-
-/// The row the SQL `INSERT` writes for a new key of `purpose`: active, never demoted, no
-/// verifications yet.
-fn inserted(key: &StoredKey, purpose: KeyPurpose) -> StoredKey {
-    StoredKey {
-        purpose,
-        state: KeyState::Active,
-        verify_since: None,
-        retired_at: None,
-        verifications: 0,
-        ..key.clone()
-    }
-}
-
-/// Whether `k` stands in the way of inserting `key`: the same kid, or the active key of its
-/// purpose.
-fn occupies(k: &StoredKey, key: &StoredKey) -> bool {
-    k.kid == key.kid || (k.purpose == key.purpose && k.state == KeyState::Active)
-}
-
-fn is_active(k: &StoredKey, kid: &Kid, purpose: KeyPurpose) -> bool {
-    &k.kid == kid && k.purpose == purpose && k.state == KeyState::Active
-}
-
-#[async_trait]
-impl SigningKeyStore for MemoryKeys {
-    async fn list(&self) -> Result<Vec<StoredKey>, StoreError> {
-        self.outage.check("signing keys")?;
-        let mut all = guard(&self.rows).clone();
-        all.sort_by_key(|k| (k.created_at, k.kid.clone()));
-        Ok(all)
-    }
-
-    async fn insert_active(&self, key: &StoredKey) -> Result<(), StoreError> {
-        self.outage.check("signing keys")?;
-        let mut rows = guard(&self.rows);
-        if rows.iter().any(|k| occupies(k, key)) {
-            return Err(StoreError::Conflict);
-        }
-        rows.push(inserted(key, key.purpose));
-        Ok(())
-    }
-
-    async fn rotate(
-        &self,
-        purpose: KeyPurpose,
-        expected: &Kid,
-        new: &StoredKey,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.outage.check("signing keys")?;
-        let mut rows = guard(&self.rows);
-        let Some(old) = rows.iter().position(|k| is_active(k, expected, purpose)) else {
-            return Err(StoreError::Conflict);
-        };
-        if rows.iter().any(|k| k.kid == new.kid) {
-            return Err(StoreError::Conflict);
-        }
-        rows[old].state = KeyState::Verify;
-        rows[old].verify_since = Some(now);
-        rows.push(inserted(new, purpose));
-        Ok(())
-    }
-
-    async fn retire(&self, kid: &Kid, now: i64) -> Result<bool, StoreError> {
-        self.outage.check("signing keys")?;
-        let mut rows = guard(&self.rows);
-        let Some(key) = rows
-            .iter_mut()
-            .find(|k| &k.kid == kid && k.state == KeyState::Verify)
-        else {
-            return Ok(false);
-        };
-        key.state = KeyState::Retired;
-        key.retired_at = Some(now);
-        Ok(true)
-    }
-
-    async fn add_verifications(&self, counts: &[(Kid, u64)]) -> Result<(), StoreError> {
-        self.outage.check("signing keys")?;
-        let mut rows = guard(&self.rows);
-        for (kid, n) in counts {
-            if let Some(key) = rows.iter_mut().find(|k| &k.kid == kid) {
-                let n = i64::try_from(*n).unwrap_or(i64::MAX);
-                key.verifications = key.verifications.saturating_add(n);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A [`RingChanged`] that counts the announcements it could make.
-#[derive(Debug, Default)]
-pub(crate) struct Announcements {
-    made: AtomicUsize,
-    pub(crate) outage: Outage,
-}
-
-impl Announcements {
-    pub(crate) fn count(&self) -> usize {
-        self.made.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl RingChanged for Announcements {
-    async fn announce(&self) -> Result<(), StoreError> {
-        self.outage.check("announcements")?;
-        self.made.fetch_add(1, Ordering::SeqCst);
-        Ok(())
     }
 }
 

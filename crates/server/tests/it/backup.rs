@@ -211,7 +211,7 @@ fn a_create_killed_at_any_moment_leaves_no_file_under_the_final_name() {
     populated(&origin);
     inflate(&origin.path("instance/kunci.db"));
     let mut caught_writing = 0;
-    for delay_ms in [20, 80, 200, 400, 700] {
+    for delay_ms in [10, 20, 40, 80, 130, 200, 300, 400, 550, 700] {
         let out = origin.path(&format!("killed-{delay_ms}.kbk"));
         let mut child = origin.start(&["backup", "create", "--out", out.to_str().unwrap()]);
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
@@ -223,10 +223,19 @@ fn a_create_killed_at_any_moment_leaves_no_file_under_the_final_name() {
                 .run(&["backup", "verify", out.to_str().unwrap()])
                 .success();
         }
-        let partial = std::fs::read_dir(origin.root.path())
+        let partials: Vec<std::path::PathBuf> = std::fs::read_dir(origin.root.path())
             .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .any(|n| n.starts_with(&format!("killed-{delay_ms}.kbk.partial-")));
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_str().unwrap();
+                name.starts_with(&format!("killed-{delay_ms}.kbk.partial-"))
+            })
+            .collect();
+        for file in &partials {
+            let verify = origin.run(&["backup", "verify", file.to_str().unwrap()]);
+            assert_ne!(verify.code(), Some(0), "a partial file verified: {file:?}");
+        }
+        let partial = !partials.is_empty();
         caught_writing += usize::from(partial && !out.exists());
     }
     assert!(

@@ -16,6 +16,7 @@ mod contract;
 mod docs_snippets;
 mod doctor;
 mod examples;
+mod faults;
 mod findings;
 mod forward_auth;
 mod generic;

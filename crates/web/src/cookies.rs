@@ -8,6 +8,7 @@
 //! | `kunci_boot` | `1`: the bootstrap redirect happened | HttpOnly, SameSite=Lax, browser session |
 //! | `kunci_csrf` | the CSRF token, for the page's JavaScript | SameSite=Lax, **not** HttpOnly |
 //! | `kunci_device` | proof of an earlier login from this browser (lockout budget) | HttpOnly, SameSite=Strict, 180 days |
+//! | `kunci_lang` | the language the visitor chose (`en`, `id`) | HttpOnly, SameSite=Lax, a year |
 //!
 //! All have `Path=/` and no `Domain`. In staging and production (HTTPS) they are `Secure` and
 //! their names carry the `__Host-` prefix, which browsers only accept under exactly those
@@ -27,6 +28,7 @@ pub enum Name {
     Boot,
     Csrf,
     Device,
+    Lang,
 }
 
 impl Name {
@@ -38,6 +40,7 @@ impl Name {
             Self::Boot => "kunci_boot",
             Self::Csrf => "kunci_csrf",
             Self::Device => "kunci_device",
+            Self::Lang => "kunci_lang",
         }
     }
 }
@@ -56,7 +59,7 @@ impl CookieSettings {
     pub fn set(&self, name: Name, value: &str) -> HeaderValue {
         let max_age = match name {
             Name::Session | Name::Auth => Some(self.session_max_age_secs),
-            Name::Uid => Some(365 * 86_400),
+            Name::Uid | Name::Lang => Some(365 * 86_400),
             Name::Device => Some(DEVICE_MAX_AGE_SECS),
             Name::Boot | Name::Csrf => None,
         };
@@ -110,6 +113,7 @@ pub struct RequestCookies {
     pub uid: Option<String>,
     pub boot: bool,
     pub device: Option<String>,
+    pub lang: Option<String>,
 }
 
 impl RequestCookies {
@@ -122,6 +126,7 @@ impl RequestCookies {
             Name::Uid,
             Name::Boot,
             Name::Device,
+            Name::Lang,
         ];
         for value in headers.get_all(header::COOKIE) {
             let Ok(text) = value.to_str() else { continue };
@@ -151,6 +156,7 @@ impl RequestCookies {
             uid: get(Name::Uid),
             boot: get(Name::Boot).is_some(),
             device: get(Name::Device),
+            lang: get(Name::Lang),
         }
     }
 

@@ -238,6 +238,7 @@ mod tests {
                 bootstrap: kunci_domain::ratelimit::Rate::per(60, 60_000),
             },
             metrics_token: None,
+            default_language: crate::i18n::Lang::En,
         }
     }
 

@@ -198,50 +198,21 @@ impl ApiError {
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            Self::NotFound => "No such resource.",
-            Self::MethodNotAllowed => "This method is not allowed on this resource.",
-            Self::NotReady { .. } => "The service is not ready.",
-            Self::Unauthenticated => "Authentication is required.",
-            Self::SessionExpired => "The session has ended; log in again.",
-            Self::InsufficientScope => "This needs a scope the session does not have.",
-            Self::StoreUnavailable => {
-                "A store this request needs is unavailable; try again shortly."
-            }
-            Self::BadSignature => "The request signature does not verify.",
-            Self::StaleTimestamp => {
-                "The request timestamp is more than 300 seconds from the server's clock."
-            }
-            Self::ReplayedNonce => "This nonce was used before; sign every request anew.",
-            Self::PayloadTooLarge => "The request body is too large.",
-            Self::UriTooLong => "The request URI is too long.",
-            Self::HeadersTooLarge => "The request headers are too large.",
-            Self::CsrfFailed => "The request lacks a valid CSRF token or comes from another site.",
-            Self::InvalidCredentials => "The username or password is wrong.",
-            Self::PasswordTooLong => "Passwords are at most 256 bytes.",
-            Self::InvalidRequest(_) => "The request body is not valid for this resource.",
-            Self::TokenExpired => "The access token has expired; refresh it and retry.",
-            Self::InvalidToken => "The access token is not valid.",
-            Self::InvalidGrant => "The refresh token is not valid; log in again.",
-            Self::AccountLocked { .. } => {
-                "Too many failed logins for this account; try again later."
-            }
-            Self::RateLimited { .. } => "Too many requests; slow down.",
-            Self::NoApiKeyAvailable { .. } => {
-                "No API key is available for this upstream right now."
-            }
-            Self::UpstreamConfigError => {
-                "The upstream refused the request as malformed: check its configuration."
-            }
-            Self::UpstreamThrottled { .. } => "The upstream is throttling us; try again later.",
-            Self::UpstreamUnavailable => "The upstream could not be reached.",
-            Self::DuplicateApiKey => "This key is in the pool already.",
-            Self::InvalidApiKey(_) => "The key does not have the format this upstream uses.",
-            Self::Internal(_) => "Something went wrong on our side.",
-        }
+    /// The problem's title for people, in English (the catalogs' `problem-<code>`; the
+    /// response is translated on its way out when the client asks for another language).
+    fn title(&self) -> String {
+        crate::i18n::catalogs().text(crate::i18n::Lang::En, &problem_message(self.code()), None)
     }
 }
+
+/// The catalog message that titles problem `code`.
+pub(crate) fn problem_message(code: &str) -> String {
+    format!("problem-{code}")
+}
+
+/// The stable code of a problem response, for the layer that translates its title.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProblemCode(pub(crate) &'static str);
 
 /// The problem+json body. Extension members follow the standard ones.
 #[derive(Debug, Serialize)]
@@ -288,12 +259,13 @@ impl IntoResponse for ApiError {
         };
         let problem = Problem {
             kind: format!("urn:kunci:error:{code}"),
-            title,
+            title: &title,
             status: status.as_u16(),
             error: code,
             extensions,
         };
         let mut response = (status, Json(problem)).into_response();
+        response.extensions_mut().insert(ProblemCode(code));
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match status {

@@ -17,36 +17,34 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{AuthContext, Principal, see_other};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
+use crate::i18n::PageLang;
 use crate::state::AppState;
 
-/// The notices a redirect may ask for; anything else shows nothing.
-fn notice(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "added" => "The key was added.",
-        "updated" => "The key was updated.",
-        "deleted" => "The key was deleted.",
-        "duplicate" => "This key is in the pool already.",
-        "bad_format" => "That does not look like a key of this upstream.",
-        "bad_upstream" => "No upstream of that name is configured.",
-        "bad_input" => {
-            "Priority and daily budget are whole numbers (the budget at least 1); a quota group \
-             is at most 128 characters, without control characters."
-        }
-        "unknown" => "There is no such key.",
-        "failed" => "The change could not be made; see the log.",
-        "test_served" => "Test: the upstream answered; the key works.",
-        "test_invalid" => "Test: the upstream refused the key; it is marked invalid.",
-        "test_quota_exceeded" => "Test: the key's quota is spent; it rests until the time shown.",
-        "test_cooling" => "Test: the upstream throttled or failed; the key rests a little.",
-        "test_client_error" => {
-            "Test: the upstream refused the request itself (check the upstream's \
-             configuration); the key is not blamed."
-        }
-        "test_unreachable" => "Test: the upstream could not be reached.",
-        "test_untestable" => "Keys of this upstream cannot be tested: set its `test_path`.",
-        "test_limited" => "Too many tests: each spends quota. Wait a minute.",
-        _ => return None,
-    })
+/// The notices a redirect may ask for (`?notice=added`), as catalog messages `notice-<code>`;
+/// anything else shows nothing.
+pub(crate) const NOTICES: [&str; 17] = [
+    "added",
+    "updated",
+    "deleted",
+    "duplicate",
+    "bad_format",
+    "bad_upstream",
+    "bad_input",
+    "unknown",
+    "failed",
+    "test_served",
+    "test_invalid",
+    "test_quota_exceeded",
+    "test_cooling",
+    "test_client_error",
+    "test_unreachable",
+    "test_untestable",
+    "test_limited",
+];
+
+/// The catalog message of notice `code`, when it is one.
+fn notice(code: &str) -> Option<String> {
+    NOTICES.contains(&code).then(|| format!("notice-{code}"))
 }
 
 #[derive(Serialize)]
@@ -62,6 +60,8 @@ struct Row<'a> {
     used_today: i64,
     last_used: Option<String>,
     back_at: Option<String>,
+    /// Minutes until `back_at`, rounded up.
+    back_in: i64,
     last_error: Option<&'a str>,
 }
 
@@ -70,7 +70,7 @@ struct Page<'a> {
     csp_nonce: &'a str,
     who: &'a str,
     csrf_token: &'a str,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     upstreams: Vec<String>,
     keys: Vec<Row<'a>>,
     top: Vec<TopRow>,
@@ -105,13 +105,10 @@ fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
         daily_budget: k.daily_budget,
         used_today: k.used_today,
         last_used: when(k.last_used),
-        back_at: if waiting {
-            k.available_at.filter(|at| *at > now).and_then(|at| {
-                when(Some(at)).map(|w| format!("{w} (in {} min)", (at - now + 59) / 60))
-            })
-        } else {
-            None
-        },
+        back_at: waiting
+            .then(|| when(k.available_at.filter(|at| *at > now)))
+            .flatten(),
+        back_in: k.available_at.map_or(0, |at| (at - now + 59) / 60),
         last_error: k.last_error.as_deref(),
     }
 }
@@ -121,6 +118,7 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
     auth: AuthContext,
+    page: PageLang,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     let keys = match state.pool().list(None).await {
@@ -153,6 +151,7 @@ pub(crate) async fn page(
         .map_or("", String::as_str);
     state.templates().render(
         "keys.html",
+        &page,
         &Page {
             csp_nonce: &nonce.0,
             who,

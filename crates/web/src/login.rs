@@ -24,6 +24,7 @@ use crate::auth::{AuthContext, Principal, Via, issue, see_other};
 use crate::cookies::{DEVICE_MAX_AGE_SECS, Name, RequestCookies};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
+use crate::i18n::PageLang;
 use crate::limits::FormLimited;
 use crate::net::ClientAddr;
 use crate::pages::{LoginForm, LoginProblem, is_local_path, login_page};
@@ -205,6 +206,10 @@ pub(crate) struct LoginFields {
 }
 
 /// `POST /login`: the HTML form (its CSRF token was checked by the session middleware).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an axum handler: one extractor per argument"
+)]
 pub(crate) async fn login_form(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
@@ -212,6 +217,7 @@ pub(crate) async fn login_form(
     addr: ClientAddr,
     headers: HeaderMap,
     limited: Option<Extension<FormLimited>>,
+    lang: PageLang,
     Form(form): Form<LoginFields>,
 ) -> Response {
     let next = if is_local_path(&form.next) {
@@ -228,7 +234,7 @@ pub(crate) async fn login_form(
             expired: false,
             problem: Some(problem),
         };
-        let mut page = login_page(&state, &nonce, &auth, shown);
+        let mut page = login_page(&state, &nonce, &auth, &lang, shown);
         *page.status_mut() = refusal.status();
         if let Some(secs) = refusal.retry_after() {
             page.headers_mut()

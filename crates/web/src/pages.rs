@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
 use crate::headers::CspNonce;
+use crate::i18n::PageLang;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -44,11 +45,13 @@ pub(crate) async fn home(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
     auth: AuthContext,
+    page: PageLang,
 ) -> Response {
     let sub = auth.session.sub.as_deref().unwrap_or_default();
     let (expires_at, expires_shown) = page_time(auth.session.expires_at);
     state.templates().render(
         "home.html",
+        &page,
         &HomePage {
             csp_nonce: &nonce.0,
             who: display_name(&auth),
@@ -72,9 +75,11 @@ struct PlainPage<'a> {
 pub(crate) async fn forbidden(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
+    page: PageLang,
 ) -> Response {
     let mut response = state.templates().render(
         "forbidden.html",
+        &page,
         &PlainPage {
             csp_nonce: &nonce.0,
             who: "",
@@ -100,6 +105,7 @@ struct LoginPage<'a> {
     /// What was typed, given back after a refusal (never the password).
     username: &'a str,
     expired: bool,
+    /// The catalog message of the refusal.
     error: Option<&'static str>,
 }
 
@@ -118,16 +124,25 @@ pub(crate) enum LoginProblem {
 }
 
 impl LoginProblem {
-    fn message(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) const ALL: [Self; 6] = [
+        Self::InvalidCredentials,
+        Self::PasswordTooLong,
+        Self::Locked,
+        Self::TooMany,
+        Self::Busy,
+        Self::Unavailable,
+    ];
+
+    /// The catalog message the form shows.
+    pub(crate) fn message(self) -> &'static str {
         match self {
-            Self::InvalidCredentials => "The username or password is wrong.",
-            Self::PasswordTooLong => "Passwords are at most 256 bytes.",
-            Self::Locked => "Too many failed sign-ins for this account. Try again later.",
-            Self::TooMany => {
-                "Too many sign-in attempts from your network. Wait a minute, then try again."
-            }
-            Self::Busy => "This account is being signed in to right now. Try again in a moment.",
-            Self::Unavailable => "Signing in is not possible right now. Try again shortly.",
+            Self::InvalidCredentials => "login-invalid-credentials",
+            Self::PasswordTooLong => "login-password-too-long",
+            Self::Locked => "login-locked",
+            Self::TooMany => "login-too-many",
+            Self::Busy => "login-busy",
+            Self::Unavailable => "login-unavailable",
         }
     }
 }
@@ -146,10 +161,12 @@ pub(crate) fn login_page(
     state: &AppState,
     nonce: &CspNonce,
     auth: &AuthContext,
+    lang: &PageLang,
     form: LoginForm<'_>,
 ) -> Response {
     state.templates().render(
         "login.html",
+        lang,
         &LoginPage {
             csp_nonce: &nonce.0,
             who: display_name(auth),
@@ -175,6 +192,7 @@ pub(crate) async fn login(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
     auth: AuthContext,
+    lang: PageLang,
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let next = query
@@ -187,7 +205,7 @@ pub(crate) async fn login(
         expired: query.expired.as_deref() == Some("1"),
         ..LoginForm::default()
     };
-    login_page(&state, &nonce, &auth, form)
+    login_page(&state, &nonce, &auth, &lang, form)
 }
 
 /// A path on this site: starts with one `/`, not `//` or `/\` (which browsers treat as another
@@ -281,11 +299,15 @@ mod tests {
             expired: false,
             error: Some("<b>"),
         };
+        let context = minijinja::context! {
+            lang => "en", other_lang => "id", here => "/login",
+            ..minijinja::Value::from(minijinja::value::Serde(&page))
+        };
         let html = templates
             .env
             .get_template("login.html")
             .unwrap()
-            .render(minijinja::value::Serde(&page))
+            .render(context)
             .unwrap();
         assert!(!html.contains("<script>x</script>"), "{html}");
         assert!(

@@ -1,12 +1,28 @@
 //! The compiled templates, embedded in the binary: minijinja with strict undefined values,
 //! auto-escaping every `.html` template. Pages hand typed context structs to [`Templates::render`];
 //! HTML is never assembled with `format!`.
+//!
+//! Every visible string comes from the catalogs through `t("message-id", name=value, …)`, in
+//! the language of the page ([`PageLang`]); the frame gets `lang`, `other_lang` and `here`.
 
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::Environment;
+use fluent_bundle::FluentArgs;
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, State};
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::i18n::{Catalogs, Lang, PageLang};
+
+/// Every template, by name, as compiled into the binary.
+pub(crate) const TEMPLATES: [(&str, &str); 5] = [
+    ("base.html", include_str!("templates/base.html")),
+    ("home.html", include_str!("templates/home.html")),
+    ("forbidden.html", include_str!("templates/forbidden.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("keys.html", include_str!("templates/keys.html")),
+];
 
 /// The compiled templates, embedded in the binary.
 #[derive(Debug)]
@@ -18,13 +34,10 @@ impl Templates {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        for (name, source) in [
-            ("base.html", include_str!("templates/base.html")),
-            ("home.html", include_str!("templates/home.html")),
-            ("forbidden.html", include_str!("templates/forbidden.html")),
-            ("login.html", include_str!("templates/login.html")),
-            ("keys.html", include_str!("templates/keys.html")),
-        ] {
+        env.add_function("t", |state: &State, id: &str, kwargs: Kwargs| {
+            translate(crate::i18n::catalogs(), state, id, &kwargs)
+        });
+        for (name, source) in TEMPLATES {
             // The templates are part of the binary and covered by tests; a syntax error is a
             // bug caught before release.
             if let Err(err) = env.add_template(name, source) {
@@ -34,21 +47,164 @@ impl Templates {
         Self { env }
     }
 
-    /// Renders `name` with `context` as an HTML response.
-    pub fn render<C: Serialize>(&self, name: &str, context: &C) -> Response {
-        match self
-            .env
-            .get_template(name)
-            .and_then(|t| t.render(minijinja::value::Serde(context)))
-        {
-            Ok(html) => Html(html).into_response(),
+    /// Renders `name` with `context` in `page`'s language as an HTML response.
+    pub(crate) fn render<C: Serialize>(
+        &self,
+        name: &str,
+        page: &PageLang,
+        context: &C,
+    ) -> Response {
+        let other = Lang::ALL
+            .into_iter()
+            .find(|l| *l != page.lang)
+            .unwrap_or_default();
+        let context = minijinja::context! {
+            lang => page.lang.code(),
+            other_lang => other.code(),
+            here => page.here.as_str(),
+            ..Value::from(minijinja::value::Serde(context))
+        };
+        match self.env.get_template(name).and_then(|t| t.render(context)) {
+            Ok(html) => {
+                let mut response = Html(html).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_LANGUAGE,
+                    HeaderValue::from_static(page.lang.code()),
+                );
+                response
+            }
             Err(err) => ApiError::Internal(Box::new(err)).into_response(),
         }
     }
 }
 
+/// `t(id, name=value, …)`: message `id` in the page's language (`lang` of the context).
+fn translate(
+    catalogs: &Catalogs,
+    state: &State,
+    id: &str,
+    kwargs: &Kwargs,
+) -> Result<String, minijinja::Error> {
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or_default();
+    let mut args = FluentArgs::new();
+    for name in kwargs.args() {
+        let value: Value = kwargs.get(name)?;
+        match value.as_i64() {
+            Some(number) => args.set(name, number),
+            None => args.set(name, value.to_string()),
+        }
+    }
+    Ok(catalogs.text(lang, id, Some(&args)))
+}
+
 impl Default for Templates {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message ids a template names literally: `t("id"` or `t('id'`.
+    fn literal_ids(source: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        for quote in ['"', '\''] {
+            let opening = format!("t({quote}");
+            let mut rest = source;
+            while let Some(at) = rest.find(&opening) {
+                rest = &rest[at + opening.len()..];
+                // `t("keys-status-" ~ status)` composes its id: the test lists those itself.
+                if let Some(end) = rest.find(quote).filter(|end| !rest[..*end].ends_with('-')) {
+                    ids.push(rest[..end].to_owned());
+                }
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn every_message_a_page_asks_for_is_in_both_catalogs() {
+        let catalogs = Catalogs::new();
+        let mut wanted: Vec<String> = TEMPLATES
+            .iter()
+            .flat_map(|(_, source)| literal_ids(source))
+            .collect();
+        assert!(wanted.len() > 40, "the scan found the templates' messages");
+        // The ids pages compose: a status badge, a notice, a sign-in refusal.
+        wanted.extend(
+            [
+                "active",
+                "cooling",
+                "quota_exceeded",
+                "probing",
+                "invalid",
+                "disabled",
+            ]
+            .map(|s| format!("keys-status-{s}")),
+        );
+        wanted.extend(crate::keys_page::NOTICES.map(|n| format!("notice-{n}")));
+        wanted.extend(crate::pages::LoginProblem::ALL.map(|p| p.message().to_owned()));
+        for lang in Lang::ALL {
+            let missing: Vec<&String> =
+                wanted.iter().filter(|id| !catalogs.has(lang, id)).collect();
+            assert!(missing.is_empty(), "not in the {lang} catalog: {missing:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_is_in_its_language_with_the_switch_to_the_other() {
+        let templates = Templates::new();
+        let page = |lang| PageLang {
+            lang,
+            here: "/login?next=/a b".to_owned(),
+        };
+        let context = serde_json::json!({
+            "csp_nonce": "n", "who": "", "csrf_token": "t", "next": "/",
+            "username": "", "expired": true, "error": null,
+        });
+        for (lang, title, switch) in [
+            (
+                Lang::En,
+                "<h1>Sign in</h1>",
+                "/lang/id?next=&#x2f;login%3Fnext%3D&#x2f;a%20b",
+            ),
+            (
+                Lang::Id,
+                "<h1>Masuk</h1>",
+                "/lang/en?next=&#x2f;login%3Fnext%3D&#x2f;a%20b",
+            ),
+        ] {
+            let response = templates.render("login.html", &page(lang), &context);
+            assert_eq!(response.headers()[header::CONTENT_LANGUAGE], lang.code());
+            let html = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let html = String::from_utf8(html.to_vec()).unwrap();
+            assert!(html.contains(&format!("<html lang=\"{lang}\">")), "{html}");
+            assert!(html.contains(title), "{html}");
+            assert!(html.contains(switch), "{html}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_names_fill_a_message() {
+        let templates = Templates::new();
+        let mut env = templates.env.clone();
+        env.add_template("x.html", "{{ t('keys-uses-today', used=k.used, budget=k.budget) }}|{{ t('signed-in-as', name=who) }}")
+            .unwrap();
+        let html = env
+            .get_template("x.html")
+            .unwrap()
+            .render(minijinja::context! { lang => "en", k => minijinja::context! { used => 0, budget => 50 }, who => "<b>al</b>" })
+            .unwrap();
+        assert_eq!(
+            html,
+            "0&#x2f;50 today|Signed in as &lt;b&gt;al&lt;&#x2f;b&gt;"
+        );
     }
 }

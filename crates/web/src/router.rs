@@ -11,8 +11,8 @@ use crate::error::{contract_errors, method_not_allowed, not_found, panic_respons
 use crate::state::AppState;
 use crate::{
     api_keys, auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks,
-    keys_page, limits, login, metrics, mobile, observe, openapi, pages, scope, search, session_api,
-    signed,
+    keys_page, lang, limits, login, metrics, mobile, observe, openapi, pages, scope, search,
+    session_api, signed,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -42,6 +42,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/readyz", get(health::readyz))
         .route("/forbidden", get(pages::forbidden))
+        .route("/lang/{code}", get(lang::switch))
         .route("/static/{name}", get(pages::asset))
         .route("/favicon.ico", get(pages::favicon))
         .route("/.well-known/jwks.json", get(jwks::jwks))
@@ -128,6 +129,10 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             csrf::refuse_cross_site,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            lang::localize_problems,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -31,6 +31,9 @@ pub struct WebSettings {
     /// `aud` of access tokens.
     pub jwt_audience: String,
     pub limits: Limits,
+    /// `environment.default_language`: the pages' language for a visitor whose browser asks
+    /// for none of ours.
+    pub default_language: crate::i18n::Lang,
     /// `metrics.token`: the bearer token `/metrics` asks for; none: loopback only.
     pub metrics_token: Option<kunci_crypto::SecretString>,
 }

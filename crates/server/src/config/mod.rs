@@ -276,6 +276,14 @@ pub enum Rotation {
     Hourly,
 }
 
+/// `environment.default_language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    En,
+    Id,
+}
+
 /// `[environment]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -289,6 +297,7 @@ pub struct EnvironmentConfig {
     pub max_connections: usize,
     pub max_connections_per_address: usize,
     pub header_read_timeout_secs: u64,
+    pub default_language: Language,
     #[serde(default)]
     pub tls_cert: Option<PathBuf>,
     #[serde(default)]

@@ -163,6 +163,15 @@ pub static KEYS: &[Key] = &[
          before it is disconnected (a slow trickle of headers cannot hold a connection).",
     ),
     Key::new(
+        "environment.default_language",
+        Kind::Enum(&["en", "id"]),
+        Some("\"en\""),
+    )
+    .doc(
+        "The language of the pages for a visitor who has not chosen one (the `kunci_lang` \
+         cookie) and whose browser asks for neither English nor Indonesian (`Accept-Language`).",
+    ),
+    Key::new(
         "environment.shutdown_timeout_secs",
         Kind::Integer { min: 1, max: 3600 },
         Some("30"),

@@ -213,7 +213,7 @@ async fn the_login_form_needs_its_csrf_token_and_goes_to_next() {
     assert_eq!(right.location(), Some("/account?tab=2"));
     let home = browser.open("/").await;
     assert!(
-        home.body.contains("signed in as <strong>alice</strong>"),
+        home.body.contains("You are signed in as alice."),
         "{}",
         home.body
     );

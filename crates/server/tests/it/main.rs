@@ -24,6 +24,7 @@ mod headers;
 mod health;
 mod helpers;
 mod inventory;
+mod languages;
 mod limits;
 mod lockout;
 mod login;

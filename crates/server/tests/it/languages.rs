@@ -1,0 +1,154 @@
+//! The pages in English and Indonesian: the `kunci_lang` cookie, then `Accept-Language`, then
+//! `environment.default_language`; the switcher every page links to.
+
+use reqwest::Method;
+
+use crate::helpers::{Browser, TestApp};
+
+const HTML: &str = "text/html,application/xhtml+xml";
+
+async fn login_page(
+    browser: &mut Browser,
+    accept_language: Option<&str>,
+) -> crate::helpers::browser::Page {
+    let extra: Vec<(&str, &str)> = accept_language
+        .map(|value| vec![("accept-language", value)])
+        .unwrap_or_default();
+    browser
+        .send(Method::GET, "/login", HTML, &extra, None)
+        .await
+}
+
+fn shows(page: &crate::helpers::browser::Page, lang: &str, heading: &str) {
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("<html lang=\"{lang}\">")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(heading), "{}", page.body);
+    assert_eq!(page.headers["content-language"], lang);
+}
+
+#[tokio::test]
+async fn the_cookie_then_the_browser_then_the_default_chooses_the_language() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app.url(""));
+    browser.arrive("/").await;
+    shows(
+        &login_page(&mut browser, None).await,
+        "en",
+        "<h1>Sign in</h1>",
+    );
+    shows(
+        &login_page(&mut browser, Some("fr-FR, id;q=0.8, en;q=0.5")).await,
+        "id",
+        "<h1>Masuk</h1>",
+    );
+    assert!(
+        login_page(&mut browser, Some("id"))
+            .await
+            .body
+            .contains("Nama pengguna"),
+        "the form's labels too"
+    );
+
+    // The switcher: a plain link that keeps the choice and comes back.
+    let switched = browser
+        .open("/lang/id?next=%2Flogin%3Fnext%3D%2Fsettings")
+        .await;
+    assert_eq!(switched.status, 303);
+    assert_eq!(switched.location(), Some("/login?next=/settings"));
+    assert_eq!(
+        switched.set.get("kunci_lang").map(String::as_str),
+        Some("id")
+    );
+    shows(
+        &login_page(&mut browser, Some("en-US,en")).await,
+        "id",
+        "<h1>Masuk</h1>",
+    );
+    let back = browser.open("/lang/en?next=/login").await;
+    assert_eq!(back.set.get("kunci_lang").map(String::as_str), Some("en"));
+    shows(
+        &login_page(&mut browser, Some("id")).await,
+        "en",
+        "<h1>Sign in</h1>",
+    );
+}
+
+#[tokio::test]
+async fn the_switcher_goes_only_to_local_pages_and_knows_only_our_languages() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app.url(""));
+    for next in [
+        "//evil.example/",
+        "https://evil.example/",
+        "%2F%2Fevil.example",
+        "/caf%C3%A9",
+    ] {
+        let page = browser.open(&format!("/lang/id?next={next}")).await;
+        assert_eq!((page.status, page.location()), (303, Some("/")), "{next}");
+    }
+    for code in ["fr", "ID", "en-US", "x"] {
+        let page = browser.open(&format!("/lang/{code}")).await;
+        assert_eq!(page.status, 404, "{code}");
+        assert!(page.set.is_empty(), "no cookie for {code}");
+    }
+}
+
+#[tokio::test]
+async fn a_deployment_may_default_to_indonesian() {
+    let app = TestApp::builder()
+        .var("KUNCI__ENVIRONMENT__DEFAULT_LANGUAGE", "id")
+        .spawn()
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&app.url(""));
+    browser.arrive("/").await;
+    shows(
+        &login_page(&mut browser, None).await,
+        "id",
+        "<h1>Masuk</h1>",
+    );
+    shows(
+        &login_page(&mut browser, Some("de")).await,
+        "id",
+        "<h1>Masuk</h1>",
+    );
+    shows(
+        &login_page(&mut browser, Some("en-GB")).await,
+        "en",
+        "<h1>Sign in</h1>",
+    );
+}
+
+#[tokio::test]
+async fn an_api_problem_is_titled_in_the_clients_language_and_keeps_its_code() {
+    let app = TestApp::spawn().await;
+    let problem = |accept_language: Option<&'static str>| {
+        let mut request = app.client.get(app.url("/api/v1/me"));
+        if let Some(value) = accept_language {
+            request = request.header("accept-language", value);
+        }
+        async move {
+            let answer = request.send().await.unwrap();
+            let lang = answer.headers()["content-language"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body: serde_json::Value = answer.json().await.unwrap();
+            (lang, body)
+        }
+    };
+    let (lang, english) = problem(None).await;
+    assert_eq!(lang, "en");
+    assert_eq!(english["title"], "Authentication is required.");
+    let (lang, indonesian) = problem(Some("id-ID,id;q=0.9")).await;
+    assert_eq!(lang, "id");
+    assert_eq!(indonesian["title"], "Autentikasi diperlukan.");
+    for field in ["type", "status", "error"] {
+        assert_eq!(indonesian[field], english[field], "{field} stays");
+    }
+    assert_eq!(indonesian["error"], "unauthenticated");
+}

@@ -1,0 +1,146 @@
+# kunci's pages in English. Every message here has its twin in id.ftl (a test holds them
+# equal); a template asks for one with t("message-id").
+
+## The frame of every page
+
+site-name = kunci
+nav-home = Home
+nav-account = My account
+nav-admin = Admin
+nav-sign-in = Sign in
+nav-sign-out = Sign out
+nav-skip = Skip to the content
+signed-in-as = Signed in as { $name }
+language-label = Language
+language-switch = Bahasa Indonesia
+language-switch-hint = Baca halaman ini dalam Bahasa Indonesia
+
+## Home
+
+home-title = Welcome
+home-signed-in = You are signed in as { $name }.
+home-guest = You are browsing as a guest. Your browser has its own session; nothing else is needed.
+home-scopes = Scopes
+home-idle-until = Session ends if idle at
+
+## Forbidden
+
+forbidden-title = Forbidden
+forbidden-body = This page is not available to you. Either your session does not have the access it needs, or your browser refused the cookies this site needs to keep you signed in.
+forbidden-cookies = If cookies are blocked, allow them for this site and start again.
+forbidden-start-again = Start again
+forbidden-other-account = Sign in as someone else
+
+## Sign in
+
+login-title = Sign in
+login-expired = Your session has ended. Sign in again to continue.
+login-username = Username
+login-password = Password
+login-submit = Sign in
+login-invalid-credentials = The username or password is wrong.
+login-password-too-long = Passwords are at most 256 bytes.
+login-locked = Too many failed sign-ins for this account. Try again later.
+login-too-many = Too many sign-in attempts from your network. Wait a minute, then try again.
+login-busy = This account is being signed in to right now. Try again in a moment.
+login-unavailable = Signing in is not possible right now. Try again shortly.
+
+## API keys
+
+keys-title = API keys
+keys-add = Add a key
+keys-field-key = Key
+keys-field-upstream = Upstream
+keys-field-priority = Priority
+keys-field-group = Quota group
+keys-field-group-placeholder = project_number:123 (optional)
+keys-field-budget = Daily budget
+keys-field-budget-placeholder = (optional)
+keys-submit = Add key
+keys-no-upstream = No upstream is configured: add an [upstream.<name>] table with its adapter (docs/api-keys.md).
+keys-list = Keys
+keys-test-hint = Test makes one real call with the key: it spends a call of the key's quota, and an administrator may run at most five a minute.
+keys-col-key = Key
+keys-col-upstream = Upstream
+keys-col-status = Status
+keys-col-priority = Priority
+keys-col-group = Group
+keys-col-uses = Uses
+keys-col-last-used = Last used
+keys-col-back-at = Back at
+keys-col-last-error = Last error
+keys-col-actions = Actions
+keys-back-in = { $when } (in { $minutes } min)
+keys-uses-today = { $used }/{ $budget } today
+keys-enable = Enable
+keys-disable = Disable
+keys-test = Test
+keys-test-title = One real call: spends quota
+keys-delete = Delete
+keys-empty = The pool is empty.
+keys-top = Most use
+keys-top-account = Account
+keys-top-calls = Calls
+keys-top-empty = No calls yet.
+keys-status-active = active
+keys-status-cooling = cooling
+keys-status-quota_exceeded = quota spent
+keys-status-probing = probing
+keys-status-invalid = invalid
+keys-status-disabled = disabled
+
+## What a change on the key page says after it
+
+notice-added = The key was added.
+notice-updated = The key was updated.
+notice-deleted = The key was deleted.
+notice-duplicate = This key is in the pool already.
+notice-bad_format = That does not look like a key of this upstream.
+notice-bad_upstream = No upstream of that name is configured.
+notice-bad_input = Priority and daily budget are whole numbers (the budget at least 1); a quota group is at most 128 characters, without control characters.
+notice-unknown = There is no such key.
+notice-failed = The change could not be made; see the log.
+notice-test_served = Test: the upstream answered; the key works.
+notice-test_invalid = Test: the upstream refused the key; it is marked invalid.
+notice-test_quota_exceeded = Test: the key's quota is spent; it rests until the time shown.
+notice-test_cooling = Test: the upstream throttled or failed; the key rests a little.
+notice-test_client_error = Test: the upstream refused the request itself (check the upstream's configuration); the key is not blamed.
+notice-test_unreachable = Test: the upstream could not be reached.
+notice-test_untestable = Keys of this upstream cannot be tested: set its test_path.
+notice-test_limited = Too many tests: each spends quota. Wait a minute.
+
+## The title of an API error (problem+json), by its stable code
+
+problem-not_found = No such resource.
+problem-method_not_allowed = This method is not allowed on this resource.
+problem-not_ready = The service is not ready.
+problem-unauthenticated = Authentication is required.
+problem-session_expired = The session has ended; log in again.
+problem-insufficient_scope = This needs a scope the session does not have.
+problem-store_unavailable = A store this request needs is unavailable; try again shortly.
+problem-bad_signature = The request signature does not verify.
+problem-stale_timestamp = The request timestamp is more than 300 seconds from the server's clock.
+problem-replayed_nonce = This nonce was used before; sign every request anew.
+problem-payload_too_large = The request body is too large.
+problem-uri_too_long = The request URI is too long.
+problem-headers_too_large = The request headers are too large.
+problem-csrf_failed = The request lacks a valid CSRF token or comes from another site.
+problem-invalid_credentials = The username or password is wrong.
+problem-password_too_long = Passwords are at most 256 bytes.
+problem-invalid_request = The request body is not valid for this resource.
+problem-token_expired = The access token has expired; refresh it and retry.
+problem-invalid_token = The access token is not valid.
+problem-invalid_grant = The refresh token is not valid; log in again.
+problem-account_locked = Too many failed logins for this account; try again later.
+problem-rate_limited = Too many requests; slow down.
+problem-no_api_key_available = No API key is available for this upstream right now.
+problem-upstream_config_error = The upstream refused the request as malformed: check its configuration.
+problem-upstream_throttled = The upstream is throttling us; try again later.
+problem-upstream_unavailable = The upstream could not be reached.
+problem-duplicate_api_key = This key is in the pool already.
+problem-invalid_api_key = The key does not have the format this upstream uses.
+problem-internal_error = Something went wrong on our side.
+
+## Dates
+
+date-never = —

@@ -1,0 +1,146 @@
+# Halaman kunci dalam Bahasa Indonesia. Setiap pesan di sini punya kembarannya di en.ftl
+# (sebuah tes menjaga keduanya sama); templat memintanya dengan t("id-pesan").
+
+## Kerangka setiap halaman
+
+site-name = kunci
+nav-home = Beranda
+nav-account = Akun saya
+nav-admin = Admin
+nav-sign-in = Masuk
+nav-sign-out = Keluar
+nav-skip = Langsung ke isi
+signed-in-as = Masuk sebagai { $name }
+language-label = Bahasa
+language-switch = English
+language-switch-hint = Read this page in English
+
+## Beranda
+
+home-title = Selamat datang
+home-signed-in = Anda masuk sebagai { $name }.
+home-guest = Anda menjelajah sebagai tamu. Peramban Anda punya sesinya sendiri; tidak ada lagi yang perlu dilakukan.
+home-scopes = Cakupan
+home-idle-until = Sesi berakhir jika tidak aktif pada
+
+## Terlarang
+
+forbidden-title = Akses ditolak
+forbidden-body = Halaman ini tidak tersedia untuk Anda. Sesi Anda tidak memiliki akses yang diperlukan, atau peramban Anda menolak cookie yang dibutuhkan situs ini agar Anda tetap masuk.
+forbidden-cookies = Jika cookie diblokir, izinkan cookie untuk situs ini lalu mulai lagi.
+forbidden-start-again = Mulai lagi
+forbidden-other-account = Masuk sebagai pengguna lain
+
+## Masuk
+
+login-title = Masuk
+login-expired = Sesi Anda telah berakhir. Masuk lagi untuk melanjutkan.
+login-username = Nama pengguna
+login-password = Kata sandi
+login-submit = Masuk
+login-invalid-credentials = Nama pengguna atau kata sandi salah.
+login-password-too-long = Kata sandi paling panjang 256 bita.
+login-locked = Terlalu banyak percobaan masuk yang gagal untuk akun ini. Coba lagi nanti.
+login-too-many = Terlalu banyak percobaan masuk dari jaringan Anda. Tunggu satu menit, lalu coba lagi.
+login-busy = Akun ini sedang dalam proses masuk saat ini. Coba lagi sebentar lagi.
+login-unavailable = Saat ini belum bisa masuk. Coba lagi sebentar lagi.
+
+## Kunci API
+
+keys-title = Kunci API
+keys-add = Tambah kunci
+keys-field-key = Kunci
+keys-field-upstream = Layanan hulu
+keys-field-priority = Prioritas
+keys-field-group = Grup kuota
+keys-field-group-placeholder = project_number:123 (opsional)
+keys-field-budget = Anggaran harian
+keys-field-budget-placeholder = (opsional)
+keys-submit = Tambah kunci
+keys-no-upstream = Belum ada layanan hulu yang dikonfigurasi: tambahkan tabel [upstream.<nama>] beserta adapter-nya (docs/api-keys.md).
+keys-list = Daftar kunci
+keys-test-hint = Uji melakukan satu panggilan sungguhan dengan kunci tersebut: satu panggilan dari kuota kunci terpakai, dan seorang administrator boleh menjalankan paling banyak lima kali per menit.
+keys-col-key = Kunci
+keys-col-upstream = Layanan hulu
+keys-col-status = Status
+keys-col-priority = Prioritas
+keys-col-group = Grup
+keys-col-uses = Pemakaian
+keys-col-last-used = Terakhir dipakai
+keys-col-back-at = Aktif lagi pada
+keys-col-last-error = Galat terakhir
+keys-col-actions = Tindakan
+keys-back-in = { $when } ({ $minutes } menit lagi)
+keys-uses-today = { $used }/{ $budget } hari ini
+keys-enable = Aktifkan
+keys-disable = Nonaktifkan
+keys-test = Uji
+keys-test-title = Satu panggilan sungguhan: memakai kuota
+keys-delete = Hapus
+keys-empty = Belum ada kunci.
+keys-top = Pemakaian terbanyak
+keys-top-account = Akun
+keys-top-calls = Panggilan
+keys-top-empty = Belum ada panggilan.
+keys-status-active = aktif
+keys-status-cooling = jeda sejenak
+keys-status-quota_exceeded = kuota habis
+keys-status-probing = sedang diuji
+keys-status-invalid = tidak sah
+keys-status-disabled = nonaktif
+
+## Pesan setelah perubahan di halaman kunci
+
+notice-added = Kunci telah ditambahkan.
+notice-updated = Kunci telah diperbarui.
+notice-deleted = Kunci telah dihapus.
+notice-duplicate = Kunci ini sudah ada di dalam kumpulan.
+notice-bad_format = Itu tidak tampak seperti kunci untuk layanan hulu ini.
+notice-bad_upstream = Tidak ada layanan hulu dengan nama itu yang dikonfigurasi.
+notice-bad_input = Prioritas dan anggaran harian berupa bilangan bulat (anggaran paling sedikit 1); grup kuota paling panjang 128 karakter, tanpa karakter kendali.
+notice-unknown = Kunci itu tidak ada.
+notice-failed = Perubahan tidak dapat dilakukan; lihat log.
+notice-test_served = Uji: layanan hulu menjawab; kunci berfungsi.
+notice-test_invalid = Uji: layanan hulu menolak kunci ini; kunci ditandai tidak sah.
+notice-test_quota_exceeded = Uji: kuota kunci sudah habis; kunci beristirahat sampai waktu yang ditampilkan.
+notice-test_cooling = Uji: layanan hulu membatasi atau gagal; kunci beristirahat sebentar.
+notice-test_client_error = Uji: layanan hulu menolak permintaannya sendiri (periksa konfigurasi layanan hulu); kunci tidak disalahkan.
+notice-test_unreachable = Uji: layanan hulu tidak dapat dihubungi.
+notice-test_untestable = Kunci untuk layanan hulu ini tidak bisa diuji: atur test_path-nya.
+notice-test_limited = Terlalu banyak uji: setiap uji memakai kuota. Tunggu satu menit.
+
+## Judul galat API (problem+json), menurut kodenya yang tetap
+
+problem-not_found = Sumber daya itu tidak ada.
+problem-method_not_allowed = Metode ini tidak diizinkan pada sumber daya ini.
+problem-not_ready = Layanan belum siap.
+problem-unauthenticated = Autentikasi diperlukan.
+problem-session_expired = Sesi telah berakhir; masuk lagi.
+problem-insufficient_scope = Ini memerlukan cakupan yang tidak dimiliki sesi.
+problem-store_unavailable = Penyimpanan yang dibutuhkan permintaan ini tidak tersedia; coba lagi sebentar lagi.
+problem-bad_signature = Tanda tangan permintaan tidak dapat diverifikasi.
+problem-stale_timestamp = Stempel waktu permintaan berselisih lebih dari 300 detik dari jam server.
+problem-replayed_nonce = Nonce ini sudah pernah dipakai; tanda tangani setiap permintaan dengan yang baru.
+problem-payload_too_large = Badan permintaan terlalu besar.
+problem-uri_too_long = URI permintaan terlalu panjang.
+problem-headers_too_large = Header permintaan terlalu besar.
+problem-csrf_failed = Permintaan tidak membawa token CSRF yang sah atau berasal dari situs lain.
+problem-invalid_credentials = Nama pengguna atau kata sandi salah.
+problem-password_too_long = Kata sandi paling panjang 256 bita.
+problem-invalid_request = Badan permintaan tidak sah untuk sumber daya ini.
+problem-token_expired = Token akses telah kedaluwarsa; perbarui lalu coba lagi.
+problem-invalid_token = Token akses tidak sah.
+problem-invalid_grant = Token penyegaran tidak sah; masuk lagi.
+problem-account_locked = Terlalu banyak percobaan masuk yang gagal untuk akun ini; coba lagi nanti.
+problem-rate_limited = Terlalu banyak permintaan; perlambat.
+problem-no_api_key_available = Saat ini tidak ada kunci API yang tersedia untuk layanan hulu ini.
+problem-upstream_config_error = Layanan hulu menolak permintaan karena formatnya salah: periksa konfigurasinya.
+problem-upstream_throttled = Layanan hulu sedang membatasi kita; coba lagi nanti.
+problem-upstream_unavailable = Layanan hulu tidak dapat dihubungi.
+problem-duplicate_api_key = Kunci ini sudah ada di dalam kumpulan.
+problem-invalid_api_key = Kunci ini tidak memiliki format yang dipakai layanan hulu ini.
+problem-internal_error = Terjadi kesalahan di sisi kami.
+
+## Tanggal
+
+date-never = —

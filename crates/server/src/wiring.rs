@@ -504,6 +504,7 @@ pub fn web_settings(loaded: &Loaded) -> WebSettings {
         },
         cors_origins: config.environment.cors_origins.clone(),
         metrics_token: config.metrics.token.clone(),
+        password_min_length: security.password_min_length,
         default_language: match config.environment.default_language {
             crate::config::Language::En => kunci_web::i18n::Lang::En,
             crate::config::Language::Id => kunci_web::i18n::Lang::Id,

@@ -45,6 +45,35 @@ login-too-many = Too many sign-in attempts from your network. Wait a minute, the
 login-busy = This account is being signed in to right now. Try again in a moment.
 login-unavailable = Signing in is not possible right now. Try again shortly.
 
+## My account
+
+account-title = My account
+account-sessions = Where you are signed in
+account-sessions-hint = Every browser and app signed in to your account. End any you do not recognise.
+account-col-kind = Device
+account-col-created = Signed in
+account-col-last-seen = Last active
+account-kind-browser = Browser
+account-kind-app = App ({ $client })
+account-this-one = this one
+account-end = End
+account-not-me = This wasn't me: end every other session
+account-not-me-hint = Ends every session and app login of your account except this browser. Change your password too if someone else knew it.
+account-password = Change password
+account-password-current = Current password
+account-password-new = New password
+account-password-confirm = New password again
+account-password-hint = At least { $min } characters. Every other session of your account ends.
+account-password-submit = Change password
+account-password-wrong = The current password is wrong.
+account-password-short = The new password needs at least { $min } characters.
+account-password-long = The new password is longer than 256 bytes.
+account-password-mismatch = The two new passwords are not the same.
+account-notice-ended = That session has ended.
+account-notice-others_ended = Every other session has ended.
+account-notice-password_changed = Your password is changed, and every other session has ended.
+account-notice-failed = The change could not be made; try again.
+
 ## API keys
 
 keys-title = API keys

@@ -45,6 +45,35 @@ login-too-many = Terlalu banyak percobaan masuk dari jaringan Anda. Tunggu satu 
 login-busy = Akun ini sedang dalam proses masuk saat ini. Coba lagi sebentar lagi.
 login-unavailable = Saat ini belum bisa masuk. Coba lagi sebentar lagi.
 
+## Akun saya
+
+account-title = Akun saya
+account-sessions = Tempat Anda masuk
+account-sessions-hint = Setiap peramban dan aplikasi yang masuk ke akun Anda. Akhiri yang tidak Anda kenali.
+account-col-kind = Perangkat
+account-col-created = Masuk pada
+account-col-last-seen = Terakhir aktif
+account-kind-browser = Peramban
+account-kind-app = Aplikasi ({ $client })
+account-this-one = yang ini
+account-end = Akhiri
+account-not-me = Ini bukan saya: akhiri semua sesi lain
+account-not-me-hint = Mengakhiri setiap sesi dan login aplikasi akun Anda kecuali peramban ini. Ganti juga kata sandi Anda jika orang lain mengetahuinya.
+account-password = Ganti kata sandi
+account-password-current = Kata sandi saat ini
+account-password-new = Kata sandi baru
+account-password-confirm = Ulangi kata sandi baru
+account-password-hint = Paling sedikit { $min } karakter. Semua sesi lain akun Anda akan berakhir.
+account-password-submit = Ganti kata sandi
+account-password-wrong = Kata sandi saat ini salah.
+account-password-short = Kata sandi baru harus paling sedikit { $min } karakter.
+account-password-long = Kata sandi baru lebih panjang dari 256 bita.
+account-password-mismatch = Kedua kata sandi baru tidak sama.
+account-notice-ended = Sesi itu telah diakhiri.
+account-notice-others_ended = Semua sesi lain telah diakhiri.
+account-notice-password_changed = Kata sandi Anda telah diganti, dan semua sesi lain telah diakhiri.
+account-notice-failed = Perubahan tidak dapat dilakukan; coba lagi.
+
 ## Kunci API
 
 keys-title = Kunci API

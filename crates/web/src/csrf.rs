@@ -239,6 +239,7 @@ mod tests {
             },
             metrics_token: None,
             default_language: crate::i18n::Lang::En,
+            password_min_length: 12,
         }
     }
 

@@ -18,7 +18,11 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Everything live of account `sub`; `current` marks the caller's own entry.
-async fn inventory(state: &AppState, sub: &str, current: Option<&str>) -> Result<Value, ApiError> {
+pub(crate) async fn inventory(
+    state: &AppState,
+    sub: &str,
+    current: Option<&str>,
+) -> Result<Value, ApiError> {
     let sessions = state.sessions().of_account(sub).await?;
     let families = state.refresh().families(sub).await?;
     let mut items: Vec<Value> = sessions
@@ -60,7 +64,7 @@ fn current_id(who: &Principal, auth: Option<&AuthContext>) -> Option<String> {
 }
 
 /// Ends entry `id` of account `sub`. False when the account has no such entry.
-async fn end(state: &AppState, sub: &str, id: &str) -> Result<bool, ApiError> {
+pub(crate) async fn end(state: &AppState, sub: &str, id: &str) -> Result<bool, ApiError> {
     if let Some(key) = id.strip_prefix("s_") {
         return Ok(state.sessions().destroy_key_of(sub, key).await?);
     }
@@ -78,6 +82,22 @@ async fn end(state: &AppState, sub: &str, id: &str) -> Result<bool, ApiError> {
         return Ok(owned);
     }
     Ok(false)
+}
+
+/// Ends every browser session of `sub` but the one stored under `keep`, and every app login:
+/// "this wasn't me", and what a password change does. Returns how many ended.
+pub(crate) async fn end_others(state: &AppState, sub: &str, keep: &str) -> Result<u64, ApiError> {
+    let mut ended = 0;
+    for session in state.sessions().of_account(sub).await? {
+        if session.key != keep && state.sessions().destroy_key_of(sub, &session.key).await? {
+            ended += 1;
+        }
+    }
+    ended += state.refresh().revoke_account(sub).await?;
+    if let Err(err) = state.revocations().reload().await {
+        tracing::warn!(error = %err, "revocation lists not reloaded; the periodic reload will");
+    }
+    Ok(ended)
 }
 
 async fn end_all(state: &AppState, sub: &str) -> Result<Value, ApiError> {

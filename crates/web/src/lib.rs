@@ -12,6 +12,7 @@
 //! Handlers parse outside input into domain types and call domain services; they hold no
 //! business rules and never talk to a database driver directly.
 
+mod account_page;
 mod api_keys;
 pub mod auth;
 mod bearer_cache;

@@ -16,12 +16,13 @@ use crate::error::ApiError;
 use crate::i18n::{Catalogs, Lang, PageLang};
 
 /// Every template, by name, as compiled into the binary.
-pub(crate) const TEMPLATES: [(&str, &str); 5] = [
+pub(crate) const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("forbidden.html", include_str!("templates/forbidden.html")),
     ("login.html", include_str!("templates/login.html")),
     ("keys.html", include_str!("templates/keys.html")),
+    ("account.html", include_str!("templates/account.html")),
 ];
 
 /// The compiled templates, embedded in the binary.
@@ -149,6 +150,10 @@ mod tests {
         );
         wanted.extend(crate::keys_page::NOTICES.map(|n| format!("notice-{n}")));
         wanted.extend(crate::pages::LoginProblem::ALL.map(|p| p.message().to_owned()));
+        wanted.extend(crate::account_page::NOTICES.map(|n| format!("account-notice-{n}")));
+        wanted.extend(
+            crate::account_page::PASSWORD_PROBLEMS.map(|p| format!("account-password-{p}")),
+        );
         for lang in Lang::ALL {
             let missing: Vec<&String> =
                 wanted.iter().filter(|id| !catalogs.has(lang, id)).collect();

@@ -10,8 +10,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{contract_errors, method_not_allowed, not_found, panic_response, request_shape};
 use crate::state::AppState;
 use crate::{
-    api_keys, auth, cors, csp_report, csrf, forward_auth, headers, health, inventory, jwks,
-    keys_page, lang, limits, login, metrics, mobile, observe, openapi, pages, scope, search,
+    account_page, api_keys, auth, cors, csp_report, csrf, forward_auth, headers, health, inventory,
+    jwks, keys_page, lang, limits, login, metrics, mobile, observe, openapi, pages, scope, search,
     session_api, signed,
 };
 
@@ -88,6 +88,20 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             Scope::Admin,
             scope::require_scope,
         ));
+    // A signed-in user's own page; visitors who are not signed in go to the login first.
+    let user = Router::new()
+        .route("/account", get(account_page::page))
+        .route("/account/password", post(account_page::change_password))
+        .route(
+            "/account/sessions/end-others",
+            post(account_page::end_others),
+        )
+        .route("/account/sessions/{id}/end", post(account_page::end_one))
+        .with_state(state.clone())
+        .route_layer(middleware::from_fn_with_state(
+            Scope::User,
+            scope::require_scope,
+        ));
     let app = Router::new()
         .route("/", get(pages::home))
         .route("/auth/verify", get(forward_auth::verify))
@@ -108,6 +122,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/api/v1/service/ping", post(signed::ping))
         .with_state(state.clone())
         .merge(admin)
+        .merge(user)
         .merge(site.app)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -34,6 +34,8 @@ pub struct WebSettings {
     /// `environment.default_language`: the pages' language for a visitor whose browser asks
     /// for none of ours.
     pub default_language: crate::i18n::Lang,
+    /// `security.password_min_length`: the shortest new password the account page takes.
+    pub password_min_length: usize,
     /// `metrics.token`: the bearer token `/metrics` asks for; none: loopback only.
     pub metrics_token: Option<kunci_crypto::SecretString>,
 }

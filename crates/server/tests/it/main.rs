@@ -6,6 +6,7 @@
     reason = "a failing test should stop at the step that failed"
 )]
 
+mod account_page;
 mod audit;
 mod backup;
 mod canary;

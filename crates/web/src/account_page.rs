@@ -1,0 +1,208 @@
+//! `/account`: a signed-in user's own page (SPEC §11) — the browser sessions and app logins of
+//! the account with a way to end each, "this wasn't me" (end every other one), and a password
+//! change that needs the current password and ends the other sessions. Changes go through the
+//! same services and audit entries as the JSON API; each ends in a redirect with a notice
+//! (post/redirect/get).
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use kunci_crypto::SecretString;
+use kunci_domain::accounts::AccountError;
+use kunci_domain::audit::AuditEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{AuthContext, Principal, see_other};
+use crate::error::ApiError;
+use crate::headers::CspNonce;
+use crate::i18n::PageLang;
+use crate::inventory;
+use crate::state::AppState;
+
+/// The notices a redirect back to the page may ask for (`?notice=…`), as catalog messages
+/// `account-notice-<code>`.
+pub(crate) const NOTICES: [&str; 4] = ["ended", "others_ended", "password_changed", "failed"];
+
+/// What the password form says is wrong, as catalog messages `account-password-<code>`.
+pub(crate) const PASSWORD_PROBLEMS: [&str; 4] = ["wrong", "short", "long", "mismatch"];
+
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    kind: &'static str,
+    client_id: Option<String>,
+    created: String,
+    last_seen: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    csp_nonce: &'a str,
+    who: &'a str,
+    csrf_token: &'a str,
+    notice: Option<String>,
+    /// `account-password-<code>` when the password form was refused.
+    password_problem: Option<String>,
+    min_length: usize,
+    rows: Vec<Row>,
+}
+
+fn when(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// `GET /account`
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    axum::Extension(nonce): axum::Extension<CspNonce>,
+    auth: AuthContext,
+    lang: PageLang,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let sub = auth.session.sub.clone().ok_or(ApiError::Unauthenticated)?;
+    let current = format!("s_{}", auth.session.key);
+    let listed = inventory::inventory(&state, &sub, Some(&current)).await?;
+    let rows = listed["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| Row {
+            id: entry["id"].as_str().unwrap_or_default().to_owned(),
+            kind: if entry["kind"] == "app" {
+                "app"
+            } else {
+                "browser"
+            },
+            client_id: entry["client_id"].as_str().map(str::to_owned),
+            created: when(entry["created_at"].as_i64().unwrap_or_default()),
+            last_seen: when(entry["last_seen"].as_i64().unwrap_or_default()),
+            current: entry["current"] == true,
+        })
+        .collect();
+    let pick = |key: &str, known: &[&str], prefix: &str| {
+        query
+            .get(key)
+            .filter(|code| known.contains(&code.as_str()))
+            .map(|code| format!("{prefix}{code}"))
+    };
+    let who = auth
+        .session
+        .data
+        .get(kunci_domain::session::USERNAME)
+        .map_or("", String::as_str);
+    Ok(state.templates().render(
+        "account.html",
+        &lang,
+        &Page {
+            csp_nonce: &nonce.0,
+            who,
+            csrf_token: &auth.csrf_token,
+            notice: pick("notice", &NOTICES, "account-notice-"),
+            password_problem: pick("password", &PASSWORD_PROBLEMS, "account-password-"),
+            min_length: state.settings().password_min_length,
+            rows,
+        },
+    ))
+}
+
+/// Back to the page with `query` (a fixed code, never text from the request).
+fn back(query: &str) -> Response {
+    see_other(&format!("/account?{query}"))
+}
+
+/// `POST /account/sessions/{id}/end`: ends one of the account's sessions or app logins.
+pub(crate) async fn end_one(
+    State(state): State<AppState>,
+    auth: AuthContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let sub = auth.session.sub.clone().ok_or(ApiError::Unauthenticated)?;
+    if inventory::end(&state, &sub, &id).await? {
+        Ok(back("notice=ended"))
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// `POST /account/sessions/end-others`: "this wasn't me" — every session but this one ends.
+pub(crate) async fn end_others(
+    State(state): State<AppState>,
+    auth: AuthContext,
+    who: Principal,
+) -> Result<Response, ApiError> {
+    let sub = auth.session.sub.clone().ok_or(ApiError::Unauthenticated)?;
+    let event = AuditEvent::by(&who.actor(), "account.sessions_revoked", sub.clone());
+    state.audit().record(event).await?;
+    inventory::end_others(&state, &sub, &auth.session.key).await?;
+    Ok(back("notice=others_ended"))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+/// `POST /account/password`: the current password, then the new one twice. The change is
+/// audited (`account.password_changed`) and ends every other session and app login.
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    auth: AuthContext,
+    who: Principal,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, ApiError> {
+    let sub = auth.session.sub.clone().ok_or(ApiError::Unauthenticated)?;
+    let account = state
+        .accounts()
+        .active_by_id(&sub)
+        .await
+        .map_err(account_error)?
+        .ok_or(ApiError::Unauthenticated)?;
+    let new = SecretString::new(form.new);
+    if new.expose() != form.confirm {
+        return Ok(back("password=mismatch"));
+    }
+    if new.expose().chars().count() < state.settings().password_min_length {
+        return Ok(back("password=short"));
+    }
+    let current = SecretString::new(form.current);
+    match state
+        .accounts()
+        .authenticate(&account.username, &current)
+        .await
+    {
+        Ok(_) => {}
+        Err(AccountError::InvalidCredentials) => return Ok(back("password=wrong")),
+        Err(AccountError::PasswordTooLong) => return Ok(back("password=wrong")),
+        Err(err) => return Err(account_error(err)),
+    }
+    match state
+        .accounts()
+        .set_password(&who.actor(), &account.username, &new)
+        .await
+    {
+        Ok(()) => {}
+        Err(AccountError::PasswordTooLong | AccountError::BadPassword) => {
+            return Ok(back("password=long"));
+        }
+        Err(err) => return Err(account_error(err)),
+    }
+    inventory::end_others(&state, &sub, &auth.session.key).await?;
+    Ok(back("notice=password_changed"))
+}
+
+fn account_error(err: AccountError) -> ApiError {
+    match err {
+        AccountError::Store(err) => err.into(),
+        AccountError::Audit(err) => err.into(),
+        err => ApiError::Internal(Box::new(err)),
+    }
+}

@@ -7,6 +7,7 @@ site-name = kunci
 nav-home = Home
 nav-account = My account
 nav-admin = Admin
+nav-keys = API keys
 nav-sign-in = Sign in
 nav-sign-out = Sign out
 nav-skip = Skip to the content

@@ -7,6 +7,7 @@ site-name = kunci
 nav-home = Beranda
 nav-account = Akun saya
 nav-admin = Admin
+nav-keys = Kunci API
 nav-sign-in = Masuk
 nav-sign-out = Keluar
 nav-skip = Langsung ke isi

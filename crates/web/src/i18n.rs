@@ -79,6 +79,8 @@ impl fmt::Display for Lang {
 pub struct PageLang {
     pub lang: Lang,
     pub here: String,
+    /// The visitor may see the administrators' pages (the navigation links them).
+    pub admin: bool,
 }
 
 /// The language of one request: the cookie's if it names one we have, else the best of

@@ -34,7 +34,11 @@ impl FromRequestParts<AppState> for PageLang {
             .path_and_query()
             .map_or("/", |pq| pq.as_str())
             .to_owned();
-        Ok(Self { lang, here })
+        let admin = parts
+            .extensions
+            .get::<crate::principal::Principal>()
+            .is_some_and(|who| who.has(kunci_domain::session::Scope::Admin));
+        Ok(Self { lang, here, admin })
     }
 }
 

@@ -63,6 +63,7 @@ impl Templates {
             lang => page.lang.code(),
             other_lang => other.code(),
             here => page.here.as_str(),
+            is_admin => page.admin,
             ..Value::from(minijinja::value::Serde(context))
         };
         match self.env.get_template(name).and_then(|t| t.render(context)) {
@@ -167,6 +168,7 @@ mod tests {
         let page = |lang| PageLang {
             lang,
             here: "/login?next=/a b".to_owned(),
+            admin: false,
         };
         let context = serde_json::json!({
             "csp_nonce": "n", "who": "", "csrf_token": "t", "next": "/",

@@ -13,6 +13,7 @@ mod canary;
 mod cli;
 mod config;
 mod connections;
+mod console_browser;
 mod contract;
 mod docs_snippets;
 mod doctor;

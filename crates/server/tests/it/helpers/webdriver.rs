@@ -30,6 +30,7 @@ impl WebDriver {
     /// Starts ChromeDriver and a headless Chromium; `None` (after saying so) when they are not
     /// installed outside CI.
     pub async fn start() -> Option<Self> {
+        kunci::install_crypto_provider();
         if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
             assert!(
                 !kunci_store::testing::in_ci(),
@@ -245,6 +246,87 @@ impl WebDriver {
     /// Forgets every cookie of the current site (a new visitor).
     pub async fn clear_cookies(&self) {
         self.call(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+
+    /// Types `text` into whatever has the focus, as a keyboard does (WebDriver key codes such
+    /// as `\u{E004}` Tab and `\u{E007}` Enter included).
+    pub async fn keys(&self, text: &str) {
+        let strokes: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let key = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": key}),
+                    json!({"type": "keyUp", "value": key}),
+                ]
+            })
+            .collect();
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": strokes}]})),
+        )
+        .await;
+    }
+
+    /// Waits until the address holds `part` (a page the keyboard submitted).
+    pub async fn wait_for_url(&self, part: &str) {
+        for _ in 0..200 {
+            if self.current_url().await.contains(part)
+                && self.script("return document.readyState;").await == "complete"
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "never reached a page with {part}: {}",
+            self.current_url().await
+        );
+    }
+
+    /// Sizes the window (CSS pixels), for the phone-sized and the desktop look.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// Makes the page see `prefers-color-scheme: dark` (or light) through the DevTools protocol.
+    pub async fn color_scheme(&self, dark: bool) {
+        let value = if dark { "dark" } else { "light" };
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"features": [{"name": "prefers-color-scheme", "value": value}]},
+            })),
+        )
+        .await;
+    }
+
+    /// A PNG of the whole page (not only the viewport), written to `path`.
+    pub async fn screenshot(&self, path: &Path) {
+        use base64::Engine as _;
+        let shot = self
+            .call(
+                reqwest::Method::POST,
+                "/goog/cdp/execute",
+                Some(json!({
+                    "cmd": "Page.captureScreenshot",
+                    "params": {"format": "png", "captureBeyondViewport": true},
+                })),
+            )
+            .await;
+        let encoded = shot["data"].clone();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a screenshot"))
+            .expect("base64 PNG");
+        std::fs::write(path, png).expect("write the screenshot");
     }
 
     /// Runs a script in the page and returns its value.

@@ -100,13 +100,21 @@ keys-col-last-used = Last used
 keys-col-back-at = Back at
 keys-col-last-error = Last error
 keys-col-actions = Actions
-keys-back-in = { $when } (in { $minutes } min)
+keys-back-in = in { $minutes } min
 keys-uses-today = { $used }/{ $budget } today
 keys-enable = Enable
 keys-disable = Disable
 keys-test = Test
 keys-test-title = One real call: spends quota
 keys-delete = Delete
+keys-manage = Change or delete
+key-title = Key { $key }
+key-change = Change
+key-change-hint = An empty quota group or daily budget removes it. Keys of one quota group share its daily quota: when one runs out, all of them rest.
+key-save = Save
+key-delete = Delete this key
+key-delete-what = Requests stop using this key at once, on every instance. Its usage history stays in the audit log. This cannot be undone: to use the key again, add it again.
+key-delete-confirm = Yes, delete this key
 keys-empty = The pool is empty.
 keys-top = Most use
 keys-top-account = Account
@@ -137,6 +145,7 @@ notice-test_cooling = Test: the upstream throttled or failed; the key rests a li
 notice-test_client_error = Test: the upstream refused the request itself (check the upstream's configuration); the key is not blamed.
 notice-test_unreachable = Test: the upstream could not be reached.
 notice-test_untestable = Keys of this upstream cannot be tested: set its test_path.
+notice-confirm_delete = Tick the confirmation to delete the key.
 notice-test_limited = Too many tests: each spends quota. Wait a minute.
 
 ## The title of an API error (problem+json), by its stable code
@@ -174,3 +183,17 @@ problem-internal_error = Something went wrong on our side.
 ## Dates
 
 date-never = —
+# A time on a page, in UTC (the page's script shows it in the reader's own time zone).
+date-time = { $day } { $month } { $year }, { $hour }:{ $minute } UTC
+month-1 = Jan
+month-2 = Feb
+month-3 = Mar
+month-4 = Apr
+month-5 = May
+month-6 = Jun
+month-7 = Jul
+month-8 = Aug
+month-9 = Sep
+month-10 = Oct
+month-11 = Nov
+month-12 = Dec

@@ -100,13 +100,21 @@ keys-col-last-used = Terakhir dipakai
 keys-col-back-at = Aktif lagi pada
 keys-col-last-error = Galat terakhir
 keys-col-actions = Tindakan
-keys-back-in = { $when } ({ $minutes } menit lagi)
+keys-back-in = { $minutes } menit lagi
 keys-uses-today = { $used }/{ $budget } hari ini
 keys-enable = Aktifkan
 keys-disable = Nonaktifkan
 keys-test = Uji
 keys-test-title = Satu panggilan sungguhan: memakai kuota
 keys-delete = Hapus
+keys-manage = Ubah atau hapus
+key-title = Kunci { $key }
+key-change = Ubah
+key-change-hint = Grup kuota atau anggaran harian yang dikosongkan akan dihapus. Kunci dalam satu grup kuota berbagi kuota hariannya: bila satu habis, semuanya beristirahat.
+key-save = Simpan
+key-delete = Hapus kunci ini
+key-delete-what = Permintaan berhenti memakai kunci ini seketika, di setiap instans. Riwayat pemakaiannya tetap ada di log audit. Ini tidak dapat dibatalkan: untuk memakai kunci ini lagi, tambahkan kembali.
+key-delete-confirm = Ya, hapus kunci ini
 keys-empty = Belum ada kunci.
 keys-top = Pemakaian terbanyak
 keys-top-account = Akun
@@ -137,6 +145,7 @@ notice-test_cooling = Uji: layanan hulu membatasi atau gagal; kunci beristirahat
 notice-test_client_error = Uji: layanan hulu menolak permintaannya sendiri (periksa konfigurasi layanan hulu); kunci tidak disalahkan.
 notice-test_unreachable = Uji: layanan hulu tidak dapat dihubungi.
 notice-test_untestable = Kunci untuk layanan hulu ini tidak bisa diuji: atur test_path-nya.
+notice-confirm_delete = Centang konfirmasi untuk menghapus kunci.
 notice-test_limited = Terlalu banyak uji: setiap uji memakai kuota. Tunggu satu menit.
 
 ## Judul galat API (problem+json), menurut kodenya yang tetap
@@ -174,3 +183,17 @@ problem-internal_error = Terjadi kesalahan di sisi kami.
 ## Tanggal
 
 date-never = —
+# Waktu di halaman, dalam UTC (skrip halaman menampilkannya dalam zona waktu pembaca).
+date-time = { $day } { $month } { $year } pukul { $hour }.{ $minute } UTC
+month-1 = Jan
+month-2 = Feb
+month-3 = Mar
+month-4 = Apr
+month-5 = Mei
+month-6 = Jun
+month-7 = Jul
+month-8 = Agu
+month-9 = Sep
+month-10 = Okt
+month-11 = Nov
+month-12 = Des

@@ -33,8 +33,8 @@ struct Row {
     id: String,
     kind: &'static str,
     client_id: Option<String>,
-    created: String,
-    last_seen: String,
+    created: i64,
+    last_seen: i64,
     current: bool,
 }
 
@@ -48,14 +48,6 @@ struct Page<'a> {
     password_problem: Option<String>,
     min_length: usize,
     rows: Vec<Row>,
-}
-
-fn when(unix: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
 }
 
 /// `GET /account`
@@ -81,8 +73,8 @@ pub(crate) async fn page(
                 "browser"
             },
             client_id: entry["client_id"].as_str().map(str::to_owned),
-            created: when(entry["created_at"].as_i64().unwrap_or_default()),
-            last_seen: when(entry["last_seen"].as_i64().unwrap_or_default()),
+            created: entry["created_at"].as_i64().unwrap_or_default(),
+            last_seen: entry["last_seen"].as_i64().unwrap_or_default(),
             current: entry["current"] == true,
         })
         .collect();

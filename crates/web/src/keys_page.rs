@@ -48,7 +48,7 @@ fn notice(code: &str) -> Option<String> {
 }
 
 #[derive(Serialize)]
-struct Row<'a> {
+pub(crate) struct Row<'a> {
     id: &'a str,
     masked: &'a str,
     upstream: &'a str,
@@ -58,8 +58,8 @@ struct Row<'a> {
     usage_count: i64,
     daily_budget: Option<i64>,
     used_today: i64,
-    last_used: Option<String>,
-    back_at: Option<String>,
+    last_used: Option<i64>,
+    back_at: Option<i64>,
     /// Minutes until `back_at`, rounded up.
     back_in: i64,
     last_error: Option<&'a str>,
@@ -83,13 +83,7 @@ struct TopRow {
     calls: i64,
 }
 
-fn when(unix: Option<i64>) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix?).ok()?;
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.format(&format).ok()
-}
-
-fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
+pub(crate) fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
     let waiting = matches!(
         k.status,
         KeyStatus::Cooling | KeyStatus::QuotaExceeded | KeyStatus::Probing
@@ -104,9 +98,9 @@ fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
         usage_count: k.usage_count,
         daily_budget: k.daily_budget,
         used_today: k.used_today,
-        last_used: when(k.last_used),
+        last_used: k.last_used,
         back_at: waiting
-            .then(|| when(k.available_at.filter(|at| *at > now)))
+            .then_some(k.available_at.filter(|at| *at > now))
             .flatten(),
         back_in: k.available_at.map_or(0, |at| (at - now + 59) / 60),
         last_error: k.last_error.as_deref(),
@@ -170,7 +164,7 @@ fn back(code: &str) -> Response {
 
 /// The notice for a change's result. Failures are classified as the API classifies them
 /// (`ApiError`, which also logs what must be logged), so the page and the API never disagree.
-fn outcome<T>(result: Result<T, PoolError>, done: &str) -> Response {
+pub(crate) fn outcome<T>(result: Result<T, PoolError>, done: &str) -> Response {
     match result {
         Ok(_) => back(done),
         Err(err) => back(match ApiError::from(err) {
@@ -268,15 +262,6 @@ pub(crate) async fn set_status(
         state.pool().change(&who.actor(), &id, &change).await,
         "updated",
     )
-}
-
-/// `POST /settings/keys/{id}/delete`
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    who: Principal,
-    Path(id): Path<String>,
-) -> Response {
-    outcome(state.pool().remove(&who.actor(), &id).await, "deleted")
 }
 
 /// `POST /settings/keys/{id}/test`: one real call with the key (rate limited, it spends quota).

@@ -27,6 +27,7 @@ mod health;
 pub mod i18n;
 mod inventory;
 mod jwks;
+mod key_page;
 mod keys_page;
 mod lang;
 pub mod limits;

@@ -20,24 +20,8 @@ struct HomePage<'a> {
     sub: &'a str,
     csrf_token: &'a str,
     scopes: Vec<&'static str>,
-    /// RFC 3339, for `<time datetime>` (the script shows it in the reader's local time).
-    expires_at: String,
-    /// The same for people: `2026-11-23 09:30 UTC`.
-    expires_shown: String,
-}
-
-/// A time for a page: RFC 3339 for machines, and a readable UTC form for people (the shipped
-/// script turns it into the reader's local time where it runs).
-fn page_time(unix: i64) -> (String, String) {
-    use time::format_description::well_known::Rfc3339;
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
-        return (String::new(), String::new());
-    };
-    let shown = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    (
-        t.format(&Rfc3339).unwrap_or_default(),
-        t.format(&shown).unwrap_or_default(),
-    )
+    /// When the session ends if idle (Unix seconds; the page shows it with `when`).
+    expires_at: i64,
 }
 
 /// `GET /`: a minimal home page showing the session.
@@ -48,7 +32,6 @@ pub(crate) async fn home(
     page: PageLang,
 ) -> Response {
     let sub = auth.session.sub.as_deref().unwrap_or_default();
-    let (expires_at, expires_shown) = page_time(auth.session.expires_at);
     state.templates().render(
         "home.html",
         &page,
@@ -58,8 +41,7 @@ pub(crate) async fn home(
             sub,
             csrf_token: &auth.csrf_token,
             scopes: auth.session.scopes.iter().map(|s| s.as_str()).collect(),
-            expires_at,
-            expires_shown,
+            expires_at: auth.session.expires_at,
         },
     )
 }

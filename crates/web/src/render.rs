@@ -16,13 +16,14 @@ use crate::error::ApiError;
 use crate::i18n::{Catalogs, Lang, PageLang};
 
 /// Every template, by name, as compiled into the binary.
-pub(crate) const TEMPLATES: [(&str, &str); 6] = [
+pub(crate) const TEMPLATES: [(&str, &str); 7] = [
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("forbidden.html", include_str!("templates/forbidden.html")),
     ("login.html", include_str!("templates/login.html")),
     ("keys.html", include_str!("templates/keys.html")),
     ("account.html", include_str!("templates/account.html")),
+    ("key.html", include_str!("templates/key.html")),
 ];
 
 /// The compiled templates, embedded in the binary.
@@ -37,6 +38,9 @@ impl Templates {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_function("t", |state: &State, id: &str, kwargs: Kwargs| {
             translate(crate::i18n::catalogs(), state, id, &kwargs)
+        });
+        env.add_filter("when", |state: &State, unix: i64| {
+            Value::from_safe_string(when(crate::i18n::catalogs(), lang_of(state), unix))
         });
         for (name, source) in TEMPLATES {
             // The templates are part of the binary and covered by tests; a syntax error is a
@@ -80,17 +84,53 @@ impl Templates {
     }
 }
 
-/// `t(id, name=value, …)`: message `id` in the page's language (`lang` of the context).
+/// The page's language (`lang` of the context).
+fn lang_of(state: &State) -> Lang {
+    state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or_default()
+}
+
+/// `{{ unix | when }}`: `<time datetime="…Z">3 Dec 2026, 14:05 UTC</time>` in the page's
+/// language (the page's script turns it into the reader's local time where it runs).
+fn when(catalogs: &Catalogs, lang: Lang, unix: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return catalogs.text(lang, "date-never", None);
+    };
+    let mut args = FluentArgs::new();
+    args.set("day", t.day().to_string());
+    args.set(
+        "month",
+        catalogs.text(lang, &format!("month-{}", u8::from(t.month())), None),
+    );
+    args.set("year", t.year().to_string());
+    args.set("hour", format!("{:02}", t.hour()));
+    args.set("minute", format!("{:02}", t.minute()));
+    let shown = catalogs.text(lang, "date-time", Some(&args));
+    let machine = t.format(&Rfc3339).unwrap_or_default();
+    // Both parts are digits, letters of our own catalogs and punctuation; escaped anyway.
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;")
+    };
+    format!(
+        "<time datetime=\"{}\">{}</time>",
+        escape(&machine),
+        escape(&shown)
+    )
+}
+
+/// `t(id, name=value, …)`: message `id` in the page's language.
 fn translate(
     catalogs: &Catalogs,
     state: &State,
     id: &str,
     kwargs: &Kwargs,
 ) -> Result<String, minijinja::Error> {
-    let lang = state
-        .lookup("lang")
-        .and_then(|v| v.as_str().and_then(Lang::parse))
-        .unwrap_or_default();
+    let lang = lang_of(state);
     let mut args = FluentArgs::new();
     for name in kwargs.args() {
         let value: Value = kwargs.get(name)?;
@@ -150,6 +190,7 @@ mod tests {
             .map(|s| format!("keys-status-{s}")),
         );
         wanted.extend(crate::keys_page::NOTICES.map(|n| format!("notice-{n}")));
+        wanted.extend(crate::key_page::NOTICES.map(|n| format!("notice-{n}")));
         wanted.extend(crate::pages::LoginProblem::ALL.map(|p| p.message().to_owned()));
         wanted.extend(crate::account_page::NOTICES.map(|n| format!("account-notice-{n}")));
         wanted.extend(
@@ -213,5 +254,21 @@ mod tests {
             html,
             "0&#x2f;50 today|Signed in as &lt;b&gt;al&lt;&#x2f;b&gt;"
         );
+    }
+
+    #[test]
+    fn times_are_written_in_the_pages_language_with_a_machine_form() {
+        let catalogs = Catalogs::new();
+        // 2026-12-03 14:05:09 UTC
+        let unix = 1_796_306_709;
+        assert_eq!(
+            when(&catalogs, Lang::En, unix),
+            "<time datetime=\"2026-12-03T14:05:09Z\">3 Dec 2026, 14:05 UTC</time>"
+        );
+        assert_eq!(
+            when(&catalogs, Lang::Id, unix),
+            "<time datetime=\"2026-12-03T14:05:09Z\">3 Des 2026 pukul 14.05 UTC</time>"
+        );
+        assert_eq!(when(&catalogs, Lang::Id, i64::MAX), "—");
     }
 }

@@ -11,8 +11,8 @@ use crate::error::{contract_errors, method_not_allowed, not_found, panic_respons
 use crate::state::AppState;
 use crate::{
     account_page, api_keys, auth, cors, csp_report, csrf, forward_auth, headers, health, inventory,
-    jwks, keys_page, lang, limits, login, metrics, mobile, observe, openapi, pages, scope, search,
-    session_api, signed,
+    jwks, key_page, keys_page, lang, limits, login, metrics, mobile, observe, openapi, pages,
+    scope, search, session_api, signed,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -52,56 +52,8 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/api/v1/auth/refresh", post(mobile::refresh))
         .with_state(state.clone())
         .merge(site.public);
-    let admin = Router::new()
-        .route(
-            "/api/v1/admin/accounts/{name}/sessions",
-            get(inventory::of_account),
-        )
-        .route(
-            "/api/v1/admin/accounts/{name}/sessions/revoke_all",
-            post(inventory::end_all_of_account),
-        )
-        .route(
-            "/api/v1/admin/accounts/{name}/sessions/{id}",
-            delete(inventory::end_of_account),
-        )
-        .route("/settings", get(keys_page::page))
-        .route("/settings/keys", post(keys_page::add))
-        .route("/settings/keys/{id}/status", post(keys_page::set_status))
-        .route("/settings/keys/{id}/delete", post(keys_page::delete))
-        .route("/settings/keys/{id}/test", post(keys_page::test))
-        .route(
-            "/api/v1/admin/stats/leaderboard",
-            get(api_keys::leaderboard),
-        )
-        .route(
-            "/api/v1/admin/api-keys",
-            get(api_keys::list).post(api_keys::create),
-        )
-        .route(
-            "/api/v1/admin/api-keys/{id}",
-            patch(api_keys::update).delete(api_keys::remove),
-        )
-        .route("/api/v1/admin/api-keys/{id}/test", post(api_keys::test))
-        .with_state(state.clone())
-        .route_layer(middleware::from_fn_with_state(
-            Scope::Admin,
-            scope::require_scope,
-        ));
-    // A signed-in user's own page; visitors who are not signed in go to the login first.
-    let user = Router::new()
-        .route("/account", get(account_page::page))
-        .route("/account/password", post(account_page::change_password))
-        .route(
-            "/account/sessions/end-others",
-            post(account_page::end_others),
-        )
-        .route("/account/sessions/{id}/end", post(account_page::end_one))
-        .with_state(state.clone())
-        .route_layer(middleware::from_fn_with_state(
-            Scope::User,
-            scope::require_scope,
-        ));
+    let admin = admin_routes(&state);
+    let user = account_routes(&state);
     let app = Router::new()
         .route("/", get(pages::home))
         .route("/auth/verify", get(forward_auth::verify))
@@ -154,4 +106,65 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
             headers::security_headers,
         ))
         .layer(middleware::from_fn_with_state(state, observe::request_span))
+}
+
+/// The administrators' routes: pages and API, behind `require_scope(admin)`.
+fn admin_routes(state: &AppState) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/admin/accounts/{name}/sessions",
+            get(inventory::of_account),
+        )
+        .route(
+            "/api/v1/admin/accounts/{name}/sessions/revoke_all",
+            post(inventory::end_all_of_account),
+        )
+        .route(
+            "/api/v1/admin/accounts/{name}/sessions/{id}",
+            delete(inventory::end_of_account),
+        )
+        .route("/settings", get(keys_page::page))
+        .route("/settings/keys", post(keys_page::add))
+        .route("/settings/keys/{id}/status", post(keys_page::set_status))
+        .route(
+            "/settings/keys/{id}",
+            get(key_page::page).post(key_page::edit),
+        )
+        .route("/settings/keys/{id}/delete", post(key_page::delete))
+        .route("/settings/keys/{id}/test", post(keys_page::test))
+        .route(
+            "/api/v1/admin/stats/leaderboard",
+            get(api_keys::leaderboard),
+        )
+        .route(
+            "/api/v1/admin/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/api/v1/admin/api-keys/{id}",
+            patch(api_keys::update).delete(api_keys::remove),
+        )
+        .route("/api/v1/admin/api-keys/{id}/test", post(api_keys::test))
+        .with_state(state.clone())
+        .route_layer(middleware::from_fn_with_state(
+            Scope::Admin,
+            scope::require_scope,
+        ))
+}
+
+/// A signed-in user's own page; visitors who are not signed in go to the login first.
+fn account_routes(state: &AppState) -> Router {
+    Router::new()
+        .route("/account", get(account_page::page))
+        .route("/account/password", post(account_page::change_password))
+        .route(
+            "/account/sessions/end-others",
+            post(account_page::end_others),
+        )
+        .route("/account/sessions/{id}/end", post(account_page::end_one))
+        .with_state(state.clone())
+        .route_layer(middleware::from_fn_with_state(
+            Scope::User,
+            scope::require_scope,
+        ))
 }

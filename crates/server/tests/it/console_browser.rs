@@ -45,8 +45,10 @@ fn language_neutral(line: &str) -> bool {
     let scopes = line
         .split(", ")
         .all(|word| ["basic", "user", "admin"].contains(&word));
+    // "Status" is the Indonesian word too.
     scopes
         || line == "kunci"
+        || line == "Status"
         || line == "—"
         || line.contains("UTC")
         || line.contains("AIza")
@@ -72,12 +74,15 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
         )
         .await
         .unwrap();
+    let id = app.pool.list(None).await.unwrap()[0].id.clone();
+    let key_page = format!("/settings/keys/{id}");
     browser.resize(1280, 900).await;
     sign_in(&browser, &app, "root", "root pass").await;
     let dir = shots();
     for (path, name) in [
         ("/account", "account"),
         ("/settings", "keys"),
+        (key_page.as_str(), "key"),
         ("/", "home"),
     ] {
         browser

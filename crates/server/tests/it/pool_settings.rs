@@ -100,10 +100,20 @@ async fn the_settings_page_manages_keys_for_admins_only() {
         .await;
     assert_eq!(disabled.location(), Some("/settings?notice=updated"));
     assert_eq!(status_of(&app, &id).await, KeyStatus::Disabled);
-    let deleted = root
+    // Deleting needs the confirmation ticked.
+    let unconfirmed = root
         .post_form(
             &format!("/settings/keys/{id}/delete"),
             &[("csrf_token", &token)],
+        )
+        .await;
+    let expected = format!("/settings/keys/{id}?notice=confirm_delete");
+    assert_eq!(unconfirmed.location(), Some(expected.as_str()));
+    assert_eq!(app.pool.store().list(None).await.unwrap().len(), 1);
+    let deleted = root
+        .post_form(
+            &format!("/settings/keys/{id}/delete"),
+            &[("csrf_token", &token), ("confirm", "yes")],
         )
         .await;
     assert_eq!(deleted.location(), Some("/settings?notice=deleted"));
@@ -196,18 +206,24 @@ async fn the_settings_page_works_in_a_real_browser() {
         .await;
     assert_eq!(browser.count(".status-active").await, 1);
 
-    // A form whose CSRF token was tampered with is refused, and nothing changes.
+    // On the key's page, a form whose CSRF token was tampered with is refused, and nothing
+    // changes.
+    browser.click_to_load("a.button-link").await;
     browser
         .script(
             "document.querySelectorAll('input[name=csrf_token]')\
              .forEach(function (i) { i.value = 'forged'; }); return true;",
         )
         .await;
+    browser.click("input[name=confirm]").await;
     browser
         .click_to_load("form[action$='/delete'] button")
         .await;
     assert_eq!(app.pool.store().list(None).await.unwrap().len(), 1);
     browser.goto(&app.url("/settings")).await;
+    browser.click_to_load("a.button-link").await;
+    assert!(browser.text("h1").await.starts_with("Key AIza"));
+    browser.click("input[name=confirm]").await;
     browser
         .click_to_load("form[action$='/delete'] button")
         .await;
@@ -229,4 +245,73 @@ async fn without_an_upstream_the_page_names_the_key_that_configures_one() {
         page.body
     );
     assert!(!page.body.contains("[upstreams]"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_key_page_changes_priority_group_and_budget() {
+    let google = FakeGoogle::start().await;
+    let app = app_with(&google, None).await;
+    let mut root = user(&app, "root").await;
+    let token = field(&root.open("/settings").await.body, "csrf_token");
+    let added = root
+        .post_form(
+            "/settings/keys",
+            &[
+                ("csrf_token", &token),
+                ("key", &key(78)),
+                ("upstream", "google"),
+                ("daily_budget", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(added.location(), Some("/settings?notice=added"));
+    let id = app.pool.store().list(None).await.unwrap()[0].id.clone();
+    let mut alice = user(&app, "alice").await;
+    let denied = alice.open(&format!("/settings/keys/{id}")).await;
+    assert_eq!(denied.location(), Some("/forbidden"));
+    assert_eq!(root.open("/settings/keys/key_00").await.status, 404);
+    // The key's own page changes its settings; an empty group or budget removes it.
+    let key_page = root.open(&format!("/settings/keys/{id}")).await;
+    assert_eq!(key_page.status, 200);
+    assert!(
+        key_page.body.contains("value=\"50\""),
+        "the budget is shown to change"
+    );
+    let edited = root
+        .post_form(
+            &format!("/settings/keys/{id}"),
+            &[
+                ("csrf_token", &token),
+                ("priority", "7"),
+                ("quota_group", "project_number:9"),
+                ("daily_budget", ""),
+            ],
+        )
+        .await;
+    assert_eq!(edited.location(), Some("/settings?notice=updated"));
+    let stored = app.pool.store().get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.priority,
+            stored.quota_group.as_deref(),
+            stored.daily_budget
+        ),
+        (7, Some("project_number:9"), None)
+    );
+    let bad = root
+        .post_form(
+            &format!("/settings/keys/{id}"),
+            &[
+                ("csrf_token", &token),
+                ("priority", "high"),
+                ("daily_budget", "0"),
+            ],
+        )
+        .await;
+    let expected = format!("/settings/keys/{id}?notice=bad_input");
+    assert_eq!(bad.location(), Some(expected.as_str()));
+    assert_eq!(
+        app.pool.store().get(&id).await.unwrap().unwrap().priority,
+        7
+    );
 }

@@ -14,6 +14,7 @@
 
 mod account_page;
 mod api_keys;
+mod assets;
 pub mod auth;
 mod bearer_cache;
 pub mod cookies;

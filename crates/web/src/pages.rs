@@ -205,8 +205,27 @@ pub(crate) async fn favicon(headers: HeaderMap) -> Response {
     asset(Path("favicon.svg".to_owned()), headers).await
 }
 
-/// `GET /static/…`: the files kunci ships, with an ETag so browsers revalidate cheaply.
+/// `GET /static/…`: the files kunci ships. The bundled ones under their hashed names
+/// (`kunci.<hash>.css`, what pages link to) may be kept a year: a new build has new names. The
+/// plain names (for sites that link them themselves) carry an ETag so browsers revalidate.
 pub(crate) async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let immutable = |body: &'static str, content_type: &'static str| {
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            body,
+        )
+            .into_response()
+    };
+    use crate::assets as bundled;
+    if name == bundled::CSS_NAME {
+        return immutable(bundled::CSS, "text/css; charset=utf-8");
+    }
+    if name == bundled::JS_NAME {
+        return immutable(bundled::JS, "text/javascript; charset=utf-8");
+    }
     let (body, content_type): (&'static str, &'static str) = match name.as_str() {
         "favicon.svg" => (include_str!("../static/favicon.svg"), "image/svg+xml"),
         "kunci.js" => (
@@ -282,7 +301,8 @@ mod tests {
             error: Some("<b>"),
         };
         let context = minijinja::context! {
-            lang => "en", other_lang => "id", here => "/login",
+            lang => "en", other_lang => "id", here => "/login", is_admin => false,
+            asset_css => "kunci.css", asset_js => "kunci.js",
             ..minijinja::Value::from(minijinja::value::Serde(&page))
         };
         let html = templates

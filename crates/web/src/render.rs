@@ -68,6 +68,8 @@ impl Templates {
             other_lang => other.code(),
             here => page.here.as_str(),
             is_admin => page.admin,
+            asset_css => crate::assets::CSS_NAME,
+            asset_js => crate::assets::JS_NAME,
             ..Value::from(minijinja::value::Serde(context))
         };
         match self.env.get_template(name).and_then(|t| t.render(context)) {

@@ -152,3 +152,57 @@ async fn an_api_problem_is_titled_in_the_clients_language_and_keeps_its_code() {
     }
     assert_eq!(indonesian["error"], "unauthenticated");
 }
+
+#[tokio::test]
+async fn pages_link_bundled_assets_that_browsers_may_keep_for_a_year() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app.url(""));
+    let page = browser.arrive("/").await;
+    let link = |attribute: &str, ext: &str| {
+        let start = page
+            .body
+            .find(&format!("{attribute}=\"/static/kunci."))
+            .unwrap_or_else(|| panic!("{attribute} of the .{ext}: {}", page.body));
+        let rest = &page.body[start + attribute.len() + 2..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    };
+    for (path, ext, content_type) in [
+        (link("href", "css"), "css", "text/css; charset=utf-8"),
+        (link("src", "js"), "js", "text/javascript; charset=utf-8"),
+    ] {
+        let name = path.trim_start_matches("/static/");
+        let hash = name
+            .trim_start_matches("kunci.")
+            .trim_end_matches(&format!(".{ext}"));
+        assert!(
+            hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+            "{name}"
+        );
+        let asset = app.get(&path).await;
+        assert_eq!(asset.status(), 200);
+        assert_eq!(asset.headers()["content-type"], content_type);
+        assert_eq!(
+            asset.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        let body = asset.text().await.unwrap();
+        let plain = app
+            .get(&format!("/static/kunci.{ext}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            body.len() < plain.len(),
+            "{name} is smaller than its source"
+        );
+        assert!(
+            !body.contains("/*") && !body.contains("\n//"),
+            "no comments in {name}"
+        );
+    }
+    assert_eq!(
+        app.get("/static/kunci.0123456789ab.css").await.status(),
+        404
+    );
+}

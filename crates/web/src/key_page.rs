@@ -14,7 +14,7 @@ use crate::auth::{AuthContext, Principal, see_other};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::i18n::PageLang;
-use crate::keys_page::{Row, outcome, row};
+use crate::keys_page::{Row, SettingsFields, outcome, row};
 use crate::state::AppState;
 
 /// The notices of this page (`?notice=…`), as catalog messages `notice-<code>`.
@@ -79,40 +79,24 @@ pub(crate) async fn page(
     )
 }
 
-#[derive(Deserialize)]
-pub(crate) struct EditForm {
-    #[serde(default)]
-    priority: String,
-    #[serde(default)]
-    quota_group: String,
-    #[serde(default)]
-    daily_budget: String,
-}
-
 /// `POST /settings/keys/{id}`: the three settings at once; an empty group or budget removes it.
 pub(crate) async fn edit(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
-    Form(form): Form<EditForm>,
+    Form(form): Form<SettingsFields>,
 ) -> Response {
     if !is_key_id(&id) {
         return ApiError::NotFound.into_response();
     }
-    let priority = form.priority.trim().parse::<i64>().ok();
-    let budget = match form.daily_budget.trim() {
-        "" => Some(None),
-        b => b.parse::<i64>().ok().filter(|b| *b >= 1).map(Some),
-    };
-    let (Some(priority), Some(daily_budget)) = (priority, budget) else {
+    let Some(settings) = form.parse() else {
         return to_key(&id, "bad_input");
     };
-    let group = Some(form.quota_group.trim().to_owned()).filter(|g| !g.is_empty());
     let change = KeyChange {
         status: None,
-        priority: Some(priority),
-        quota_group: Some(group),
-        daily_budget: Some(daily_budget),
+        priority: Some(settings.priority),
+        quota_group: Some(settings.quota_group),
+        daily_budget: Some(settings.daily_budget),
     };
     match state.pool().change(&who.actor(), &id, &change).await {
         Err(kunci_domain::apikeys::PoolError::BadQuotaGroup) => to_key(&id, "bad_input"),

@@ -181,16 +181,50 @@ pub(crate) fn outcome<T>(result: Result<T, PoolError>, done: &str) -> Response {
     }
 }
 
+/// The settings both key forms take, as typed.
 #[derive(Deserialize)]
-pub(crate) struct AddForm {
-    key: String,
-    upstream: String,
+pub(crate) struct SettingsFields {
     #[serde(default)]
     priority: String,
     #[serde(default)]
     quota_group: String,
     #[serde(default)]
     daily_budget: String,
+}
+
+/// A key's settings, read: priority (empty: 0), quota group and daily budget (empty: none).
+pub(crate) struct Settings {
+    pub(crate) priority: i64,
+    pub(crate) quota_group: Option<String>,
+    pub(crate) daily_budget: Option<i64>,
+}
+
+impl SettingsFields {
+    /// `None` when the priority is not a whole number or the budget not one of at least 1.
+    pub(crate) fn parse(&self) -> Option<Settings> {
+        let priority = match self.priority.trim() {
+            "" => 0,
+            p => p.parse::<i64>().ok()?,
+        };
+        let daily_budget = match self.daily_budget.trim() {
+            "" => None,
+            b => Some(b.parse::<i64>().ok().filter(|b| *b >= 1)?),
+        };
+        let group = self.quota_group.trim();
+        Some(Settings {
+            priority,
+            quota_group: (!group.is_empty()).then(|| group.to_owned()),
+            daily_budget,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AddForm {
+    key: String,
+    upstream: String,
+    #[serde(flatten)]
+    settings: SettingsFields,
 }
 
 /// `POST /settings/keys`
@@ -202,18 +236,14 @@ pub(crate) async fn add(
     let Some(format) = state.upstreams().key_format(&form.upstream) else {
         return back("bad_upstream");
     };
-    let priority = match form.priority.trim() {
-        "" => Some(0),
-        p => p.parse::<i64>().ok(),
-    };
-    let budget = match form.daily_budget.trim() {
-        "" => Some(None),
-        b => b.parse::<i64>().ok().filter(|b| *b >= 1).map(Some),
-    };
-    let (Some(priority), Some(budget)) = (priority, budget) else {
+    let Some(Settings {
+        priority,
+        quota_group: group,
+        daily_budget: budget,
+    }) = form.settings.parse()
+    else {
         return back("bad_input");
     };
-    let group = Some(form.quota_group.trim().to_owned()).filter(|g| !g.is_empty());
     let key = SecretString::new(form.key);
     let actor = who.actor();
     let pool = state.pool();

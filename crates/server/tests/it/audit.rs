@@ -5,21 +5,13 @@ use crate::helpers::Kunci;
 
 /// Runs SQL on the project's SQLite database, as someone with access to the file could.
 fn tamper(kunci: &Kunci, statements: &[&str]) {
-    let path = kunci.path("instance/kunci.db");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let url = format!("sqlite://{}", path.display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    crate::helpers::with_sqlite(&kunci.path("instance/kunci.db"), async |pool| {
         for statement in statements {
             sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
-                .execute(&pool)
+                .execute(pool)
                 .await
                 .unwrap();
         }
-        pool.close().await;
     });
 }
 

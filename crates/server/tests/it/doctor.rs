@@ -6,19 +6,11 @@ use crate::helpers::{Kunci, mode};
 
 /// Runs SQL on the project's SQLite database.
 fn sql(path: &std::path::Path, statement: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
+    crate::helpers::with_sqlite(path, async |pool| {
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-            .execute(&pool)
+            .execute(pool)
             .await
             .unwrap();
-        pool.close().await;
     });
 }
 

@@ -256,20 +256,11 @@ fn add_keys(url: String, bearer: String, writer: usize) -> (Vec<String>, bool) {
 }
 
 fn integrity(kunci: &Kunci) -> String {
-    let path = kunci.path("instance/kunci.db");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
+    crate::helpers::with_sqlite(&kunci.path("instance/kunci.db"), async |pool| {
         let (verdict,): (String,) = sqlx::query_as("PRAGMA integrity_check")
-            .fetch_one(&pool)
+            .fetch_one(pool)
             .await
             .unwrap();
-        pool.close().await;
         verdict
     })
 }

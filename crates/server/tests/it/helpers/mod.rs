@@ -25,6 +25,23 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Runs `work` on the SQLite database at `path` (a project's `instance/kunci.db`), from a
+/// plain test thread.
+pub fn with_sqlite<T>(path: &std::path::Path, work: impl AsyncFnOnce(&sqlx::SqlitePool) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("the project's database");
+        let result = work(&pool).await;
+        pool.close().await;
+        result
+    })
+}
+
 /// A blocking GET, for tests that drive the binary from a plain thread.
 pub fn get_blocking(url: &str) -> reqwest::blocking::Response {
     kunci::install_crypto_provider();

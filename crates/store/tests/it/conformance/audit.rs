@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use kunci_crypto::MasterKey;
 use kunci_domain::audit::{AuditError, AuditEvent, AuditLog, AuditedError, ChainProblem, Outcome};
-use kunci_domain::clients::{ClientStore as _, StoredClient};
+use kunci_domain::clients::ClientStore as _;
 use kunci_domain::clock::ManualClock;
-use kunci_domain::session::Scope;
 use kunci_domain::store::StoreError;
 use kunci_store::Database;
 use time::macros::datetime;
@@ -294,17 +293,8 @@ fn outcomes(entries: &[kunci_domain::audit::AuditEntry]) -> Vec<String> {
         .collect()
 }
 
-fn client(name: &str) -> StoredClient {
-    StoredClient {
-        name: name.to_owned(),
-        sealed: "ks1.sealed".to_owned(),
-        scopes: vec![Scope::User],
-        created_at: 10,
-        revoked_at: None,
-    }
-}
-
 async fn a_journaled_write_commits_with_its_entry_or_not_at_all(db: Database) {
+    use super::clients::client;
     db.migrate().await.unwrap();
     let log = log(&db, &clock());
     let created = |name: &str| AuditEvent::new("cli", "service_client.created", name);

@@ -5,7 +5,7 @@ use kunci_domain::session::Scope;
 use kunci_domain::store::StoreError;
 use kunci_store::Database;
 
-fn client(name: &str) -> StoredClient {
+pub(super) fn client(name: &str) -> StoredClient {
     StoredClient {
         name: name.to_owned(),
         sealed: "ks1.sealed".to_owned(),

@@ -75,6 +75,46 @@ account-notice-others_ended = Every other session has ended.
 account-notice-password_changed = Your password is changed, and every other session has ended.
 account-notice-failed = The change could not be made; try again.
 
+## Accounts (administrators)
+
+nav-accounts = Accounts
+accounts-title = Accounts
+accounts-search = Find a name
+accounts-search-submit = Find
+accounts-count = { $count ->
+    [one] One account
+   *[other] { $count } accounts
+}
+accounts-col-name = Name
+accounts-col-access = Access
+accounts-col-created = Created
+accounts-admin = administrator
+accounts-user = user
+accounts-active = active
+accounts-disabled = disabled
+accounts-locked = locked until
+accounts-enable = Enable
+accounts-disable = Disable
+accounts-unlock = Unlock
+accounts-pages = Pages of accounts
+accounts-previous = Previous
+accounts-next = Next
+accounts-page = Page { $page } of { $pages }
+accounts-empty = No account has that name.
+accounts-add = Add an account
+accounts-add-admin = Administrator (sees these pages and the API keys)
+accounts-add-hint = The password needs at least { $min } characters. Give it to the person another way; they can change it on their own page.
+accounts-add-submit = Add account
+accounts-error-name = A name is 1 to 64 characters of a–z, 0–9 and . _ @ + - (compared in lowercase).
+accounts-error-exists = An account of that name exists already.
+accounts-error-short = The password needs at least { $min } characters.
+accounts-error-long = The password is longer than 256 bytes.
+accounts-notice-added = The account was added.
+accounts-notice-disabled = The account is disabled: its sign-ins are refused.
+accounts-notice-enabled = The account can sign in again.
+accounts-notice-unlocked = The name is unlocked; its failed sign-ins are forgotten.
+accounts-notice-not_locked = That name was not locked.
+
 ## API keys
 
 keys-title = API keys

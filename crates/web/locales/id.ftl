@@ -75,6 +75,46 @@ account-notice-others_ended = Semua sesi lain telah diakhiri.
 account-notice-password_changed = Kata sandi Anda telah diganti, dan semua sesi lain telah diakhiri.
 account-notice-failed = Perubahan tidak dapat dilakukan; coba lagi.
 
+## Akun (administrator)
+
+nav-accounts = Akun
+accounts-title = Akun
+accounts-search = Cari nama
+accounts-search-submit = Cari
+accounts-count = { $count ->
+    [one] Satu akun
+   *[other] { $count } akun
+}
+accounts-col-name = Nama
+accounts-col-access = Akses
+accounts-col-created = Dibuat
+accounts-admin = administrator
+accounts-user = pengguna
+accounts-active = aktif
+accounts-disabled = nonaktif
+accounts-locked = terkunci sampai
+accounts-enable = Aktifkan
+accounts-disable = Nonaktifkan
+accounts-unlock = Buka kunci
+accounts-pages = Halaman daftar akun
+accounts-previous = Sebelumnya
+accounts-next = Berikutnya
+accounts-page = Halaman { $page } dari { $pages }
+accounts-empty = Tidak ada akun dengan nama itu.
+accounts-add = Tambah akun
+accounts-add-admin = Administrator (melihat halaman ini dan kunci API)
+accounts-add-hint = Kata sandi paling sedikit { $min } karakter. Sampaikan kepada orangnya lewat jalur lain; ia dapat menggantinya di halamannya sendiri.
+accounts-add-submit = Tambah akun
+accounts-error-name = Nama terdiri dari 1 sampai 64 karakter a–z, 0–9 dan . _ @ + - (dibandingkan dalam huruf kecil).
+accounts-error-exists = Akun dengan nama itu sudah ada.
+accounts-error-short = Kata sandi harus paling sedikit { $min } karakter.
+accounts-error-long = Kata sandi lebih panjang dari 256 bita.
+accounts-notice-added = Akun telah ditambahkan.
+accounts-notice-disabled = Akun dinonaktifkan: upaya masuknya ditolak.
+accounts-notice-enabled = Akun dapat masuk lagi.
+accounts-notice-unlocked = Kunci nama dibuka; percobaan masuk yang gagal dilupakan.
+accounts-notice-not_locked = Nama itu tidak sedang terkunci.
+
 ## Kunci API
 
 keys-title = Kunci API

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::i18n::{Catalogs, Lang, PageLang};
 
 /// Every template, by name, as compiled into the binary.
-pub(crate) const TEMPLATES: [(&str, &str); 7] = [
+pub(crate) const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("forbidden.html", include_str!("templates/forbidden.html")),
@@ -24,6 +24,7 @@ pub(crate) const TEMPLATES: [(&str, &str); 7] = [
     ("keys.html", include_str!("templates/keys.html")),
     ("account.html", include_str!("templates/account.html")),
     ("key.html", include_str!("templates/key.html")),
+    ("accounts.html", include_str!("templates/accounts.html")),
 ];
 
 /// The compiled templates, embedded in the binary.
@@ -193,6 +194,8 @@ mod tests {
         );
         wanted.extend(crate::keys_page::NOTICES.map(|n| format!("notice-{n}")));
         wanted.extend(crate::key_page::NOTICES.map(|n| format!("notice-{n}")));
+        wanted.extend(crate::admin_accounts::NOTICES.map(|n| format!("accounts-notice-{n}")));
+        wanted.extend(crate::admin_accounts::PROBLEMS.map(|p| format!("accounts-error-{p}")));
         wanted.extend(crate::pages::LoginProblem::ALL.map(|p| p.message().to_owned()));
         wanted.extend(crate::account_page::NOTICES.map(|n| format!("account-notice-{n}")));
         wanted.extend(

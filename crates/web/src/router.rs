@@ -10,9 +10,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{contract_errors, method_not_allowed, not_found, panic_response, request_shape};
 use crate::state::AppState;
 use crate::{
-    account_page, api_keys, auth, cors, csp_report, csrf, forward_auth, headers, health, inventory,
-    jwks, key_page, keys_page, lang, limits, login, metrics, mobile, observe, openapi, pages,
-    scope, search, session_api, signed,
+    account_page, admin_accounts, api_keys, auth, cors, csp_report, csrf, forward_auth, headers,
+    health, inventory, jwks, key_page, keys_page, lang, limits, login, metrics, mobile, observe,
+    openapi, pages, scope, search, session_api, signed,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -122,6 +122,18 @@ fn admin_routes(state: &AppState) -> Router {
         .route(
             "/api/v1/admin/accounts/{name}/sessions/{id}",
             delete(inventory::end_of_account),
+        )
+        .route(
+            "/admin/accounts",
+            get(admin_accounts::page).post(admin_accounts::add),
+        )
+        .route(
+            "/admin/accounts/{name}/disabled",
+            post(admin_accounts::set_disabled),
+        )
+        .route(
+            "/admin/accounts/{name}/unlock",
+            post(admin_accounts::unlock),
         )
         .route("/settings", get(keys_page::page))
         .route("/settings/keys", post(keys_page::add))

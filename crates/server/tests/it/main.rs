@@ -7,6 +7,7 @@
 )]
 
 mod account_page;
+mod admin_accounts;
 mod audit;
 mod backup;
 mod canary;

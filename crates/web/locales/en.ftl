@@ -114,6 +114,7 @@ accounts-notice-disabled = The account is disabled: its sign-ins are refused.
 accounts-notice-enabled = The account can sign in again.
 accounts-notice-unlocked = The name is unlocked; its failed sign-ins are forgotten.
 accounts-notice-not_locked = That name was not locked.
+accounts-notice-not_yourself = You cannot disable your own account here: another administrator can, or `kunci user disable`.
 
 ## API keys
 

@@ -114,6 +114,7 @@ accounts-notice-disabled = Akun dinonaktifkan: upaya masuknya ditolak.
 accounts-notice-enabled = Akun dapat masuk lagi.
 accounts-notice-unlocked = Kunci nama dibuka; percobaan masuk yang gagal dilupakan.
 accounts-notice-not_locked = Nama itu tidak sedang terkunci.
+accounts-notice-not_yourself = Anda tidak dapat menonaktifkan akun Anda sendiri di sini: administrator lain dapat melakukannya, atau gunakan `kunci user disable`.
 
 ## Kunci API
 

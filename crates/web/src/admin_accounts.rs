@@ -23,7 +23,14 @@ use crate::state::AppState;
 const PER_PAGE: usize = 50;
 
 /// The notices after a change (`?notice=…`), as catalog messages `accounts-notice-<code>`.
-pub(crate) const NOTICES: [&str; 5] = ["added", "disabled", "enabled", "unlocked", "not_locked"];
+pub(crate) const NOTICES: [&str; 6] = [
+    "added",
+    "disabled",
+    "enabled",
+    "unlocked",
+    "not_locked",
+    "not_yourself",
+];
 
 /// What the add form may say is wrong, as catalog messages `accounts-error-<code>`.
 #[cfg(test)]
@@ -227,6 +234,14 @@ pub(crate) async fn set_disabled(
         "no" => false,
         _ => return Err(ApiError::InvalidRequest("disabled is yes or no")),
     };
+    // An administrator who disables their own account locks themselves out of this page.
+    let own = who
+        .username
+        .as_deref()
+        .is_some_and(|me| me.eq_ignore_ascii_case(name.trim()));
+    if disabled && own {
+        return Ok(see_other("/admin/accounts?notice=not_yourself"));
+    }
     match state
         .accounts()
         .set_disabled(&who.actor(), &name, disabled)

@@ -120,13 +120,6 @@ async fn an_administrator_manages_accounts_from_the_page() {
         web_login(&app, "carol", "a long enough passphrase").await,
         200
     );
-    let nobody = root
-        .post_form(
-            "/admin/accounts/nobody/disabled",
-            &[("csrf_token", &token), ("disabled", "yes")],
-        )
-        .await;
-    assert_eq!(nobody.status, 404);
 
     let audited = app.audit.page(0, 200).await.unwrap();
     for action in ["account.created", "account.disabled", "account.enabled"] {
@@ -149,6 +142,24 @@ async fn a_locked_name_shows_as_locked_and_the_page_lifts_the_lock() {
     let mut root = Browser::logged_in(&app.url(""), "root").await;
     let token = field(&root.open("/admin/accounts").await.body, "csrf_token");
     // A locked name shows locked, and the page lifts the lock.
+    let myself = root
+        .post_form(
+            "/admin/accounts/ROOT/disabled",
+            &[("csrf_token", &token), ("disabled", "yes")],
+        )
+        .await;
+    assert_eq!(
+        myself.location(),
+        Some("/admin/accounts?notice=not_yourself")
+    );
+    assert_eq!(web_login(&app, "root", "root pass").await, 200);
+    let nobody = root
+        .post_form(
+            "/admin/accounts/nobody/disabled",
+            &[("csrf_token", &token), ("disabled", "yes")],
+        )
+        .await;
+    assert_eq!(nobody.status, 404);
     for _ in 0..5 {
         web_login(&app, "mallory", "wrong").await;
     }

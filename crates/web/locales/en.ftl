@@ -70,6 +70,7 @@ account-password-wrong = The current password is wrong.
 account-password-short = The new password needs at least { $min } characters.
 account-password-long = The new password is longer than 256 bytes.
 account-password-mismatch = The two new passwords are not the same.
+account-password-locked = Too many wrong passwords for this account. Try again later.
 account-notice-ended = That session has ended.
 account-notice-others_ended = Every other session has ended.
 account-notice-password_changed = Your password is changed, and every other session has ended.

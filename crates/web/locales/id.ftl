@@ -70,6 +70,7 @@ account-password-wrong = Kata sandi saat ini salah.
 account-password-short = Kata sandi baru harus paling sedikit { $min } karakter.
 account-password-long = Kata sandi baru lebih panjang dari 256 bita.
 account-password-mismatch = Kedua kata sandi baru tidak sama.
+account-password-locked = Terlalu banyak kata sandi salah untuk akun ini. Coba lagi nanti.
 account-notice-ended = Sesi itu telah diakhiri.
 account-notice-others_ended = Semua sesi lain telah diakhiri.
 account-notice-password_changed = Kata sandi Anda telah diganti, dan semua sesi lain telah diakhiri.

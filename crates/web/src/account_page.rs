@@ -12,6 +12,7 @@ use axum::response::Response;
 use kunci_crypto::SecretString;
 use kunci_domain::accounts::AccountError;
 use kunci_domain::audit::AuditEvent;
+use kunci_domain::lockout::LockoutError;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthContext, Principal, see_other};
@@ -26,7 +27,7 @@ use crate::state::AppState;
 pub(crate) const NOTICES: [&str; 4] = ["ended", "others_ended", "password_changed", "failed"];
 
 /// What the password form says is wrong, as catalog messages `account-password-<code>`.
-pub(crate) const PASSWORD_PROBLEMS: [&str; 4] = ["wrong", "short", "long", "mismatch"];
+pub(crate) const PASSWORD_PROBLEMS: [&str; 5] = ["wrong", "short", "long", "mismatch", "locked"];
 
 #[derive(Serialize)]
 struct Row {
@@ -165,15 +166,34 @@ pub(crate) async fn change_password(
     if new.expose().chars().count() < state.settings().password_min_length {
         return Ok(back("password=short"));
     }
+    // The current password is guessed under the same lockout as a sign-in (SPEC §6): a
+    // stolen session cannot try passwords here faster than at the login.
+    let ticket = match state.lockout().check_in(&account.username, None).await {
+        Ok(ticket) => ticket,
+        Err(LockoutError::Locked { .. } | LockoutError::Busy) => {
+            return Ok(back("password=locked"));
+        }
+        Err(err) => return Err(lockout_error(err)),
+    };
     let current = SecretString::new(form.current);
     match state
         .accounts()
         .authenticate(&account.username, &current)
         .await
     {
-        Ok(_) => {}
-        Err(AccountError::InvalidCredentials) => return Ok(back("password=wrong")),
-        Err(AccountError::PasswordTooLong) => return Ok(back("password=wrong")),
+        Ok(_) => state
+            .lockout()
+            .succeeded(ticket)
+            .await
+            .map_err(lockout_error)?,
+        Err(AccountError::InvalidCredentials | AccountError::PasswordTooLong) => {
+            state
+                .lockout()
+                .failed(ticket)
+                .await
+                .map_err(lockout_error)?;
+            return Ok(back("password=wrong"));
+        }
         Err(err) => return Err(account_error(err)),
     }
     match state
@@ -189,6 +209,14 @@ pub(crate) async fn change_password(
     }
     inventory::end_others(&state, &sub, &auth.session.key).await?;
     Ok(back("notice=password_changed"))
+}
+
+fn lockout_error(err: LockoutError) -> ApiError {
+    match err {
+        LockoutError::Store(err) => err.into(),
+        LockoutError::Audit(err) => err.into(),
+        err => ApiError::Internal(Box::new(err)),
+    }
 }
 
 fn account_error(err: AccountError) -> ApiError {

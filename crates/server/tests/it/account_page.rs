@@ -186,6 +186,48 @@ async fn a_password_change_needs_the_current_one_and_ends_the_other_sessions() {
 }
 
 #[tokio::test]
+async fn wrong_current_passwords_count_toward_the_lockout() {
+    let app = TestApp::spawn().await;
+    app.add_accounts(&[("alice", false)]).await;
+    let mut here = Browser::logged_in(&app.url(""), "alice").await;
+    let (_, token) = account(&mut here).await;
+    let new = "a much longer passphrase";
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        let page = here
+            .post_form(
+                "/account/password",
+                &[
+                    ("csrf_token", &token),
+                    ("current", "guess"),
+                    ("new", new),
+                    ("confirm", new),
+                ],
+            )
+            .await;
+        answers.push(page.location().unwrap_or_default().to_owned());
+    }
+    assert_eq!(answers[..5], ["/account?password=wrong"; 5]);
+    assert_eq!(answers[5], "/account?password=locked");
+    let right = here
+        .post_form(
+            "/account/password",
+            &[
+                ("csrf_token", &token),
+                ("current", "alice pass"),
+                ("new", new),
+                ("confirm", new),
+            ],
+        )
+        .await;
+    assert_eq!(
+        right.location(),
+        Some("/account?password=locked"),
+        "locked means locked"
+    );
+}
+
+#[tokio::test]
 async fn the_account_page_is_in_indonesian_too() {
     let app = TestApp::spawn().await;
     app.add_accounts(&[("alice", false)]).await;

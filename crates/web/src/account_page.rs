@@ -157,7 +157,7 @@ pub(crate) async fn change_password(
         .accounts()
         .active_by_id(&sub)
         .await
-        .map_err(account_error)?
+        .map_err(ApiError::from)?
         .ok_or(ApiError::Unauthenticated)?;
     let new = SecretString::new(form.new);
     if new.expose() != form.confirm {
@@ -173,7 +173,7 @@ pub(crate) async fn change_password(
         Err(LockoutError::Locked { .. } | LockoutError::Busy) => {
             return Ok(back("password=locked"));
         }
-        Err(err) => return Err(lockout_error(err)),
+        Err(err) => return Err(err.into()),
     };
     let current = SecretString::new(form.current);
     match state
@@ -185,16 +185,16 @@ pub(crate) async fn change_password(
             .lockout()
             .succeeded(ticket)
             .await
-            .map_err(lockout_error)?,
+            .map_err(ApiError::from)?,
         Err(AccountError::InvalidCredentials | AccountError::PasswordTooLong) => {
             state
                 .lockout()
                 .failed(ticket)
                 .await
-                .map_err(lockout_error)?;
+                .map_err(ApiError::from)?;
             return Ok(back("password=wrong"));
         }
-        Err(err) => return Err(account_error(err)),
+        Err(err) => return Err(err.into()),
     }
     match state
         .accounts()
@@ -205,24 +205,8 @@ pub(crate) async fn change_password(
         Err(AccountError::PasswordTooLong | AccountError::BadPassword) => {
             return Ok(back("password=long"));
         }
-        Err(err) => return Err(account_error(err)),
+        Err(err) => return Err(err.into()),
     }
     inventory::end_others(&state, &sub, &auth.session.key).await?;
     Ok(back("notice=password_changed"))
-}
-
-fn lockout_error(err: LockoutError) -> ApiError {
-    match err {
-        LockoutError::Store(err) => err.into(),
-        LockoutError::Audit(err) => err.into(),
-        err => ApiError::Internal(Box::new(err)),
-    }
-}
-
-fn account_error(err: AccountError) -> ApiError {
-    match err {
-        AccountError::Store(err) => err.into(),
-        AccountError::Audit(err) => err.into(),
-        err => ApiError::Internal(Box::new(err)),
-    }
 }

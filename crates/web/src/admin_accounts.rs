@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use kunci_crypto::SecretString;
 use kunci_domain::accounts::{Account, AccountError};
-use kunci_domain::lockout::LockoutError;
 use kunci_domain::session::Scope;
 use serde::{Deserialize, Serialize};
 
@@ -78,22 +77,6 @@ pub(crate) struct ListQuery {
     notice: Option<String>,
 }
 
-fn lockout_error(err: LockoutError) -> ApiError {
-    match err {
-        LockoutError::Store(err) => err.into(),
-        LockoutError::Audit(err) => err.into(),
-        err => ApiError::Internal(Box::new(err)),
-    }
-}
-
-fn account_error(err: AccountError) -> ApiError {
-    match err {
-        AccountError::Store(err) => err.into(),
-        AccountError::Audit(err) => err.into(),
-        err => ApiError::Internal(Box::new(err)),
-    }
-}
-
 /// The list as the query asks for it, rendered with `add` in the form.
 async fn render(
     state: &AppState,
@@ -108,7 +91,7 @@ async fn render(
         .accounts()
         .list()
         .await
-        .map_err(account_error)?
+        .map_err(ApiError::from)?
         .into_iter()
         .filter(|a| search.is_empty() || a.username.contains(&search))
         .collect();
@@ -124,7 +107,7 @@ async fn render(
                 .lockout()
                 .locked_until(&account.username)
                 .await
-                .map_err(lockout_error)?,
+                .map_err(ApiError::from)?,
             created_at: account.created_at,
         });
     }
@@ -199,7 +182,7 @@ pub(crate) async fn add(
             Err(AccountError::BadName(_)) => Some("name"),
             Err(AccountError::Exists(_)) => Some("exists"),
             Err(AccountError::PasswordTooLong | AccountError::BadPassword) => Some("long"),
-            Err(err) => return Err(account_error(err)),
+            Err(err) => return Err(err.into()),
         }
     };
     let add = AddValues {
@@ -250,7 +233,7 @@ pub(crate) async fn set_disabled(
         Ok(()) if disabled => Ok(see_other("/admin/accounts?notice=disabled")),
         Ok(()) => Ok(see_other("/admin/accounts?notice=enabled")),
         Err(AccountError::Unknown(_) | AccountError::BadName(_)) => Err(ApiError::NotFound),
-        Err(err) => Err(account_error(err)),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -264,7 +247,7 @@ pub(crate) async fn unlock(
         .lockout()
         .unlock(&who.actor(), &name)
         .await
-        .map_err(lockout_error)?;
+        .map_err(ApiError::from)?;
     Ok(see_other(if unlocked {
         "/admin/accounts?notice=unlocked"
     } else {

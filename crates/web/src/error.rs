@@ -7,10 +7,12 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use kunci_domain::accounts::AccountError;
 use kunci_domain::apikeys::PoolError;
 use kunci_domain::audit::AuditError;
 use kunci_domain::clients::SignedRequestError;
 use kunci_domain::error_chain;
+use kunci_domain::lockout::LockoutError;
 use kunci_domain::login::LoginError;
 use kunci_domain::refresh::RefreshError;
 use kunci_domain::store::StoreError;
@@ -328,6 +330,30 @@ impl From<LoginError> for ApiError {
             LoginError::Busy => Self::RateLimited { retry_after: 1 },
             LoginError::Unavailable => Self::StoreUnavailable,
             LoginError::Failed => Self::Internal("the login failed".into()),
+        }
+    }
+}
+
+/// What the account pages meet: the store or the audit log down, or no such account; the
+/// refusals a form explains itself (a taken name, a bad password) never arrive here.
+impl From<AccountError> for ApiError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::Store(err) => err.into(),
+            AccountError::Audit(err) => err.into(),
+            AccountError::Unknown(_) => Self::NotFound,
+            err => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<LockoutError> for ApiError {
+    fn from(err: LockoutError) -> Self {
+        match err {
+            LockoutError::Locked { retry_after } => Self::AccountLocked { retry_after },
+            LockoutError::Busy => Self::RateLimited { retry_after: 1 },
+            LockoutError::Store(err) => err.into(),
+            LockoutError::Audit(err) => err.into(),
         }
     }
 }

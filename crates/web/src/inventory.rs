@@ -9,7 +9,6 @@ use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use kunci_domain::accounts::AccountError;
 use kunci_domain::audit::{Actor, AuditEvent};
 use serde_json::{Value, json};
 
@@ -199,11 +198,8 @@ pub(crate) async fn end_all_mine(
 
 /// The account an admin route names.
 async fn named(state: &AppState, name: &str) -> Result<String, ApiError> {
-    match state.accounts().by_name(name).await {
-        Ok(account) => account.map(|a| a.id).ok_or(ApiError::NotFound),
-        Err(AccountError::Store(err)) => Err(err.into()),
-        Err(err) => Err(ApiError::Internal(Box::new(err))),
-    }
+    let account = state.accounts().by_name(name).await?;
+    account.map(|a| a.id).ok_or(ApiError::NotFound)
 }
 
 /// `GET /api/v1/admin/accounts/{name}/sessions`

@@ -83,15 +83,15 @@ pub(crate) async fn localize_problems(
     request: Request,
     next: Next,
 ) -> Response {
-    let accept = request
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let lang = negotiate(None, accept, state.settings().default_language);
+    // Kept aside (a cheap copy) and read only when the answer is a problem: the pages and
+    // calls that succeed pay nothing here.
+    let accept = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
     let response = next.run(request).await;
     let Some(ProblemCode(code)) = response.extensions().get::<ProblemCode>().copied() else {
         return response;
     };
+    let accept = accept.as_ref().and_then(|v| v.to_str().ok());
+    let lang = negotiate(None, accept, state.settings().default_language);
     let (mut parts, body) = response.into_parts();
     parts.headers.insert(
         header::CONTENT_LANGUAGE,

@@ -226,15 +226,7 @@ async fn a_token_minted_with_a_leaked_key_is_bounded_and_needs_a_real_account() 
 
 #[tokio::test]
 async fn free_text_admin_fields_are_validated_on_the_server() {
-    let app = TestApp::builder()
-        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
-        .var(
-            "KUNCI__UPSTREAM__GOOGLE__CX",
-            "017576662512468239146:omuauf_lfve",
-        )
-        .spawn()
-        .await
-        .unwrap();
+    let app = TestApp::builder().google_upstream().spawn().await.unwrap();
     app.add_accounts(&[("root", true)]).await;
     let mut root = Browser::logged_in(&app.url(""), "root").await;
     let key = "AIzaSyTest00000000000000000000000000001";

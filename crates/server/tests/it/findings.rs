@@ -265,15 +265,7 @@ fn restore_and_rollback_refuse_while_the_server_runs() {
 #[tokio::test]
 async fn every_audited_admin_action_names_its_kid_and_ip_whoever_acts() {
     use kunci_domain::clock::Clock as _;
-    let app = TestApp::builder()
-        .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
-        .var(
-            "KUNCI__UPSTREAM__GOOGLE__CX",
-            "017576662512468239146:omuauf_lfve",
-        )
-        .spawn()
-        .await
-        .unwrap();
+    let app = TestApp::builder().google_upstream().spawn().await.unwrap();
     app.add_accounts(&[("root", true), ("alice", false)]).await;
     let key = |n: u32| format!("AIzaSyTest{n:029}");
     // Cookie: create a key.

@@ -443,11 +443,10 @@ async fn the_null_store_cannot_loop_either() {
     assert_eq!(second.location(), Some("/forbidden"));
 }
 
-#[tokio::test]
-async fn redis_going_down_mid_session_answers_503_and_lets_nothing_through() {
-    let Some(url) = service_url("KUNCI_TEST_REDIS_URL") else {
-        return;
-    };
+/// An application whose sessions are in Redis, reached through a proxy the test can cut or
+/// reset; `None` where no Redis is configured (outside CI).
+async fn behind_a_proxy_to_redis() -> Option<(TcpProxy, TestApp)> {
+    let url = service_url("KUNCI_TEST_REDIS_URL")?;
     let target = url
         .trim_start_matches("redis://")
         .trim_end_matches('/')
@@ -464,6 +463,14 @@ async fn redis_going_down_mid_session_answers_503_and_lets_nothing_through() {
         .spawn()
         .await
         .unwrap();
+    Some((proxy, app))
+}
+
+#[tokio::test]
+async fn redis_going_down_mid_session_answers_503_and_lets_nothing_through() {
+    let Some((proxy, app)) = behind_a_proxy_to_redis().await else {
+        return;
+    };
     let mut browser = Browser::new(&app.url(""));
     assert_eq!(browser.arrive("/").await.status, 200);
     proxy.cut().await;
@@ -636,25 +643,9 @@ async fn sessions_work_on_memcached_too() {
 
 #[tokio::test]
 async fn the_first_request_after_redis_comes_back_is_served() {
-    let Some(url) = service_url("KUNCI_TEST_REDIS_URL") else {
+    let Some((proxy, app)) = behind_a_proxy_to_redis().await else {
         return;
     };
-    let target = url
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_owned();
-    let proxy = TcpProxy::start(target).await;
-    let prefix = format!("kunci-t-{}:", uuid::Uuid::new_v4().simple());
-    let app = TestApp::builder()
-        .var("KUNCI__DATA__SESSION_STORE", "redis")
-        .var(
-            "KUNCI__DATA__REDIS_URL",
-            &format!("redis://{}/0", proxy.address),
-        )
-        .var("KUNCI__DATA__REDIS_PREFIX", &prefix)
-        .spawn()
-        .await
-        .unwrap();
     let mut browser = Browser::new(&app.url(""));
     assert_eq!(browser.arrive("/").await.status, 200);
     // Redis restarts: every connection kunci held is gone, the port answers again.

@@ -149,6 +149,15 @@ impl TestAppBuilder {
         self
     }
 
+    /// A `google` upstream (Google Custom Search) with a search engine id, never called.
+    pub fn google_upstream(self) -> Self {
+        self.var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
+            .var(
+                "KUNCI__UPSTREAM__GOOGLE__CX",
+                "017576662512468239146:omuauf_lfve",
+            )
+    }
+
     /// Extra routes behind the session middleware, as a site adds its pages.
     pub fn routes(mut self, routes: Router) -> Self {
         self.routes = Some(routes);

@@ -6,7 +6,7 @@
 site-name = kunci
 nav-home = Home
 nav-account = My account
-nav-admin = Admin
+nav-admin = Console
 nav-keys = API keys
 nav-sign-in = Sign in
 nav-sign-out = Sign out
@@ -239,3 +239,147 @@ month-9 = Sep
 month-10 = Oct
 month-11 = Nov
 month-12 = Dec
+
+## The console's own navigation
+
+console-nav = Console
+console-overview = Overview
+console-signing-keys = Signing keys
+console-clients = Service clients
+console-audit = Audit log
+
+## Signing keys
+
+signing-title = Signing keys
+signing-intro = One key ring signs the session tokens, the CSRF tokens and the access tokens. Each purpose has one active key; after a rotation the previous key keeps verifying what it signed until its window ends, and is then retired by the schedule.
+signing-col-kid = Key id
+signing-col-purpose = Signs
+signing-col-created = Created
+signing-col-since = In this state since
+signing-col-verifications = Verifications
+signing-purpose-cookie = session and CSRF tokens
+signing-purpose-jwt = access tokens (JWT)
+signing-state-active = active
+signing-state-verify = verifies only
+signing-state-retired = retired
+signing-age = { $days ->
+    [0] less than a day old
+    [one] one day old
+   *[other] { $days } days old
+}
+signing-retire = Retire
+signing-rotate-title = Rotate
+signing-rotate-what = A rotation makes a new active key. The previous one keeps verifying, so a rotation signs nobody out. Every instance uses the new key within two seconds.
+signing-rotate-cookie = Rotate the session key
+signing-rotate-jwt = Rotate the access-token key
+signing-notice-rotated_cookie = The session key was rotated. The previous key still verifies.
+signing-notice-rotated_jwt = The access-token key was rotated. The previous key still verifies and stays in the JWKS.
+signing-notice-retired = The key is retired: it verifies nothing any more, on every instance.
+signing-notice-not_verify = Only a key that verifies only can be retired: an active key is replaced by a rotation first.
+signing-retire-title = Retire { $kid }?
+signing-retire-what-title = What retiring ends
+signing-retire-cookie = Every session token and CSRF token signed by { $kid } stops verifying at once. Signed-in browsers keep their sessions: at their next request they get a token from the active key. A form opened before and signed by { $kid } is refused once; sending it again works.
+signing-retire-jwt = Every access token signed by { $kid } is refused at once, here and by every service that checks kunci's JWKS. Apps must refresh (their refresh tokens keep working); until then their calls get 401. Browser sessions are not affected.
+signing-retire-count = { $count ->
+    [0] This key has served no verification.
+    [one] This key has served one verification.
+   *[other] This key has served { $count } verifications.
+}
+signing-retire-instead = The schedule retires the key by itself when its window ends. Retire it now only if it may have leaked.
+signing-retire-confirm = I understand that { $kid } stops verifying at once.
+
+## Service clients
+
+clients-title = Service clients
+clients-intro = A service client is another program (a billing job, a deploy job, a backend) that calls kunci's API with requests signed by its secret, each usable once. Revoked names stay taken, so an old secret never comes back under a new client.
+clients-scope-admin = administrator
+clients-scope-user = user routes
+clients-revoked = revoked
+clients-revoke = Revoke
+clients-empty = No service client yet.
+clients-add = Add a client
+clients-add-admin = Administrator (may also call the admin API, for example to import API keys)
+clients-add-hint = 1 to 64 lowercase letters, digits, - and _. The secret is shown once, on the next page.
+clients-add-submit = Add client
+clients-error-name = A client name is 1 to 64 lowercase letters, digits, - and _, starting with a letter or a digit.
+clients-error-exists = A client of that name exists already (a revoked name stays taken).
+clients-added-title = { $name } was added
+clients-added-once = Copy the secret now and keep it in the client's secret store: it is shown this once and cannot be shown again. docs/signed-requests.md says how to sign a request with it.
+clients-secret = Secret
+clients-notice-revoked = The client is revoked: its requests are refused from now on, on every instance.
+clients-notice-not_active = That client is not active (unknown or revoked already).
+clients-revoke-title = Revoke { $name }?
+clients-revoke-what-title = What revoking does
+clients-revoke-what = Every request signed by { $name } is refused from its next request on, on every instance. The name stays taken; to replace the secret, add a new client and move the caller to it first.
+clients-revoke-confirm = I understand that { $name } stops working at once and cannot be restored.
+
+## Audit log
+
+audit-title = Audit log
+audit-intro = Every change to accounts, keys, clients and settings, every sign-in and every refusal, newest first. Each entry is chained to the one before it, so an edit, a deletion or an insertion shows when the chain is verified. Times are in UTC.
+audit-filter = Filter the audit log
+audit-col-at = When
+audit-col-actor = Actor
+audit-col-action = Action
+audit-col-target = Target
+audit-col-outcome = Outcome
+audit-col-kid = Verified by
+audit-any = any
+audit-from = From (day)
+audit-until = Until (day, included)
+audit-filter-submit = Show
+audit-filter-clear = Show everything
+audit-outcome-allowed = allowed
+audit-outcome-started = started
+audit-outcome-denied = denied
+audit-outcome-failed = failed
+audit-export-ndjson = Export as NDJSON
+audit-export-csv = Export as CSV
+audit-verify = Verify the chain
+audit-pages = Pages of the audit log
+audit-newest = Newest
+audit-older = Older
+audit-empty = The audit log is empty.
+audit-empty-filtered = No entry matches this filter.
+audit-error-actor = An actor is the name the log gives it, such as user:alice, cli or client:deploy.
+audit-error-action = An action is a dotted name such as account.created, or a prefix ending in a dot such as account. for all of them.
+audit-error-outcome = The outcome is allowed, started, denied or failed.
+audit-error-date = A day is written as 2026-11-30.
+audit-verify-intact = The chain is intact: { $entries } entries, up to entry { $head }.
+audit-verify-head = Its head is { $mac }. Keep it somewhere else too: it also shows a rollback of the whole database.
+audit-verify-unknown = { $count ->
+    [one] One action has an unknown outcome: its intent has no outcome after it (the process stopped in between). Check whether it took effect.
+   *[other] { $count } actions have an unknown outcome: their intent has no outcome after it (the process stopped in between). Check whether they took effect.
+}
+audit-verify-broken = The chain is broken:
+audit-verify-broken-next = Someone with access to the database changed the log. Keep a copy of the database as it is now, and compare it with a backup.
+audit-broken-edited = entry { $first } was edited or forged (its MAC does not match its content).
+audit-broken-ip_edited = the IP hash of entry { $first } was edited.
+audit-broken-missing = entries { $first } to { $second } were deleted.
+audit-broken-out_of_place = entry { $first } does not follow entry { $second }: an entry was deleted, inserted or moved between them.
+audit-broken-truncated = the log ends at entry { $first } but its head records entry { $second }: the entries after it were deleted.
+audit-broken-beyond_head = entries follow the recorded head ({ $first }): they were written outside kunci.
+audit-broken-head_edited = the head of the chain was edited or removed.
+
+## Overview
+
+overview-health = Health
+overview-up = answers
+overview-down = down
+overview-optional = (kunci runs without it, in a fallback)
+overview-degraded = Running in a documented fallback:
+overview-doctor = For the security posture of this deployment (key files, HTTPS, backups, signing keys), run kunci doctor on the server.
+overview-counts = At a glance
+overview-accounts = accounts
+overview-accounts-detail = { $admins } administrators, { $disabled } disabled
+overview-locked = locked after failed sign-ins
+overview-keys = API keys
+overview-clients = active service clients
+overview-signing-verify = signing keys that only verify
+overview-logins = Sign-ins, last 24 hours
+overview-logins-title = Sign-ins per hour (UTC)
+overview-logins-ok = succeeded
+overview-logins-refused = refused
+overview-logins-cut = More sign-ins than the chart reads: it shows the newest 100,000.
+overview-hour = Hour (UTC)
+chart-as-table = The same figures as a table

@@ -6,7 +6,7 @@
 site-name = kunci
 nav-home = Beranda
 nav-account = Akun saya
-nav-admin = Admin
+nav-admin = Konsol
 nav-keys = Kunci API
 nav-sign-in = Masuk
 nav-sign-out = Keluar
@@ -239,3 +239,144 @@ month-9 = Sep
 month-10 = Okt
 month-11 = Nov
 month-12 = Des
+
+## Navigasi konsol
+
+console-nav = Konsol
+console-overview = Ringkasan
+console-signing-keys = Kunci penanda tangan
+console-clients = Klien layanan
+console-audit = Log audit
+
+## Kunci penanda tangan
+
+signing-title = Kunci penanda tangan
+signing-intro = Satu cincin kunci menandatangani token sesi, token CSRF, dan token akses. Setiap keperluan punya satu kunci aktif; setelah rotasi, kunci sebelumnya tetap memverifikasi apa yang pernah ditandatanganinya sampai jangka waktunya habis, lalu dipensiunkan oleh jadwal.
+signing-col-kid = ID kunci
+signing-col-purpose = Menandatangani
+signing-col-created = Dibuat
+signing-col-since = Dalam keadaan ini sejak
+signing-col-verifications = Verifikasi
+signing-purpose-cookie = token sesi dan CSRF
+signing-purpose-jwt = token akses (JWT)
+signing-state-active = aktif
+signing-state-verify = hanya memverifikasi
+signing-state-retired = pensiun
+signing-age = { $days ->
+    [0] belum sehari
+   *[other] berumur { $days } hari
+}
+signing-retire = Pensiunkan
+signing-rotate-title = Rotasi
+signing-rotate-what = Rotasi membuat kunci aktif yang baru. Kunci sebelumnya tetap memverifikasi, jadi rotasi tidak mengeluarkan siapa pun. Setiap instans memakai kunci baru dalam dua detik.
+signing-rotate-cookie = Rotasi kunci sesi
+signing-rotate-jwt = Rotasi kunci token akses
+signing-notice-rotated_cookie = Kunci sesi telah dirotasi. Kunci sebelumnya masih memverifikasi.
+signing-notice-rotated_jwt = Kunci token akses telah dirotasi. Kunci sebelumnya masih memverifikasi dan tetap ada di JWKS.
+signing-notice-retired = Kunci telah dipensiunkan: tidak memverifikasi apa pun lagi, di setiap instans.
+signing-notice-not_verify = Hanya kunci yang tinggal memverifikasi yang dapat dipensiunkan: kunci aktif harus diganti dulu lewat rotasi.
+signing-retire-title = Pensiunkan { $kid }?
+signing-retire-what-title = Yang berakhir bila dipensiunkan
+signing-retire-cookie = Setiap token sesi dan token CSRF yang ditandatangani { $kid } langsung tidak lolos verifikasi. Peramban yang sudah masuk tetap memegang sesinya: pada permintaan berikutnya mereka mendapat token dari kunci aktif. Formulir yang dibuka sebelumnya dan ditandatangani { $kid } ditolak sekali; mengirimnya lagi akan berhasil.
+signing-retire-jwt = Setiap token akses yang ditandatangani { $kid } langsung ditolak, di sini dan oleh setiap layanan yang memeriksa JWKS kunci. Aplikasi harus memperbarui token (token penyegarannya tetap berlaku); sampai itu, panggilannya mendapat 401. Sesi peramban tidak terpengaruh.
+signing-retire-count = { $count ->
+    [0] Kunci ini belum pernah dipakai untuk verifikasi.
+   *[other] Kunci ini telah melayani { $count } verifikasi.
+}
+signing-retire-instead = Jadwal akan memensiunkan kunci ini sendiri saat jangka waktunya habis. Pensiunkan sekarang hanya jika kunci ini mungkin bocor.
+signing-retire-confirm = Saya mengerti bahwa { $kid } langsung berhenti memverifikasi.
+
+## Klien layanan
+
+clients-title = Klien layanan
+clients-intro = Klien layanan adalah program lain (tugas penagihan, tugas deploy, backend) yang memanggil API kunci dengan permintaan yang ditandatangani rahasianya, masing-masing hanya sekali pakai. Nama yang dicabut tetap terpakai, sehingga rahasia lama tidak pernah hidup kembali lewat klien baru.
+clients-scope-admin = administrator
+clients-scope-user = rute pengguna
+clients-revoked = dicabut
+clients-revoke = Cabut
+clients-empty = Belum ada klien layanan.
+clients-add = Tambah klien
+clients-add-admin = Administrator (boleh juga memanggil API admin, misalnya untuk mengimpor kunci API)
+clients-add-hint = 1 sampai 64 huruf kecil, angka, - dan _. Rahasianya ditampilkan sekali, di halaman berikutnya.
+clients-add-submit = Tambah klien
+clients-error-name = Nama klien terdiri dari 1 sampai 64 huruf kecil, angka, - dan _, diawali huruf atau angka.
+clients-error-exists = Klien dengan nama itu sudah ada (nama yang dicabut tetap terpakai).
+clients-added-title = { $name } telah ditambahkan
+clients-added-once = Salin rahasianya sekarang dan simpan di tempat penyimpanan rahasia klien: rahasia ini hanya ditampilkan sekali dan tidak dapat ditampilkan lagi. docs/signed-requests.md menjelaskan cara menandatangani permintaan dengannya.
+clients-secret = Rahasia
+clients-notice-revoked = Klien telah dicabut: permintaannya ditolak mulai sekarang, di setiap instans.
+clients-notice-not_active = Klien itu tidak aktif (tidak dikenal atau sudah dicabut).
+clients-revoke-title = Cabut { $name }?
+clients-revoke-what-title = Akibat pencabutan
+clients-revoke-what = Setiap permintaan yang ditandatangani { $name } ditolak mulai permintaan berikutnya, di setiap instans. Namanya tetap terpakai; untuk mengganti rahasia, tambahkan klien baru dan pindahkan pemanggilnya ke sana lebih dulu.
+clients-revoke-confirm = Saya mengerti bahwa { $name } langsung berhenti bekerja dan tidak dapat dipulihkan.
+
+## Log audit
+
+audit-title = Log audit
+audit-intro = Setiap perubahan pada akun, kunci, klien, dan pengaturan, setiap proses masuk, dan setiap penolakan, dari yang terbaru. Setiap entri dirantai ke entri sebelumnya, sehingga pengubahan, penghapusan, atau penyisipan akan terlihat saat rantai diverifikasi. Waktu dalam UTC.
+audit-filter = Saring log audit
+audit-col-at = Waktu
+audit-col-actor = Pelaku
+audit-col-action = Tindakan
+audit-col-target = Sasaran
+audit-col-outcome = Hasil
+audit-col-kid = Diverifikasi oleh
+audit-any = semua
+audit-from = Dari (hari)
+audit-until = Sampai (hari, termasuk)
+audit-filter-submit = Tampilkan
+audit-filter-clear = Tampilkan semuanya
+audit-outcome-allowed = diizinkan
+audit-outcome-started = dimulai
+audit-outcome-denied = ditolak
+audit-outcome-failed = gagal
+audit-export-ndjson = Ekspor sebagai NDJSON
+audit-export-csv = Ekspor sebagai CSV
+audit-verify = Verifikasi rantai
+audit-pages = Halaman log audit
+audit-newest = Terbaru
+audit-older = Lebih lama
+audit-empty = Log audit masih kosong.
+audit-empty-filtered = Tidak ada entri yang cocok dengan saringan ini.
+audit-error-actor = Pelaku ditulis seperti nama yang dipakai log, misalnya user:alice, cli, atau client:deploy.
+audit-error-action = Tindakan adalah nama bertitik seperti account.created, atau awalan yang diakhiri titik seperti account. untuk semuanya.
+audit-error-outcome = Hasilnya diizinkan, dimulai, ditolak, atau gagal.
+audit-error-date = Hari ditulis seperti 2026-11-30.
+audit-verify-intact = Rantai utuh: { $entries } entri, sampai entri { $head }.
+audit-verify-head = Kepalanya { $mac }. Simpan juga di tempat lain: ini juga menunjukkan bila seluruh basis data dikembalikan ke keadaan lama.
+audit-verify-unknown = { $count ->
+   *[other] { $count } tindakan belum diketahui hasilnya: niatnya tidak diikuti hasil (prosesnya berhenti di tengah). Periksa apakah tindakan itu terlaksana.
+}
+audit-verify-broken = Rantai rusak:
+audit-verify-broken-next = Seseorang yang punya akses ke basis data telah mengubah log. Simpan salinan basis data seperti sekarang, lalu bandingkan dengan cadangan.
+audit-broken-edited = entri { $first } diubah atau dipalsukan (MAC-nya tidak cocok dengan isinya).
+audit-broken-ip_edited = hash IP entri { $first } diubah.
+audit-broken-missing = entri { $first } sampai { $second } dihapus.
+audit-broken-out_of_place = entri { $first } tidak mengikuti entri { $second }: ada entri yang dihapus, disisipkan, atau dipindahkan di antaranya.
+audit-broken-truncated = log berakhir di entri { $first } padahal kepalanya mencatat entri { $second }: entri sesudahnya dihapus.
+audit-broken-beyond_head = ada entri sesudah kepala yang tercatat ({ $first }): entri itu ditulis di luar kunci.
+audit-broken-head_edited = kepala rantai diubah atau dihapus.
+
+## Ringkasan
+
+overview-health = Kesehatan
+overview-up = menjawab
+overview-down = mati
+overview-optional = (kunci tetap berjalan tanpanya, dalam mode cadangan)
+overview-degraded = Berjalan dalam mode cadangan yang terdokumentasi:
+overview-doctor = Untuk postur keamanan pemasangan ini (berkas kunci, HTTPS, cadangan, kunci penanda tangan), jalankan kunci doctor di server.
+overview-counts = Sekilas
+overview-accounts = akun
+overview-accounts-detail = { $admins } administrator, { $disabled } dinonaktifkan
+overview-locked = terkunci setelah gagal masuk
+overview-keys = kunci API
+overview-clients = klien layanan aktif
+overview-signing-verify = kunci penanda tangan yang hanya memverifikasi
+overview-logins = Proses masuk, 24 jam terakhir
+overview-logins-title = Proses masuk per jam (UTC)
+overview-logins-ok = berhasil
+overview-logins-refused = ditolak
+overview-logins-cut = Proses masuk lebih banyak daripada yang dibaca grafik: yang ditampilkan 100.000 terbaru.
+overview-hour = Jam (UTC)
+chart-as-table = Angka yang sama dalam bentuk tabel

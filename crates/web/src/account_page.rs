@@ -16,6 +16,7 @@ use kunci_domain::lockout::LockoutError;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthContext, Principal, see_other};
+use crate::console::{Frame, pick};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::i18n::PageLang;
@@ -41,9 +42,8 @@ struct Row {
 
 #[derive(Serialize)]
 struct Page<'a> {
-    csp_nonce: &'a str,
-    who: &'a str,
-    csrf_token: &'a str,
+    #[serde(flatten)]
+    frame: Frame<'a>,
     notice: Option<String>,
     /// `account-password-<code>` when the password form was refused.
     password_problem: Option<String>,
@@ -79,26 +79,13 @@ pub(crate) async fn page(
             current: entry["current"] == true,
         })
         .collect();
-    let pick = |key: &str, known: &[&str], prefix: &str| {
-        query
-            .get(key)
-            .filter(|code| known.contains(&code.as_str()))
-            .map(|code| format!("{prefix}{code}"))
-    };
-    let who = auth
-        .session
-        .data
-        .get(kunci_domain::session::USERNAME)
-        .map_or("", String::as_str);
     Ok(state.templates().render(
         "account.html",
         &lang,
         &Page {
-            csp_nonce: &nonce.0,
-            who,
-            csrf_token: &auth.csrf_token,
-            notice: pick("notice", &NOTICES, "account-notice-"),
-            password_problem: pick("password", &PASSWORD_PROBLEMS, "account-password-"),
+            frame: Frame::new(&nonce, &auth),
+            notice: pick(&query, "notice", &NOTICES, "account-notice-"),
+            password_problem: pick(&query, "password", &PASSWORD_PROBLEMS, "account-password-"),
             min_length: state.settings().password_min_length,
             rows,
         },

@@ -13,6 +13,7 @@ use kunci_domain::session::Scope;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthContext, Principal, see_other};
+use crate::console::Frame;
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::i18n::PageLang;
@@ -54,9 +55,8 @@ struct AddValues {
 
 #[derive(Serialize)]
 struct Page<'a> {
-    csp_nonce: &'a str,
-    who: &'a str,
-    csrf_token: &'a str,
+    #[serde(flatten)]
+    frame: Frame<'a>,
     notice: Option<String>,
     query: String,
     rows: Vec<Row>,
@@ -111,11 +111,6 @@ async fn render(
             created_at: account.created_at,
         });
     }
-    let who = auth
-        .session
-        .data
-        .get(kunci_domain::session::USERNAME)
-        .map_or("", String::as_str);
     let notice = query
         .notice
         .as_deref()
@@ -125,9 +120,7 @@ async fn render(
         "accounts.html",
         lang,
         &Page {
-            csp_nonce: &nonce.0,
-            who,
-            csrf_token: &auth.csrf_token,
+            frame: Frame::new(nonce, auth),
             notice,
             query: query.q.chars().take(64).collect(),
             rows,

@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use kunci_domain::accounts::AccountError;
 use kunci_domain::apikeys::PoolError;
 use kunci_domain::audit::AuditError;
-use kunci_domain::clients::SignedRequestError;
+use kunci_domain::clients::{ClientError, SignedRequestError};
 use kunci_domain::error_chain;
+use kunci_domain::keys::KeyError;
 use kunci_domain::lockout::LockoutError;
 use kunci_domain::login::LoginError;
 use kunci_domain::refresh::RefreshError;
@@ -342,6 +343,32 @@ impl From<AccountError> for ApiError {
             AccountError::Store(err) => err.into(),
             AccountError::Audit(err) => err.into(),
             AccountError::Unknown(_) => Self::NotFound,
+            err => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+/// What the signing-key and client pages meet beyond what their forms explain.
+impl From<KeyError> for ApiError {
+    fn from(err: KeyError) -> Self {
+        match err {
+            KeyError::Store(err) => err.into(),
+            KeyError::Audit(err) => err.into(),
+            KeyError::UnknownKey(_) => Self::NotFound,
+            KeyError::NotVerify(_) => {
+                Self::InvalidRequest("only a key in state `verify` can be retired")
+            }
+            err => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<ClientError> for ApiError {
+    fn from(err: ClientError) -> Self {
+        match err {
+            ClientError::Store(err) => err.into(),
+            ClientError::Audit(err) => err.into(),
+            ClientError::Unknown(_) | ClientError::BadName(_) => Self::NotFound,
             err => Self::Internal(Box::new(err)),
         }
     }

@@ -55,7 +55,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
 }
 
 /// Controls running in a documented fallback (docs/operations.md): ready, but not as designed.
-fn degraded(state: &AppState) -> Map<String, Value> {
+pub(crate) fn degraded(state: &AppState) -> Map<String, Value> {
     let mut degraded = Map::new();
     if state.limiter().is_degraded() {
         degraded.insert(

@@ -329,10 +329,10 @@ mod tests {
         // and the months both abbreviate alike: Jan, Feb, …).
         let alike = [
             "site-name",
-            "nav-admin",
             "keys-col-status",
             "date-never",
             "accounts-admin",
+            "clients-scope-admin",
         ];
         let copied: Vec<String> = message_ids(Lang::En)
             .into_iter()

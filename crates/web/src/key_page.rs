@@ -1,4 +1,4 @@
-//! `GET|POST /settings/keys/{id}` (scope admin): one key of the pool — change its priority,
+//! `GET|POST /admin/keys/{id}` (scope admin): one key of the pool — change its priority,
 //! quota group and daily budget, or delete it after a confirmation that says what deleting
 //! does. The same pool service as the list page and the JSON API; outcomes come back as fixed
 //! notices after a redirect.
@@ -11,6 +11,7 @@ use kunci_domain::apikeys::KeyChange;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthContext, Principal, see_other};
+use crate::console::{Frame, pick};
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::i18n::PageLang;
@@ -29,19 +30,18 @@ fn is_key_id(id: &str) -> bool {
 }
 
 fn to_key(id: &str, notice: &str) -> Response {
-    see_other(&format!("/settings/keys/{id}?notice={notice}"))
+    see_other(&format!("/admin/keys/{id}?notice={notice}"))
 }
 
 #[derive(Serialize)]
 struct Page<'a> {
-    csp_nonce: &'a str,
-    who: &'a str,
-    csrf_token: &'a str,
+    #[serde(flatten)]
+    frame: Frame<'a>,
     notice: Option<String>,
     key: Row<'a>,
 }
 
-/// `GET /settings/keys/{id}`
+/// `GET /admin/keys/{id}`
 pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
@@ -57,29 +57,19 @@ pub(crate) async fn page(
     let Some(key) = keys.iter().find(|k| k.id == id) else {
         return ApiError::NotFound.into_response();
     };
-    let who = auth
-        .session
-        .data
-        .get(kunci_domain::session::USERNAME)
-        .map_or("", String::as_str);
-    let notice = query
-        .get("notice")
-        .filter(|n| NOTICES.contains(&n.as_str()))
-        .map(|n| format!("notice-{n}"));
+    let notice = pick(&query, "notice", &NOTICES, "notice-");
     state.templates().render(
         "key.html",
         &lang,
         &Page {
-            csp_nonce: &nonce.0,
-            who,
-            csrf_token: &auth.csrf_token,
+            frame: Frame::new(&nonce, &auth),
             notice,
             key: row(key, state.clock().now_unix()),
         },
     )
 }
 
-/// `POST /settings/keys/{id}`: the three settings at once; an empty group or budget removes it.
+/// `POST /admin/keys/{id}`: the three settings at once; an empty group or budget removes it.
 pub(crate) async fn edit(
     State(state): State<AppState>,
     who: Principal,
@@ -110,7 +100,7 @@ pub(crate) struct DeleteForm {
     confirm: String,
 }
 
-/// `POST /settings/keys/{id}/delete`: only with the confirmation ticked (`confirm=yes`).
+/// `POST /admin/keys/{id}/delete`: only with the confirmation ticked (`confirm=yes`).
 pub(crate) async fn delete(
     State(state): State<AppState>,
     who: Principal,

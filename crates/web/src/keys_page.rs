@@ -1,4 +1,4 @@
-//! `GET /settings` (scope admin): the API-key pool as a page (the key-pool page; its JSON twin
+//! `GET /admin/keys` (scope admin): the API-key pool as a page (the key-pool page; its JSON twin
 //! is `api_keys.rs`) — add a key, see every key masked
 //! with its state, enable, disable, delete. Server-rendered and auto-escaped, under the page's
 //! CSP nonce; every form carries the session's CSRF token (checked by the session middleware);
@@ -15,6 +15,7 @@ use kunci_domain::upstream::UpstreamError;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthContext, Principal, see_other};
+use crate::console::Frame;
 use crate::error::ApiError;
 use crate::headers::CspNonce;
 use crate::i18n::PageLang;
@@ -67,9 +68,8 @@ pub(crate) struct Row<'a> {
 
 #[derive(Serialize)]
 struct Page<'a> {
-    csp_nonce: &'a str,
-    who: &'a str,
-    csrf_token: &'a str,
+    #[serde(flatten)]
+    frame: Frame<'a>,
     notice: Option<String>,
     upstreams: Vec<String>,
     keys: Vec<Row<'a>>,
@@ -107,7 +107,7 @@ pub(crate) fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
     }
 }
 
-/// `GET /settings`
+/// `GET /admin/keys`
 pub(crate) async fn page(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
@@ -138,18 +138,11 @@ pub(crate) async fn page(
         }
     };
     let now = state.clock().now_unix();
-    let who = auth
-        .session
-        .data
-        .get(kunci_domain::session::USERNAME)
-        .map_or("", String::as_str);
     state.templates().render(
         "keys.html",
         &page,
         &Page {
-            csp_nonce: &nonce.0,
-            who,
-            csrf_token: &auth.csrf_token,
+            frame: Frame::new(&nonce, &auth),
             notice: query.get("notice").and_then(|c| notice(c)),
             upstreams: state.upstreams().names(),
             keys: keys.iter().map(|k| row(k, now)).collect(),
@@ -159,7 +152,7 @@ pub(crate) async fn page(
 }
 
 fn back(code: &str) -> Response {
-    see_other(&format!("/settings?notice={code}"))
+    see_other(&format!("/admin/keys?notice={code}"))
 }
 
 /// The notice for a change's result. Failures are classified as the API classifies them
@@ -227,7 +220,7 @@ pub(crate) struct AddForm {
     settings: SettingsFields,
 }
 
-/// `POST /settings/keys`
+/// `POST /admin/keys`
 pub(crate) async fn add(
     State(state): State<AppState>,
     who: Principal,
@@ -272,7 +265,7 @@ pub(crate) struct StatusForm {
     status: String,
 }
 
-/// `POST /settings/keys/{id}/status`
+/// `POST /admin/keys/{id}/status`
 pub(crate) async fn set_status(
     State(state): State<AppState>,
     who: Principal,
@@ -294,7 +287,7 @@ pub(crate) async fn set_status(
     )
 }
 
-/// `POST /settings/keys/{id}/test`: one real call with the key (rate limited, it spends quota).
+/// `POST /admin/keys/{id}/test`: one real call with the key (rate limited, it spends quota).
 pub(crate) async fn test(
     State(state): State<AppState>,
     who: Principal,

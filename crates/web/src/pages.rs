@@ -52,6 +52,26 @@ struct PlainPage<'a> {
     who: &'a str,
 }
 
+/// `GET /settings` and `GET /settings/keys/{id}`: the API-key pages before they joined the
+/// console, kept as permanent redirects so bookmarks still work (the query is kept).
+pub(crate) async fn moved_to_console(uri: axum::http::Uri) -> Response {
+    let path = uri.path().replacen("/settings", "/admin", 1);
+    let path = if path == "/admin" {
+        "/admin/keys".to_owned()
+    } else {
+        path
+    };
+    let location = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
 /// `GET /forbidden`: where scope failures and refused cookies land. Needs no session, so it
 /// can never be part of a redirect loop.
 pub(crate) async fn forbidden(

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::i18n::{Catalogs, Lang, PageLang};
 
 /// Every template, by name, as compiled into the binary.
-pub(crate) const TEMPLATES: [(&str, &str); 8] = [
+pub(crate) const TEMPLATES: [(&str, &str); 13] = [
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("forbidden.html", include_str!("templates/forbidden.html")),
@@ -25,6 +25,14 @@ pub(crate) const TEMPLATES: [(&str, &str); 8] = [
     ("account.html", include_str!("templates/account.html")),
     ("key.html", include_str!("templates/key.html")),
     ("accounts.html", include_str!("templates/accounts.html")),
+    (
+        "signing_keys.html",
+        include_str!("templates/signing_keys.html"),
+    ),
+    ("clients.html", include_str!("templates/clients.html")),
+    ("audit.html", include_str!("templates/audit.html")),
+    ("chart.html", include_str!("templates/chart.html")),
+    ("overview.html", include_str!("templates/overview.html")),
 ];
 
 /// The compiled templates, embedded in the binary.
@@ -201,10 +209,56 @@ mod tests {
         wanted.extend(
             crate::account_page::PASSWORD_PROBLEMS.map(|p| format!("account-password-{p}")),
         );
+        wanted.extend(crate::signing_keys_page::NOTICES.map(|n| format!("signing-notice-{n}")));
+        for purpose in ["cookie", "jwt"] {
+            wanted.extend(
+                ["signing-purpose-", "signing-retire-", "signing-rotate-"]
+                    .map(|m| format!("{m}{purpose}")),
+            );
+        }
+        wanted.extend(["active", "verify", "retired"].map(|s| format!("signing-state-{s}")));
+        wanted.extend(crate::clients_page::NOTICES.map(|n| format!("clients-notice-{n}")));
+        wanted.extend(crate::clients_page::PROBLEMS.map(|p| format!("clients-error-{p}")));
+        wanted.extend(crate::audit_page::PROBLEMS.map(|p| format!("audit-error-{p}")));
+        wanted.extend(kunci_domain::audit::OUTCOMES.map(|o| format!("audit-outcome-{o}")));
+        wanted.extend(
+            [
+                "edited",
+                "ip_edited",
+                "missing",
+                "out_of_place",
+                "truncated",
+                "beyond_head",
+                "head_edited",
+            ]
+            .map(|b| format!("audit-broken-{b}")),
+        );
+        wanted.extend(
+            [
+                "console-overview",
+                "console-signing-keys",
+                "console-clients",
+                "console-audit",
+                "overview-logins-ok",
+                "overview-logins-refused",
+            ]
+            .map(String::from),
+        );
         for lang in Lang::ALL {
             let missing: Vec<&String> =
                 wanted.iter().filter(|id| !catalogs.has(lang, id)).collect();
             assert!(missing.is_empty(), "not in the {lang} catalog: {missing:?}");
+        }
+    }
+
+    #[test]
+    fn every_template_compiles() {
+        let templates = Templates::new();
+        for (name, _) in TEMPLATES {
+            assert!(
+                templates.env.get_template(name).is_ok(),
+                "{name} does not compile"
+            );
         }
     }
 

@@ -10,9 +10,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{contract_errors, method_not_allowed, not_found, panic_response, request_shape};
 use crate::state::AppState;
 use crate::{
-    account_page, admin_accounts, api_keys, auth, cors, csp_report, csrf, forward_auth, headers,
-    health, inventory, jwks, key_page, keys_page, lang, limits, login, metrics, mobile, observe,
-    openapi, pages, scope, search, session_api, signed,
+    account_page, admin_accounts, api_keys, audit_page, auth, clients_page, cors, csp_report, csrf,
+    forward_auth, headers, health, inventory, jwks, key_page, keys_page, lang, limits, login,
+    metrics, mobile, observe, openapi, overview_page, pages, scope, search, session_api, signed,
+    signing_keys_page,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -42,6 +43,8 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/readyz", get(health::readyz))
         .route("/forbidden", get(pages::forbidden))
+        .route("/settings", get(pages::moved_to_console))
+        .route("/settings/keys/{id}", get(pages::moved_to_console))
         .route("/lang/{code}", get(lang::switch))
         .route("/static/{name}", get(pages::asset))
         .route("/favicon.ico", get(pages::favicon))
@@ -135,15 +138,32 @@ fn admin_routes(state: &AppState) -> Router {
             "/admin/accounts/{name}/unlock",
             post(admin_accounts::unlock),
         )
-        .route("/settings", get(keys_page::page))
-        .route("/settings/keys", post(keys_page::add))
-        .route("/settings/keys/{id}/status", post(keys_page::set_status))
+        .route("/admin/keys", get(keys_page::page).post(keys_page::add))
+        .route("/admin/keys/{id}/status", post(keys_page::set_status))
+        .route("/admin/keys/{id}", get(key_page::page).post(key_page::edit))
+        .route("/admin/keys/{id}/delete", post(key_page::delete))
+        .route("/admin/keys/{id}/test", post(keys_page::test))
+        .route("/admin", get(overview_page::page))
+        .route("/admin/signing-keys", get(signing_keys_page::page))
+        .route("/admin/audit", get(audit_page::page))
+        .route("/admin/audit/verify", post(audit_page::verify))
+        .route("/admin/audit/{format}", get(audit_page::export))
         .route(
-            "/settings/keys/{id}",
-            get(key_page::page).post(key_page::edit),
+            "/admin/clients",
+            get(clients_page::page).post(clients_page::add),
         )
-        .route("/settings/keys/{id}/delete", post(key_page::delete))
-        .route("/settings/keys/{id}/test", post(keys_page::test))
+        .route(
+            "/admin/clients/{name}/revoke",
+            get(clients_page::confirm_revoke).post(clients_page::revoke),
+        )
+        .route(
+            "/admin/signing-keys/rotate",
+            post(signing_keys_page::rotate),
+        )
+        .route(
+            "/admin/signing-keys/{kid}/retire",
+            get(signing_keys_page::confirm_retire).post(signing_keys_page::retire),
+        )
         .route(
             "/api/v1/admin/stats/leaderboard",
             get(api_keys::leaderboard),

@@ -16,10 +16,11 @@
 //! refused: nothing happens unaudited. `journal.rs` says what a reader may conclude.
 //!
 //! `chain.rs` holds the MAC chain and its verifier; `journal.rs` the two ways an entry travels
-//! with its action; this file the events, the [`Actor`], the store port and [`AuditLog`].
+//! with its action; `view.rs` the filter and export formats; this file the events, the [`Actor`], the store port and [`AuditLog`].
 
 mod chain;
 mod journal;
+mod view;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -35,6 +36,7 @@ pub use chain::{
     AuditEntry, AuditHead, Chain, ChainProblem, ChainReport, Draft, GENESIS, Verifier, ip_commit,
 };
 pub use journal::{Intents, Journal, Written};
+pub use view::{AuditFilter, CSV_HEADER, OUTCOMES, export_csv, export_json};
 
 /// The longest actor or target kept; longer ones are cut (they come from names users choose).
 const MAX_FIELD: usize = 256;
@@ -239,6 +241,14 @@ pub trait AuditStore: Send + Sync + fmt::Debug {
     /// Up to `limit` entries with `seq > after`, in sequence order.
     async fn page(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// Up to `limit` entries that `filter` shows, with `seq < before` when given, newest first.
+    async fn newest(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
     /// Clears the IP hashes of entries written before `before`; returns how many it cleared.
     async fn purge_ips(&self, before: i64) -> Result<u64, StoreError>;
 }
@@ -421,6 +431,20 @@ impl AuditLog {
     pub async fn page(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, AuditError> {
         self.store
             .page(after, limit)
+            .await
+            .map_err(AuditError::Unreadable)
+    }
+
+    /// Up to `limit` entries that `filter` shows, older than entry `before` when given, newest
+    /// first: the console's pages (the next page starts before the last `seq` shown).
+    pub async fn newest(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, AuditError> {
+        self.store
+            .newest(filter, before, limit)
             .await
             .map_err(AuditError::Unreadable)
     }

@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use crate::accounts::{Account, AccountStore};
-use crate::audit::{AuditEntry, AuditHead, AuditLog, AuditStore, Chain, Draft, GENESIS, Journal};
+use crate::audit::{
+    AuditEntry, AuditFilter, AuditHead, AuditLog, AuditStore, Chain, Draft, GENESIS, Journal,
+};
 use crate::clients::{Claim, ClientStore, NonceStore, StoredClient};
 use crate::clock::{Clock, ManualClock};
 use crate::lockout::{LockoutPolicy, LockoutStore, Reserved};
@@ -154,6 +156,24 @@ impl AuditStore for MemoryAudit {
     async fn head(&self) -> Result<Option<AuditHead>, StoreError> {
         self.outage.check("audit")?;
         Ok(guard(&self.rows).head.clone())
+    }
+
+    async fn newest(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.outage.check("audit")?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(guard(&self.rows)
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| before.is_none_or(|b| e.seq < b) && filter.matches(e))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     async fn page(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {

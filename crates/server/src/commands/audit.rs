@@ -42,7 +42,7 @@ pub(super) async fn command(
                     let Some(last) = page.last() else { break };
                     after = last.seq;
                     for entry in page.iter().filter(|e| since.is_none_or(|t| e.record.at >= t)) {
-                        let line = export_line(entry, unknown.contains(&entry.seq));
+                        let line = kunci_domain::audit::export_json(entry, unknown.contains(&entry.seq));
                         if !output::line(&line.to_string()) {
                             return Ok(());
                         }
@@ -69,24 +69,4 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
                 text.chars().take(40).collect::<String>()
             )
         })
-}
-
-/// One entry as a JSON line; an intent no outcome followed is exported as `unknown`.
-fn export_line(e: &kunci_domain::audit::AuditEntry, unknown: bool) -> serde_json::Value {
-    use time::format_description::well_known::Rfc3339;
-    let at = time::OffsetDateTime::from_unix_timestamp(e.record.at)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok());
-    serde_json::json!({
-        "seq": e.seq,
-        "at": at,
-        "actor": e.record.actor,
-        "action": e.record.action,
-        "target": e.record.target,
-        "outcome": if unknown { "unknown" } else { e.record.outcome.as_str() },
-        "kid": e.record.kid,
-        "ip_hash": e.ip_hash(),
-        "prev": e.prev,
-        "mac": e.mac,
-    })
 }

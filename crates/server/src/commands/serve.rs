@@ -39,7 +39,7 @@ pub(super) async fn command(input: &LoadInput, process: &ProcessEnv) -> anyhow::
         Ok(accounts) if !accounts.iter().any(|a| a.scopes.contains(&Scope::Admin)) => {
             output::note(&format!(
                 "no administrator yet: create one with `kunci user add NAME --scope admin`, \
-                 then sign in at {}/login and manage the API keys at {}/settings",
+                 then sign in at {}/login and manage the API keys at {}/admin/keys",
                 public_url.trim_end_matches('/'),
                 public_url.trim_end_matches('/')
             ));

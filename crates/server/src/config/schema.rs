@@ -480,7 +480,7 @@ pub static KEYS: &[Key] = &[
         "The adapter of upstream `<name>`: `google_cse` (Google Custom Search JSON API; keys \
          travel in `X-Goog-Api-Key`) or `generic` (any HTTP API, described by the keys below; \
          served at `/api/v1/proxy/<name>/…`). Keys are added with `kunci apikey add <name>` or \
-         on `/settings`.",
+         on `/admin/keys`.",
     ),
     Key::new("upstream.*.scope", Kind::Enum(&["basic", "user", "admin"]), None).doc(
         "Who may call upstream `<name>`: `user` (logged-in accounts and service clients; the \

@@ -129,7 +129,7 @@ async fn pool_keys_appear_nowhere_in_clear() {
             .await;
         responses += &tested.body;
     }
-    let page = root.open("/settings").await;
+    let page = root.open("/admin/keys").await;
     assert_eq!(page.status, 200);
     responses += &page.body;
     let (_, after) = server.terminate();

@@ -77,14 +77,14 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
         .await
         .unwrap();
     let id = app.pool.list(None).await.unwrap()[0].id.clone();
-    let key_page = format!("/settings/keys/{id}");
+    let key_page = format!("/admin/keys/{id}");
     browser.resize(1280, 900).await;
     sign_in(&browser, &app, "root", "root pass").await;
     let dir = shots();
     for (path, name) in [
         ("/account", "account"),
         ("/admin/accounts", "accounts"),
-        ("/settings", "keys"),
+        ("/admin/keys", "keys"),
         (key_page.as_str(), "key"),
         ("/", "home"),
     ] {
@@ -138,7 +138,7 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
     for (path, name) in [
         ("/account", "account"),
         ("/admin/accounts", "accounts"),
-        ("/settings", "keys"),
+        ("/admin/keys", "keys"),
     ] {
         browser
             .goto(&app.url(&format!("/lang/en?next={path}")))

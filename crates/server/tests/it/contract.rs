@@ -55,7 +55,7 @@ async fn a_bearer_token_on_a_page_is_refused_in_the_contract_never_a_500() {
     let app = TestApp::spawn().await;
     app.add_accounts(&[("alice", false), ("root", true)]).await;
     let bearer = format!("Bearer {}", app.access_token("root", "phone-0001").await);
-    for path in ["/", "/settings", "/login", "/?_mk=1"] {
+    for path in ["/", "/admin/keys", "/login", "/?_mk=1"] {
         for accept in ["*/*", "text/html"] {
             let response = app
                 .client

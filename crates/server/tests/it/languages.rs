@@ -55,10 +55,10 @@ async fn the_cookie_then_the_browser_then_the_default_chooses_the_language() {
 
     // The switcher: a plain link that keeps the choice and comes back.
     let switched = browser
-        .open("/lang/id?next=%2Flogin%3Fnext%3D%2Fsettings")
+        .open("/lang/id?next=%2Flogin%3Fnext%3D%2Fadmin%2Fkeys")
         .await;
     assert_eq!(switched.status, 303);
-    assert_eq!(switched.location(), Some("/login?next=/settings"));
+    assert_eq!(switched.location(), Some("/login?next=/admin/keys"));
     assert_eq!(
         switched.set.get("kunci_lang").map(String::as_str),
         Some("id")

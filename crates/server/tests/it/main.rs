@@ -15,6 +15,7 @@ mod cli;
 mod config;
 mod connections;
 mod console_browser;
+mod console_pages;
 mod contract;
 mod docs_snippets;
 mod doctor;

@@ -137,7 +137,7 @@ async fn a_search_is_served_with_a_pool_key_and_then_from_the_cache() {
         alice.api("/api/v1/admin/stats/leaderboard").await.status,
         403
     );
-    let page = root.open("/settings").await;
+    let page = root.open("/admin/keys").await;
     assert!(
         page.body
             .contains("<td>alice</td><td>search</td><td>2</td>"),
@@ -695,7 +695,7 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
     assert_eq!(google.calls(&key(1)), 3);
 
     // The page's button says the same after the redirect; the limit holds there too.
-    let page = root.open("/settings").await;
+    let page = root.open("/admin/keys").await;
     let token = field(&page.body, "csrf_token");
     assert!(
         page.body.contains("spends a call of the key&#x27;s quota")
@@ -703,19 +703,19 @@ async fn an_admin_tests_a_key_with_one_real_call_at_most_five_a_minute() {
     );
     let limited = root
         .post_form(
-            &format!("/settings/keys/{good}/test"),
+            &format!("/admin/keys/{good}/test"),
             &[("csrf_token", &token)],
         )
         .await;
-    assert_eq!(limited.location(), Some("/settings?notice=test_limited"));
+    assert_eq!(limited.location(), Some("/admin/keys?notice=test_limited"));
     app.clock.advance(time::Duration::seconds(60));
     let again = root
         .post_form(
-            &format!("/settings/keys/{bad}/test"),
+            &format!("/admin/keys/{bad}/test"),
             &[("csrf_token", &token)],
         )
         .await;
-    assert_eq!(again.location(), Some("/settings?notice=test_invalid"));
+    assert_eq!(again.location(), Some("/admin/keys?notice=test_invalid"));
 
     let audited = app.audit.page(0, 100).await.unwrap();
     let tests = audited

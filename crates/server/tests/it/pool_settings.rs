@@ -13,14 +13,14 @@ async fn the_settings_page_manages_keys_for_admins_only() {
     let google = FakeGoogle::start().await;
     let app = app_with(&google, None).await;
     let mut alice = user(&app, "alice").await;
-    let denied = alice.open("/settings").await;
+    let denied = alice.open("/admin/keys").await;
     assert_eq!(
         (denied.status, denied.location()),
         (303, Some("/forbidden"))
     );
 
     let mut root = user(&app, "root").await;
-    let page = root.open("/settings").await;
+    let page = root.open("/admin/keys").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(
         page.body.contains("<option value=\"google\">"),
@@ -32,15 +32,12 @@ async fn the_settings_page_manages_keys_for_admins_only() {
 
     let secret = key(77);
     let no_token = root
-        .post_form(
-            "/settings/keys",
-            &[("key", &secret), ("upstream", "google")],
-        )
+        .post_form("/admin/keys", &[("key", &secret), ("upstream", "google")])
         .await;
     assert_eq!(no_token.status, 403);
     let added = root
         .post_form(
-            "/settings/keys",
+            "/admin/keys",
             &[
                 ("csrf_token", &token),
                 ("key", &secret),
@@ -53,9 +50,9 @@ async fn the_settings_page_manages_keys_for_admins_only() {
         .await;
     assert_eq!(
         (added.status, added.location()),
-        (303, Some("/settings?notice=added"))
+        (303, Some("/admin/keys?notice=added"))
     );
-    let page = root.open("/settings?notice=added").await;
+    let page = root.open("/admin/keys?notice=added").await;
     assert!(page.body.contains("The key was added."));
     assert!(
         page.body.contains(&format!("AIza…{}", &secret[35..])),
@@ -68,7 +65,7 @@ async fn the_settings_page_manages_keys_for_admins_only() {
 
     let again = root
         .post_form(
-            "/settings/keys",
+            "/admin/keys",
             &[
                 ("csrf_token", &token),
                 ("key", &secret),
@@ -76,10 +73,10 @@ async fn the_settings_page_manages_keys_for_admins_only() {
             ],
         )
         .await;
-    assert_eq!(again.location(), Some("/settings?notice=duplicate"));
+    assert_eq!(again.location(), Some("/admin/keys?notice=duplicate"));
     let bad = root
         .post_form(
-            "/settings/keys",
+            "/admin/keys",
             &[
                 ("csrf_token", &token),
                 ("key", "nope"),
@@ -87,36 +84,36 @@ async fn the_settings_page_manages_keys_for_admins_only() {
             ],
         )
         .await;
-    assert_eq!(bad.location(), Some("/settings?notice=bad_format"));
-    let page = root.open("/settings?notice=%3Cb%3E").await;
+    assert_eq!(bad.location(), Some("/admin/keys?notice=bad_format"));
+    let page = root.open("/admin/keys?notice=%3Cb%3E").await;
     assert!(!page.body.contains("<b>"), "unknown notices show nothing");
 
     let id = app.pool.store().list(None).await.unwrap()[0].id.clone();
     let disabled = root
         .post_form(
-            &format!("/settings/keys/{id}/status"),
+            &format!("/admin/keys/{id}/status"),
             &[("csrf_token", &token), ("status", "disabled")],
         )
         .await;
-    assert_eq!(disabled.location(), Some("/settings?notice=updated"));
+    assert_eq!(disabled.location(), Some("/admin/keys?notice=updated"));
     assert_eq!(status_of(&app, &id).await, KeyStatus::Disabled);
     // Deleting needs the confirmation ticked.
     let unconfirmed = root
         .post_form(
-            &format!("/settings/keys/{id}/delete"),
+            &format!("/admin/keys/{id}/delete"),
             &[("csrf_token", &token)],
         )
         .await;
-    let expected = format!("/settings/keys/{id}?notice=confirm_delete");
+    let expected = format!("/admin/keys/{id}?notice=confirm_delete");
     assert_eq!(unconfirmed.location(), Some(expected.as_str()));
     assert_eq!(app.pool.store().list(None).await.unwrap().len(), 1);
     let deleted = root
         .post_form(
-            &format!("/settings/keys/{id}/delete"),
+            &format!("/admin/keys/{id}/delete"),
             &[("csrf_token", &token), ("confirm", "yes")],
         )
         .await;
-    assert_eq!(deleted.location(), Some("/settings?notice=deleted"));
+    assert_eq!(deleted.location(), Some("/admin/keys?notice=deleted"));
     assert!(app.pool.store().list(None).await.unwrap().is_empty());
 }
 
@@ -144,7 +141,7 @@ async fn the_settings_page_works_in_a_real_browser() {
     let app = app_with(&google, None).await;
 
     sign_in(&browser, &app, "alice").await;
-    browser.goto(&app.url("/settings")).await;
+    browser.goto(&app.url("/admin/keys")).await;
     assert_eq!(
         browser.text("h1").await,
         "Forbidden",
@@ -152,7 +149,7 @@ async fn the_settings_page_works_in_a_real_browser() {
     );
 
     sign_in(&browser, &app, "root").await;
-    browser.goto(&app.url("/settings")).await;
+    browser.goto(&app.url("/admin/keys")).await;
     assert_eq!(browser.text("h1").await, "API keys");
     assert_eq!(
         browser
@@ -164,13 +161,13 @@ async fn the_settings_page_works_in_a_real_browser() {
     browser.type_into("input[name=key]", &secret).await;
     browser.type_into("input[name=priority]", "3").await;
     browser
-        .click_to_load("form[action='/settings/keys'] button[type=submit]")
+        .click_to_load("form[action='/admin/keys'] button[type=submit]")
         .await;
     assert!(
         browser
             .current_url()
             .await
-            .ends_with("/settings?notice=added"),
+            .ends_with("/admin/keys?notice=added"),
         "{}: {}",
         browser.current_url().await,
         browser.source().await
@@ -220,7 +217,7 @@ async fn the_settings_page_works_in_a_real_browser() {
         .click_to_load("form[action$='/delete'] button")
         .await;
     assert_eq!(app.pool.store().list(None).await.unwrap().len(), 1);
-    browser.goto(&app.url("/settings")).await;
+    browser.goto(&app.url("/admin/keys")).await;
     browser.click_to_load("a.button-link").await;
     assert!(browser.text("h1").await.starts_with("Key AIza"));
     browser.click("input[name=confirm]").await;
@@ -237,7 +234,7 @@ async fn without_an_upstream_the_page_names_the_key_that_configures_one() {
     let app = TestApp::spawn().await;
     app.add_accounts(&[("root", true)]).await;
     let mut root = crate::helpers::Browser::logged_in(&app.url(""), "root").await;
-    let page = root.open("/settings").await;
+    let page = root.open("/admin/keys").await;
     assert_eq!(page.status, 200);
     assert!(
         page.body.contains("[upstream.&lt;name&gt;]"),
@@ -252,10 +249,10 @@ async fn a_key_page_changes_priority_group_and_budget() {
     let google = FakeGoogle::start().await;
     let app = app_with(&google, None).await;
     let mut root = user(&app, "root").await;
-    let token = field(&root.open("/settings").await.body, "csrf_token");
+    let token = field(&root.open("/admin/keys").await.body, "csrf_token");
     let added = root
         .post_form(
-            "/settings/keys",
+            "/admin/keys",
             &[
                 ("csrf_token", &token),
                 ("key", &key(78)),
@@ -264,14 +261,14 @@ async fn a_key_page_changes_priority_group_and_budget() {
             ],
         )
         .await;
-    assert_eq!(added.location(), Some("/settings?notice=added"));
+    assert_eq!(added.location(), Some("/admin/keys?notice=added"));
     let id = app.pool.store().list(None).await.unwrap()[0].id.clone();
     let mut alice = user(&app, "alice").await;
-    let denied = alice.open(&format!("/settings/keys/{id}")).await;
+    let denied = alice.open(&format!("/admin/keys/{id}")).await;
     assert_eq!(denied.location(), Some("/forbidden"));
-    assert_eq!(root.open("/settings/keys/key_00").await.status, 404);
+    assert_eq!(root.open("/admin/keys/key_00").await.status, 404);
     // The key's own page changes its settings; an empty group or budget removes it.
-    let key_page = root.open(&format!("/settings/keys/{id}")).await;
+    let key_page = root.open(&format!("/admin/keys/{id}")).await;
     assert_eq!(key_page.status, 200);
     assert!(
         key_page.body.contains("value=\"50\""),
@@ -279,7 +276,7 @@ async fn a_key_page_changes_priority_group_and_budget() {
     );
     let edited = root
         .post_form(
-            &format!("/settings/keys/{id}"),
+            &format!("/admin/keys/{id}"),
             &[
                 ("csrf_token", &token),
                 ("priority", "7"),
@@ -288,7 +285,7 @@ async fn a_key_page_changes_priority_group_and_budget() {
             ],
         )
         .await;
-    assert_eq!(edited.location(), Some("/settings?notice=updated"));
+    assert_eq!(edited.location(), Some("/admin/keys?notice=updated"));
     let stored = app.pool.store().get(&id).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -300,7 +297,7 @@ async fn a_key_page_changes_priority_group_and_budget() {
     );
     let bad = root
         .post_form(
-            &format!("/settings/keys/{id}"),
+            &format!("/admin/keys/{id}"),
             &[
                 ("csrf_token", &token),
                 ("priority", "high"),
@@ -308,7 +305,7 @@ async fn a_key_page_changes_priority_group_and_budget() {
             ],
         )
         .await;
-    let expected = format!("/settings/keys/{id}?notice=bad_input");
+    let expected = format!("/admin/keys/{id}?notice=bad_input");
     assert_eq!(bad.location(), Some(expected.as_str()));
     assert_eq!(
         app.pool.store().get(&id).await.unwrap().unwrap().priority,

@@ -1,7 +1,7 @@
 //! The audit log in the SQL database.
 
 use async_trait::async_trait;
-use kunci_domain::audit::{AuditEntry, AuditHead, AuditStore, Chain, Draft};
+use kunci_domain::audit::{AuditEntry, AuditFilter, AuditHead, AuditStore, Chain, Draft};
 use kunci_domain::store::StoreError;
 
 use super::{Database, store_error, with_pool};
@@ -164,10 +164,122 @@ impl AuditStore for Database {
         Ok(rows.into_iter().map(decode).collect())
     }
 
+    async fn newest(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let (sql, binds) = newest_query(filter, before, limit);
+        let rows: Vec<Row> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(self.sql(sql));
+            for bind in &binds {
+                query = match bind {
+                    Bind::Int(n) => query.bind(*n),
+                    Bind::Text(t) => query.bind(t.as_str()),
+                };
+            }
+            query.fetch_all(pool).await
+        })
+        .map_err(store_error)?;
+        Ok(rows.into_iter().map(decode).collect())
+    }
+
     async fn purge_ips(&self, before: i64) -> Result<u64, StoreError> {
         with_pool!(self, pool => sqlx::query(self.sql(
             "UPDATE audit_log SET ip = NULL WHERE at < $1 AND ip IS NOT NULL"))
             .bind(before).execute(pool).await.map(|r| r.rows_affected()))
         .map_err(store_error)
+    }
+}
+
+/// A value bound to one placeholder of [`newest_query`].
+#[derive(Debug, PartialEq, Eq)]
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// The shared SQL of [`AuditStore::newest`]: one condition (and one placeholder, numbered in
+/// order) per part of the filter that is set, so each database plans it with its indexes. An
+/// action prefix becomes `LIKE` with `!` as the escape, so that `_` in a name matches itself.
+fn newest_query(filter: &AuditFilter, before: Option<i64>, limit: u32) -> (String, Vec<Bind>) {
+    let mut sql = String::from(
+        "SELECT seq, at, actor, action, target, outcome, kid, ip, ip_commit, prev, mac \
+         FROM audit_log WHERE 1 = 1",
+    );
+    let mut binds = Vec::new();
+    let mut condition = |sql: &mut String, text: &str, bind: Bind, after: &str| {
+        binds.push(bind);
+        sql.push_str(&format!(" AND {text} ${}{after}", binds.len()));
+    };
+    if let Some(before) = before {
+        condition(&mut sql, "seq <", Bind::Int(before), "");
+    }
+    if let Some(actor) = &filter.actor {
+        condition(&mut sql, "actor =", Bind::Text(actor.clone()), "");
+    }
+    match filter.action.as_deref().map(|a| (a, a.strip_suffix('.'))) {
+        Some((_, Some(prefix))) => {
+            let escaped: String = prefix
+                .chars()
+                .flat_map(|c| match c {
+                    '!' | '%' | '_' => vec!['!', c],
+                    c => vec![c],
+                })
+                .collect();
+            let pattern = Bind::Text(format!("{escaped}.%"));
+            condition(&mut sql, "action LIKE", pattern, " ESCAPE '!'");
+        }
+        Some((action, None)) => condition(&mut sql, "action =", Bind::Text(action.into()), ""),
+        None => {}
+    }
+    if let Some(outcome) = &filter.outcome {
+        condition(&mut sql, "outcome =", Bind::Text(outcome.clone()), "");
+    }
+    if let Some(from) = filter.from {
+        condition(&mut sql, "at >=", Bind::Int(from), "");
+    }
+    if let Some(until) = filter.until {
+        condition(&mut sql, "at <", Bind::Int(until), "");
+    }
+    binds.push(Bind::Int(i64::from(limit)));
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", binds.len()));
+    (sql, binds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_the_order_of_their_values() {
+        let filter = AuditFilter {
+            actor: Some("user:a".into()),
+            action: Some("admin.api_key.".into()),
+            until: Some(9),
+            ..AuditFilter::default()
+        };
+        let (sql, binds) = newest_query(&filter, Some(50), 25);
+        assert!(
+            sql.ends_with(
+                "seq < $1 AND actor = $2 AND action LIKE $3 ESCAPE '!' AND at < $4 \
+             ORDER BY seq DESC LIMIT $5"
+            ),
+            "{sql}"
+        );
+        assert_eq!(
+            binds,
+            [
+                Bind::Int(50),
+                Bind::Text("user:a".into()),
+                Bind::Text("admin.api!_key.%".into()),
+                Bind::Int(9),
+                Bind::Int(25),
+            ]
+        );
+        let (all, binds) = newest_query(&AuditFilter::default(), None, 10);
+        assert!(all.ends_with("WHERE 1 = 1 ORDER BY seq DESC LIMIT $1"));
+        assert_eq!(binds, [Bind::Int(10)]);
     }
 }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use kunci_crypto::MasterKey;
-use kunci_domain::audit::{AuditError, AuditEvent, AuditLog, AuditedError, ChainProblem, Outcome};
+use kunci_domain::audit::{
+    AuditError, AuditEvent, AuditFilter, AuditLog, AuditedError, ChainProblem, Outcome,
+};
 use kunci_domain::clients::ClientStore as _;
 use kunci_domain::clock::ManualClock;
 use kunci_domain::store::StoreError;
@@ -381,7 +383,93 @@ async fn an_intent_without_its_outcome_is_unresolved(db: Database) {
     assert_eq!(log.unresolved().await.unwrap(), [crashed.seq]);
 }
 
+/// The console's view: the database's query shows exactly what the filter's own rule does,
+/// newest first, a page at a time.
+async fn filtered_views_agree_with_the_filter(db: Database) {
+    db.migrate().await.unwrap();
+    let clock = clock();
+    let log = log(&db, &clock);
+    let actors = ["user:alice", "cli", "client:deploy"];
+    let actions = [
+        "account.created",
+        "account.unlocked",
+        "admin.api_key.created",
+        "accountx.y",
+    ];
+    let outcomes = [Outcome::Allowed, Outcome::Denied, Outcome::Failed];
+    for i in 0..36_usize {
+        clock.advance(time::Duration::minutes(10));
+        let event = AuditEvent::new(actors[i % 3], actions[i % 4], format!("t{i}"))
+            .outcome(outcomes[i % 3 / 2 + i % 2]);
+        log.record(event).await.unwrap();
+    }
+    let all = log.page(0, 100).await.unwrap();
+    let start = all[0].record.at;
+    let filters = [
+        AuditFilter::default(),
+        AuditFilter {
+            actor: Some("cli".into()),
+            ..AuditFilter::default()
+        },
+        AuditFilter {
+            action: Some("account.".into()),
+            ..AuditFilter::default()
+        },
+        AuditFilter {
+            action: Some("admin.api_key.created".into()),
+            ..AuditFilter::default()
+        },
+        AuditFilter {
+            action: Some("admin.api%.".into()),
+            ..AuditFilter::default()
+        },
+        AuditFilter {
+            outcome: Some("denied".into()),
+            ..AuditFilter::default()
+        },
+        AuditFilter {
+            actor: Some("user:alice".into()),
+            from: Some(start + 600 * 5),
+            until: Some(start + 600 * 30),
+            ..AuditFilter::default()
+        },
+    ];
+    for filter in filters {
+        let expected: Vec<i64> = all
+            .iter()
+            .rev()
+            .filter(|e| filter.matches(e))
+            .map(|e| e.seq)
+            .collect();
+        let mut shown = Vec::new();
+        let mut before = None;
+        loop {
+            let page = log.newest(&filter, before, 4).await.unwrap();
+            let Some(last) = page.last() else { break };
+            before = Some(last.seq);
+            shown.extend(page.iter().map(|e| e.seq));
+        }
+        assert_eq!(shown, expected, "{filter:?}");
+    }
+    assert!(
+        log.newest(
+            &AuditFilter {
+                action: Some("account.".into()),
+                ..AuditFilter::default()
+            },
+            None,
+            100
+        )
+        .await
+        .unwrap()
+        .iter()
+        .all(|e| e.record.action.starts_with("account.")),
+        "`accountx.y` is not under `account.`"
+    );
+}
+
 crate::backends!(
+    filtered_views_agree_with_the_filter,
     a_journaled_write_commits_with_its_entry_or_not_at_all,
     an_intent_without_its_outcome_is_unresolved,
     entries_form_one_verifiable_chain,

@@ -1,0 +1,335 @@
+//! The console's pages for signing keys, service clients, the audit log and the overview:
+//! each change is the same change as the CLI's, audited with the administrator as the actor;
+//! destructive ones ask first; secrets are shown once; filters and exports agree.
+
+use kunci_crypto::keyring::{KeyPurpose, KeyState};
+use serde_json::json;
+
+use crate::helpers::{Browser, TestApp};
+use crate::pool::field;
+
+async fn admin(app: &TestApp) -> (Browser, String) {
+    app.add_accounts(&[("root", true), ("alice", false)]).await;
+    let mut root = Browser::logged_in(&app.url(""), "root").await;
+    let page = root.open("/admin").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = field(&page.body, "csrf_token");
+    (root, token)
+}
+
+/// The actions `user:root` is recorded doing, oldest first.
+async fn done_by_root(app: &TestApp) -> Vec<String> {
+    app.audit
+        .page(0, 500)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.actor.starts_with("user:root") && e.record.outcome == "allowed")
+        .map(|e| format!("{} {}", e.record.action, e.record.target))
+        .collect()
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_and_retire_from_the_page() {
+    let app = TestApp::spawn().await;
+    let (mut root, token) = admin(&app).await;
+    let mut alice = Browser::logged_in(&app.url(""), "alice").await;
+    assert_eq!(
+        alice.open("/admin/signing-keys").await.location(),
+        Some("/forbidden")
+    );
+    let old = app
+        .keys
+        .ring()
+        .active(KeyPurpose::Cookie)
+        .unwrap()
+        .kid
+        .clone();
+    let page = root.open("/admin/signing-keys").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(old.as_str()) && page.body.contains(">active<"));
+
+    let rotated = root
+        .post_form(
+            "/admin/signing-keys/rotate",
+            &[("csrf_token", &token), ("purpose", "cookie")],
+        )
+        .await;
+    assert_eq!(
+        rotated.location(),
+        Some("/admin/signing-keys?notice=rotated_cookie")
+    );
+    app.keys.reload().await.unwrap();
+    let new = app
+        .keys
+        .ring()
+        .active(KeyPurpose::Cookie)
+        .unwrap()
+        .kid
+        .clone();
+    assert_ne!(new, old);
+    let bad = root
+        .post_form(
+            "/admin/signing-keys/rotate",
+            &[("csrf_token", &token), ("purpose", "rsa")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+
+    // An active key cannot be retired; the old one asks first and says what it ends.
+    let active = root
+        .open(&format!("/admin/signing-keys/{new}/retire"))
+        .await;
+    assert_eq!(
+        active.location(),
+        Some("/admin/signing-keys?notice=not_verify")
+    );
+    let confirm = root
+        .open(&format!("/admin/signing-keys/{old}/retire"))
+        .await;
+    assert_eq!(confirm.status, 200);
+    assert!(
+        confirm.body.contains("What retiring ends"),
+        "{}",
+        confirm.body
+    );
+    assert!(
+        confirm
+            .body
+            .contains("Signed-in browsers keep their sessions")
+    );
+    let unconfirmed = root
+        .post_form(
+            &format!("/admin/signing-keys/{old}/retire"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(
+        unconfirmed.location(),
+        Some(format!("/admin/signing-keys/{old}/retire").as_str())
+    );
+    let retired = root
+        .post_form(
+            &format!("/admin/signing-keys/{old}/retire"),
+            &[("csrf_token", &token), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(
+        retired.location(),
+        Some("/admin/signing-keys?notice=retired")
+    );
+    app.keys.reload().await.unwrap();
+    let state = app.keys.keys().iter().find(|k| k.kid == old).unwrap().state;
+    assert_eq!(state, KeyState::Retired);
+    let traversal = root.open("/admin/signing-keys/..%2F..%2Fetc/retire").await;
+    assert_eq!(traversal.status, 404);
+    // The session survives the retirement of the key that signed its token.
+    assert_eq!(root.open("/admin/signing-keys").await.status, 200);
+
+    let done = done_by_root(&app).await;
+    assert!(
+        done.iter()
+            .any(|d| d.starts_with("signing_key.rotated cookie")),
+        "{done:?}"
+    );
+    assert!(
+        done.contains(&format!("signing_key.retired {old}")),
+        "{done:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_s_secret_is_shown_once_and_revoking_asks_first() {
+    let app = TestApp::spawn().await;
+    let (mut root, token) = admin(&app).await;
+    let added = root
+        .post_form(
+            "/admin/clients",
+            &[("csrf_token", &token), ("name", "deploy"), ("admin", "yes")],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(added.headers["cache-control"], "no-store");
+    let secret = added
+        .body
+        .split("id=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the secret on the page")
+        .to_owned();
+    assert!(secret.starts_with("kcs_") && secret.len() > 40, "{secret}");
+    let listed = root.open("/admin/clients").await;
+    assert!(listed.body.contains(">deploy<") && listed.body.contains(">administrator<"));
+    assert!(!listed.body.contains(&secret), "never shown again");
+
+    let taken = root
+        .post_form(
+            "/admin/clients",
+            &[("csrf_token", &token), ("name", "deploy")],
+        )
+        .await;
+    assert_eq!(taken.status, 409);
+    assert!(taken.body.contains("value=\"deploy\"") && !taken.body.contains("kcs_"));
+    let bad = root
+        .post_form(
+            "/admin/clients",
+            &[("csrf_token", &token), ("name", "<script>x")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("value=\"&lt;script&gt;x\""),
+        "escaped, kept"
+    );
+
+    let confirm = root.open("/admin/clients/deploy/revoke").await;
+    assert!(
+        confirm.body.contains("What revoking does"),
+        "{}",
+        confirm.body
+    );
+    let unconfirmed = root
+        .post_form("/admin/clients/deploy/revoke", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(unconfirmed.location(), Some("/admin/clients/deploy/revoke"));
+    let revoked = root
+        .post_form(
+            "/admin/clients/deploy/revoke",
+            &[("csrf_token", &token), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(revoked.location(), Some("/admin/clients?notice=revoked"));
+    let again = root.open("/admin/clients/deploy/revoke").await;
+    assert_eq!(again.location(), Some("/admin/clients?notice=not_active"));
+    assert_eq!(root.open("/admin/clients/nobody/revoke").await.status, 404);
+    let stored = app.clients.list().await.unwrap();
+    assert!(stored.iter().all(|c| c.revoked_at.is_some()));
+    let done = done_by_root(&app).await;
+    assert!(
+        done.contains(&"service_client.created deploy (admin)".to_owned()),
+        "{done:?}"
+    );
+    assert!(
+        done.contains(&"service_client.revoked deploy".to_owned()),
+        "{done:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_pages_exports_and_verifies() {
+    let app = TestApp::spawn().await;
+    let (mut root, token) = admin(&app).await;
+    for n in 0..60 {
+        app.audit
+            .record(kunci_domain::audit::AuditEvent::new(
+                "cli",
+                "account.unlocked",
+                format!("name{n:02}"),
+            ))
+            .await
+            .unwrap();
+    }
+    app.client
+        .post(app.url("/api/v1/auth/login_web"))
+        .json(&json!({"username": "alice", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+
+    let page = root.open("/admin/audit").await;
+    assert_eq!(page.status, 200);
+    let newest = page
+        .body
+        .find("account.login")
+        .expect("the refused sign-in");
+    assert!(newest < page.body.find("name59").unwrap(), "newest first");
+    assert!(!page.body.contains(">name09<"), "fifty to a page");
+    let older = root.open("/admin/audit?before=20").await;
+    assert!(older.body.contains(">name09<") && !older.body.contains(">name30<"));
+
+    let denied = root.open("/admin/audit?outcome=denied").await;
+    assert!(denied.body.contains("account.login") && !denied.body.contains("name1"));
+    let by_cli = root.open("/admin/audit?actor=cli&action=account.").await;
+    assert!(by_cli.body.contains(">name59<") && !by_cli.body.contains("account.login"));
+    for bad in [
+        "action=account",
+        "outcome=maybe",
+        "from=2026-02-30",
+        "actor=%00",
+    ] {
+        let refused = root.open(&format!("/admin/audit?{bad}")).await;
+        assert_eq!(refused.status, 400, "{bad}");
+        assert!(refused.body.contains("role=\"alert\""), "{bad}");
+    }
+
+    let ndjson = root
+        .open("/admin/audit/export.ndjson?actor=cli&action=account.unlocked")
+        .await;
+    assert_eq!(ndjson.headers["content-type"], "application/x-ndjson");
+    let lines: Vec<serde_json::Value> = ndjson
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 60);
+    assert!(lines.iter().all(|l| l["actor"] == "cli"));
+    assert_eq!(lines[0]["target"], "name59");
+    let csv = root.open("/admin/audit/export.csv?outcome=denied").await;
+    let rows: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        rows[0],
+        "seq,at,actor,action,target,outcome,kid,ip_hash,prev,mac"
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[1].contains(",account.login,") && rows[1].contains(",denied,"));
+    assert_eq!(root.open("/admin/audit/export.xml").await.status, 404);
+
+    let verified = root
+        .post_form("/admin/audit/verify", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(verified.status, 200);
+    assert!(
+        verified.body.contains("The chain is intact"),
+        "{}",
+        verified.body
+    );
+}
+
+#[tokio::test]
+async fn the_overview_counts_and_charts_the_day() {
+    let app = TestApp::spawn().await;
+    let (mut root, _) = admin(&app).await;
+    for password in ["wrong", "wrong again", "alice pass"] {
+        app.client
+            .post(app.url("/api/v1/auth/login_web"))
+            .json(&json!({"username": "alice", "password": password}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let page = root.open("/admin").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<svg") && page.body.contains("Sign-ins per hour"));
+    assert!(page.body.contains("aria-current=\"page\">Overview<"));
+    // Root's own sign-in and alice's: two succeeded, two refused, all in the current hour.
+    let table = page.body.split("<tbody>").last().unwrap();
+    let last_row = table.split("<tr>").last().unwrap();
+    assert!(last_row.contains("<td>2</td><td>2</td>"), "{last_row}");
+    assert!(
+        page.body
+            .contains("<span class=\"number\">2</span> accounts")
+    );
+    assert!(page.body.contains(">answers<"), "{}", page.body);
+    assert!(page.body.contains("Sign-ins per hour (UTC): 4"));
+}
+
+#[tokio::test]
+async fn the_old_settings_address_moves_to_the_console() {
+    let app = TestApp::spawn().await;
+    let mut visitor = Browser::new(&app.url(""));
+    let moved = visitor.open("/settings?notice=added").await;
+    assert_eq!(moved.status, 308);
+    assert_eq!(moved.location(), Some("/admin/keys?notice=added"));
+    let key = visitor.open("/settings/keys/key_ab12").await;
+    assert_eq!(key.location(), Some("/admin/keys/key_ab12"));
+}

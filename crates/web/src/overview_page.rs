@@ -1,0 +1,193 @@
+//! `GET /admin` (scope admin): the console's first page — whether each dependency answers, the
+//! counts an operator looks at first (accounts, locks, API keys by state, clients, signing
+//! keys), and the sign-ins of the last 24 hours by hour, from the audit log (so every instance
+//! shows the same figures).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Extension, State};
+use axum::response::Response;
+use futures_util::future::join_all;
+use kunci_crypto::keyring::KeyState;
+use kunci_domain::apikeys::KeyStatus;
+use kunci_domain::audit::{AuditFilter, Outcome};
+use kunci_domain::session::Scope;
+use serde::Serialize;
+
+use crate::auth::AuthContext;
+use crate::chart::{Chart, Series};
+use crate::console::Frame;
+use crate::error::ApiError;
+use crate::headers::CspNonce;
+use crate::i18n::PageLang;
+use crate::state::AppState;
+
+/// The hours of the sign-in chart.
+const HOURS: i64 = 24;
+/// The most sign-in entries read for the chart; beyond, the chart says it is cut.
+const MAX_LOGINS: usize = 100_000;
+
+#[derive(Serialize)]
+struct Check {
+    name: &'static str,
+    up: bool,
+    required: bool,
+}
+
+#[derive(Serialize, Default)]
+struct Counts {
+    accounts: usize,
+    admins: usize,
+    disabled: usize,
+    locked: usize,
+    clients: usize,
+    /// API keys by state, every state listed.
+    keys: Vec<(&'static str, usize)>,
+    keys_total: usize,
+    signing_verify: usize,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    #[serde(flatten)]
+    frame: Frame<'a>,
+    checks: Vec<Check>,
+    degraded: Vec<String>,
+    counts: Counts,
+    logins: Chart,
+    /// The sign-in entries were more than the chart reads.
+    logins_cut: bool,
+}
+
+async fn checks(state: &AppState) -> Vec<Check> {
+    join_all(state.probes().iter().map(|probe| async move {
+        let up = probe.check().await.is_ok();
+        Check {
+            name: probe.name(),
+            up,
+            required: probe.required(),
+        }
+    }))
+    .await
+}
+
+async fn counts(state: &AppState) -> Result<Counts, ApiError> {
+    let accounts = state.accounts().list().await?;
+    let mut locked = 0;
+    for account in &accounts {
+        if state
+            .lockout()
+            .locked_until(&account.username)
+            .await?
+            .is_some()
+        {
+            locked += 1;
+        }
+    }
+    let keys = state.pool().list(None).await?;
+    let by_status = KeyStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), keys.iter().filter(|k| k.status == *s).count()))
+        .collect();
+    let clients = state.clients().list().await?;
+    Ok(Counts {
+        accounts: accounts.len(),
+        admins: accounts
+            .iter()
+            .filter(|a| a.scopes.contains(&Scope::Admin))
+            .count(),
+        disabled: accounts.iter().filter(|a| a.disabled).count(),
+        locked,
+        clients: clients.iter().filter(|c| c.revoked_at.is_none()).count(),
+        keys: by_status,
+        keys_total: keys.len(),
+        signing_verify: state
+            .keys()
+            .keys()
+            .iter()
+            .filter(|k| k.state == KeyState::Verify)
+            .count(),
+    })
+}
+
+/// Successful and refused sign-ins per hour over the last 24 hours (the current hour last).
+async fn logins(state: &AppState) -> Result<(Chart, bool), ApiError> {
+    let now = state.clock().now_unix();
+    let this_hour = now - now.rem_euclid(3600);
+    let start = this_hour - 3600 * (HOURS - 1);
+    let hours = usize::try_from(HOURS).unwrap_or(0);
+    let filter = AuditFilter {
+        action: Some("account.login".into()),
+        from: Some(start),
+        ..AuditFilter::default()
+    };
+    let mut ok = vec![0_u64; hours];
+    let mut refused = vec![0_u64; hours];
+    let mut before = None;
+    let mut read = 0;
+    loop {
+        let page = state.audit().newest(&filter, before, 1000).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.seq);
+        read += page.len();
+        for entry in &page {
+            let hour = usize::try_from((entry.record.at - start) / 3600).unwrap_or(0);
+            let Some(slot) = (if entry.record.outcome == Outcome::Allowed.as_str() {
+                ok.get_mut(hour)
+            } else {
+                refused.get_mut(hour)
+            }) else {
+                continue;
+            };
+            *slot += 1;
+        }
+        if read >= MAX_LOGINS || page.len() < 1000 {
+            break;
+        }
+    }
+    let labels: Vec<String> = (0..HOURS)
+        .map(|h| {
+            let at = start + 3600 * h;
+            format!("{:02}:00", at.rem_euclid(86_400) / 3600)
+        })
+        .collect();
+    let chart = Chart::stacked(
+        &labels,
+        &[
+            Series {
+                label: "overview-logins-ok",
+                values: ok,
+            },
+            Series {
+                label: "overview-logins-refused",
+                values: refused,
+            },
+        ],
+        6,
+    );
+    Ok((chart, read >= MAX_LOGINS))
+}
+
+/// `GET /admin`
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    auth: AuthContext,
+    lang: PageLang,
+) -> Result<Response, ApiError> {
+    let degraded: BTreeMap<String, serde_json::Value> =
+        crate::health::degraded(&state).into_iter().collect();
+    let (logins, logins_cut) = logins(&state).await?;
+    Ok(state.templates().render(
+        "overview.html",
+        &lang,
+        &Page {
+            frame: Frame::new(&nonce, &auth),
+            checks: checks(&state).await,
+            degraded: degraded.into_keys().collect(),
+            counts: counts(&state).await?,
+            logins,
+            logins_cut,
+        },
+    ))
+}

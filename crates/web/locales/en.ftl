@@ -371,7 +371,10 @@ overview-degraded = Running in a documented fallback:
 overview-doctor = For the security posture of this deployment (key files, HTTPS, backups, signing keys), run kunci doctor on the server.
 overview-counts = At a glance
 overview-accounts = accounts
-overview-accounts-detail = { $admins } administrators, { $disabled } disabled
+overview-accounts-detail = { $admins ->
+    [one] one administrator
+   *[other] { $admins } administrators
+}, { $disabled } disabled
 overview-locked = locked after failed sign-ins
 overview-keys = API keys
 overview-clients = active service clients

@@ -41,7 +41,7 @@ struct Counts {
     disabled: usize,
     locked: usize,
     clients: usize,
-    /// API keys by state, every state listed.
+    /// API keys by state, the states that have keys.
     keys: Vec<(&'static str, usize)>,
     keys_total: usize,
     signing_verify: usize,
@@ -88,6 +88,7 @@ async fn counts(state: &AppState) -> Result<Counts, ApiError> {
     let by_status = KeyStatus::ALL
         .iter()
         .map(|s| (s.as_str(), keys.iter().filter(|k| k.status == *s).count()))
+        .filter(|(_, n)| *n > 0)
         .collect();
     let clients = state.clients().list().await?;
     Ok(Counts {

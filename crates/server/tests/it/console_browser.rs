@@ -12,7 +12,7 @@ use crate::helpers::fake_google::FakeGoogle;
 use crate::helpers::webdriver::WebDriver;
 use crate::pool::{app_with, key};
 
-async fn sign_in(browser: &WebDriver, app: &TestApp, name: &str, password: &str) {
+pub(crate) async fn sign_in(browser: &WebDriver, app: &TestApp, name: &str, password: &str) {
     browser.clear_cookies().await;
     browser.goto(&app.url("/login")).await;
     browser.type_into("input[name=username]", name).await;
@@ -22,7 +22,7 @@ async fn sign_in(browser: &WebDriver, app: &TestApp, name: &str, password: &str)
         .await;
 }
 
-fn shots() -> PathBuf {
+pub(crate) fn shots() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
     std::fs::create_dir_all(&dir).expect("docs/console");
     dir
@@ -86,6 +86,10 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
         ("/admin/accounts", "accounts"),
         ("/admin/keys", "keys"),
         (key_page.as_str(), "key"),
+        ("/admin/signing-keys", "signing-keys"),
+        ("/admin/clients", "clients"),
+        ("/admin/audit", "audit"),
+        ("/admin", "overview"),
         ("/", "home"),
     ] {
         browser
@@ -139,6 +143,8 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
         ("/account", "account"),
         ("/admin/accounts", "accounts"),
         ("/admin/keys", "keys"),
+        ("/admin/audit", "audit"),
+        ("/admin", "overview"),
     ] {
         browser
             .goto(&app.url(&format!("/lang/en?next={path}")))

@@ -14,6 +14,7 @@ mod canary;
 mod cli;
 mod config;
 mod connections;
+mod console_admin_browser;
 mod console_browser;
 mod console_pages;
 mod contract;

@@ -202,6 +202,19 @@ impl WebDriver {
         self.script("window.__kunciOldPage = true; return true;")
             .await;
         self.click(css).await;
+        self.wait_for_load(css).await;
+    }
+
+    /// Types keys that end in loading a new page (Enter on a form) and waits for it, as
+    /// [`Self::click_to_load`] does.
+    pub async fn keys_to_load(&self, text: &str) {
+        self.script("window.__kunciOldPage = true; return true;")
+            .await;
+        self.keys(text).await;
+        self.wait_for_load("the keys").await;
+    }
+
+    async fn wait_for_load(&self, what: &str) {
         for _ in 0..200 {
             let loaded = self
                 .script(
@@ -214,7 +227,7 @@ impl WebDriver {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("clicking {css} loaded no new page");
+        panic!("{what} loaded no new page");
     }
 
     pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the services kunci's tests use are installed and running on loopback:
-# PostgreSQL, MariaDB, Redis and memcached. Safe to run again; starts only what is down, installs only what is
+# PostgreSQL, MariaDB, Redis and memcached, and the Node peers of the browser tests. Safe to run again; starts only what is down, installs only what is
 # missing (Debian packages). Prints the variables the tests read, for `eval "$(…)"`.
 set -euo pipefail
 
@@ -84,6 +84,17 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/11211) 2>/dev/null; then
   log "starting memcached"
   memcached -d -u "$(id -un)" -l 127.0.0.1 -p 11211 -m 64 -P /tmp/kunci-memcached.pid >&2
   wait_for memcached bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211'
+fi
+
+# The tests' Node peers (axe-core for the accessibility checks), from the committed lockfile.
+peers="$(cd "$(dirname "$0")/.." && pwd)/crates/server/tests/peers"
+if ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm
+fi
+if [ ! -f "$peers/node_modules/.package-lock.json" ] \
+  || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; then
+  log "installing the tests' Node peers (npm ci)"
+  (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 
 echo "export KUNCI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"

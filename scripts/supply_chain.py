@@ -36,6 +36,8 @@ ALLOWED = {
     "ISC",
     "MIT",
     "MIT-0",
+    # File-level copyleft (docs/dependencies.md): axe-core, a test peer.
+    "MPL-2.0",
     "NCSA",
     "Unicode-3.0",
     "Unlicense",

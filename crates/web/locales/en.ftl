@@ -386,3 +386,20 @@ overview-logins-refused = refused
 overview-logins-cut = More sign-ins than the chart reads: it shows the newest 100,000.
 overview-hour = Hour (UTC)
 chart-as-table = The same figures as a table
+
+## One account, for administrators
+
+account-admin-sessions = Sessions and app logins
+account-admin-col-ends = Ends at the latest
+account-admin-no-sessions = This account is signed in nowhere.
+account-admin-end-all = End every session and app login
+account-admin-end-all-hint = Every browser of this account is signed out at its next request, and its apps' refresh tokens stop working. Use it when the account may be in someone else's hands.
+account-admin-is-admin = This account is an administrator: it sees the console and may change everything in it.
+account-admin-is-user = This account is a user: its own page, and the site's own pages.
+account-admin-make-admin = Make administrator
+account-admin-make-user = Take the administrator's access away
+account-admin-notice-ended = The session is ended.
+account-admin-notice-all_ended = Every session and app login of this account is ended.
+account-admin-notice-made_admin = The account is an administrator from its next sign-in on.
+account-admin-notice-made_user = The administrator's access is taken away, and every session and app login of the account is ended.
+account-admin-notice-not_yourself = You cannot take your own administrator's access away: another administrator can, or kunci user scope.

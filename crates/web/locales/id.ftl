@@ -380,3 +380,20 @@ overview-logins-refused = ditolak
 overview-logins-cut = Proses masuk lebih banyak daripada yang dibaca grafik: yang ditampilkan 100.000 terbaru.
 overview-hour = Jam (UTC)
 chart-as-table = Angka yang sama dalam bentuk tabel
+
+## Satu akun, untuk administrator
+
+account-admin-sessions = Sesi dan login aplikasi
+account-admin-col-ends = Berakhir paling lambat
+account-admin-no-sessions = Akun ini tidak sedang masuk di mana pun.
+account-admin-end-all = Akhiri semua sesi dan login aplikasi
+account-admin-end-all-hint = Setiap peramban akun ini dikeluarkan pada permintaan berikutnya, dan token penyegaran aplikasinya berhenti berlaku. Gunakan bila akun ini mungkin dikuasai orang lain.
+account-admin-is-admin = Akun ini administrator: dapat melihat konsol dan mengubah semua isinya.
+account-admin-is-user = Akun ini pengguna biasa: halaman miliknya sendiri, dan halaman-halaman situs.
+account-admin-make-admin = Jadikan administrator
+account-admin-make-user = Cabut akses administrator
+account-admin-notice-ended = Sesi telah diakhiri.
+account-admin-notice-all_ended = Semua sesi dan login aplikasi akun ini telah diakhiri.
+account-admin-notice-made_admin = Akun ini menjadi administrator mulai proses masuk berikutnya.
+account-admin-notice-made_user = Akses administrator telah dicabut, dan semua sesi serta login aplikasi akun ini telah diakhiri.
+account-admin-notice-not_yourself = Anda tidak dapat mencabut akses administrator milik sendiri: administrator lain dapat melakukannya, atau kunci user scope.

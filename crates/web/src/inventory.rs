@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use kunci_domain::accounts::Account;
 use kunci_domain::audit::{Actor, AuditEvent};
 use serde_json::{Value, json};
 
@@ -99,7 +100,8 @@ pub(crate) async fn end_others(state: &AppState, sub: &str, keep: &str) -> Resul
     Ok(ended)
 }
 
-async fn end_all(state: &AppState, sub: &str) -> Result<Value, ApiError> {
+/// Ends every browser session and app login of `sub`.
+pub(crate) async fn end_everything(state: &AppState, sub: &str) -> Result<Value, ApiError> {
     let sessions = state.sessions().destroy_account(sub).await?;
     let apps = state.refresh().revoke_account(sub).await?;
     if let Err(err) = state.revocations().reload().await {
@@ -193,13 +195,13 @@ pub(crate) async fn end_all_mine(
         .from_address(who.ip);
     let event = AuditEvent::by(&actor, "account.sessions_revoked", sub.clone());
     state.audit().record(event).await?;
-    Ok(Json(end_all(&state, &sub).await?))
+    Ok(Json(end_everything(&state, &sub).await?))
 }
 
 /// The account an admin route names.
-async fn named(state: &AppState, name: &str) -> Result<String, ApiError> {
+async fn named(state: &AppState, name: &str) -> Result<Account, ApiError> {
     let account = state.accounts().by_name(name).await?;
-    account.map(|a| a.id).ok_or(ApiError::NotFound)
+    account.ok_or(ApiError::NotFound)
 }
 
 /// `GET /api/v1/admin/accounts/{name}/sessions`
@@ -222,8 +224,8 @@ pub(crate) async fn of_account(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let sub = named(&state, &name).await?;
-    Ok(Json(inventory(&state, &sub, None).await?))
+    let account = named(&state, &name).await?;
+    Ok(Json(inventory(&state, &account.id, None).await?))
 }
 
 /// `DELETE /api/v1/admin/accounts/{name}/sessions/{id}`
@@ -247,18 +249,44 @@ pub(crate) async fn end_of_account(
     who: Principal,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let sub = named(&state, &name).await?;
-    let event = AuditEvent::by(
-        &who.actor(),
-        "admin.session.revoked",
-        format!("{name} {id}"),
-    );
-    state.audit().record(event).await?;
-    if end(&state, &sub, &id).await? {
+    let account = named(&state, &name).await?;
+    if end_as_admin(&state, &who, &account, &id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::NotFound)
     }
+}
+
+/// An administrator ends entry `id` of `account` (`admin.session.revoked`): the API's and the
+/// console's one way. False when the account has no such entry.
+pub(crate) async fn end_as_admin(
+    state: &AppState,
+    who: &Principal,
+    account: &Account,
+    id: &str,
+) -> Result<bool, ApiError> {
+    let event = AuditEvent::by(
+        &who.actor(),
+        "admin.session.revoked",
+        format!("{} {id}", account.username),
+    );
+    state.audit().record(event).await?;
+    end(state, &account.id, id).await
+}
+
+/// An administrator ends every session and app login of `account` (`admin.sessions.revoked`).
+pub(crate) async fn end_all_as_admin(
+    state: &AppState,
+    who: &Principal,
+    account: &Account,
+) -> Result<Value, ApiError> {
+    let event = AuditEvent::by(
+        &who.actor(),
+        "admin.sessions.revoked",
+        account.username.clone(),
+    );
+    state.audit().record(event).await?;
+    end_everything(state, &account.id).await
 }
 
 /// `POST /api/v1/admin/accounts/{name}/sessions/revoke_all`
@@ -282,8 +310,6 @@ pub(crate) async fn end_all_of_account(
     who: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let sub = named(&state, &name).await?;
-    let event = AuditEvent::by(&who.actor(), "admin.sessions.revoked", name);
-    state.audit().record(event).await?;
-    Ok(Json(end_all(&state, &sub).await?))
+    let account = named(&state, &name).await?;
+    Ok(Json(end_all_as_admin(&state, &who, &account).await?))
 }

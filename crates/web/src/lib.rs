@@ -13,6 +13,7 @@
 //! business rules and never talk to a database driver directly.
 
 mod account_page;
+mod admin_account;
 mod admin_accounts;
 mod api_keys;
 mod assets;

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::i18n::{Catalogs, Lang, PageLang};
 
 /// Every template, by name, as compiled into the binary.
-pub(crate) const TEMPLATES: [(&str, &str); 13] = [
+pub(crate) const TEMPLATES: [(&str, &str); 14] = [
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("forbidden.html", include_str!("templates/forbidden.html")),
@@ -33,6 +33,10 @@ pub(crate) const TEMPLATES: [(&str, &str); 13] = [
     ("audit.html", include_str!("templates/audit.html")),
     ("chart.html", include_str!("templates/chart.html")),
     ("overview.html", include_str!("templates/overview.html")),
+    (
+        "admin_account.html",
+        include_str!("templates/admin_account.html"),
+    ),
 ];
 
 /// The compiled templates, embedded in the binary.
@@ -209,6 +213,7 @@ mod tests {
         wanted.extend(
             crate::account_page::PASSWORD_PROBLEMS.map(|p| format!("account-password-{p}")),
         );
+        wanted.extend(crate::admin_account::NOTICES.map(|n| format!("account-admin-notice-{n}")));
         wanted.extend(crate::signing_keys_page::NOTICES.map(|n| format!("signing-notice-{n}")));
         for purpose in ["cookie", "jwt"] {
             wanted.extend(

@@ -10,10 +10,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{contract_errors, method_not_allowed, not_found, panic_response, request_shape};
 use crate::state::AppState;
 use crate::{
-    account_page, admin_accounts, api_keys, audit_page, auth, clients_page, cors, csp_report, csrf,
-    forward_auth, headers, health, inventory, jwks, key_page, keys_page, lang, limits, login,
-    metrics, mobile, observe, openapi, overview_page, pages, scope, search, session_api, signed,
-    signing_keys_page,
+    account_page, admin_account, admin_accounts, api_keys, audit_page, auth, clients_page, cors,
+    csp_report, csrf, forward_auth, headers, health, inventory, jwks, key_page, keys_page, lang,
+    limits, login, metrics, mobile, observe, openapi, overview_page, pages, scope, search,
+    session_api, signed, signing_keys_page,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -129,6 +129,19 @@ fn admin_routes(state: &AppState) -> Router {
         .route(
             "/admin/accounts",
             get(admin_accounts::page).post(admin_accounts::add),
+        )
+        .route("/admin/accounts/{name}", get(admin_account::page))
+        .route(
+            "/admin/accounts/{name}/sessions/{id}/end",
+            post(admin_account::end_one),
+        )
+        .route(
+            "/admin/accounts/{name}/sessions/end-all",
+            post(admin_account::end_all),
+        )
+        .route(
+            "/admin/accounts/{name}/access",
+            post(admin_account::set_access),
         )
         .route(
             "/admin/accounts/{name}/disabled",

@@ -22,6 +22,15 @@ pub(crate) async fn sign_in(browser: &WebDriver, app: &TestApp, name: &str, pass
         .await;
 }
 
+/// Adds the serious and critical axe-core violations of the page shown to `found`.
+async fn accessible(browser: &WebDriver, axe: Option<&str>, page: &str, found: &mut Vec<String>) {
+    if let Some(axe) = axe {
+        for v in crate::helpers::axe::violations(browser, axe).await {
+            found.push(format!("{page}: {v}"));
+        }
+    }
+}
+
 pub(crate) fn shots() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
     std::fs::create_dir_all(&dir).expect("docs/console");
@@ -81,11 +90,14 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
     browser.resize(1280, 900).await;
     sign_in(&browser, &app, "root", "root pass").await;
     let dir = shots();
+    let axe = crate::helpers::axe::source();
+    let mut inaccessible = Vec::new();
     for (path, name) in [
         ("/account", "account"),
         ("/admin/accounts", "accounts"),
         ("/admin/keys", "keys"),
         (key_page.as_str(), "key"),
+        ("/admin/accounts/root", "account-admin"),
         ("/admin/signing-keys", "signing-keys"),
         ("/admin/clients", "clients"),
         ("/admin/audit", "audit"),
@@ -96,6 +108,13 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
             .goto(&app.url(&format!("/lang/en?next={path}")))
             .await;
         let english = visible_lines(&browser).await;
+        accessible(
+            &browser,
+            axe.as_deref(),
+            &format!("{path} (en)"),
+            &mut inaccessible,
+        )
+        .await;
         assert_eq!(
             browser.attribute("html", "lang").await.as_deref(),
             Some("en")
@@ -119,6 +138,13 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
             Some("id")
         );
         let indonesian = visible_lines(&browser).await;
+        accessible(
+            &browser,
+            axe.as_deref(),
+            &format!("{path} (id)"),
+            &mut inaccessible,
+        )
+        .await;
         let unchanged: Vec<&String> = english
             .iter()
             .filter(|line| indonesian.contains(line) && !language_neutral(line))
@@ -137,7 +163,35 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
         }
         browser.color_scheme(false).await;
     }
-    // A phone's width: nothing wider than the screen but the tables' own scrolling.
+    if let Some(axe) = axe.as_deref() {
+        // The check itself works: an image without a text alternative is a critical finding.
+        browser
+            .script(
+                "document.querySelector('main').append(document.createElement('img')); return 1;",
+            )
+            .await;
+        let found = crate::helpers::axe::violations(&browser, axe).await;
+        assert!(
+            found.iter().any(|v| v["id"] == "image-alt"),
+            "axe-core found nothing wrong with an image without alt: {found:?}"
+        );
+    }
+    on_a_phone(&browser, &app, &dir).await;
+    browser.resize(1280, 900).await;
+    for lang in ["en", "id"] {
+        let page = format!("/lang/{lang}?next=/login");
+        browser.goto(&app.url(&page)).await;
+        accessible(&browser, axe.as_deref(), &page, &mut inaccessible).await;
+    }
+    assert!(
+        inaccessible.is_empty(),
+        "serious or critical accessibility violations (axe-core):\n{}",
+        inaccessible.join("\n")
+    );
+}
+
+/// A phone's width: nothing wider than the screen but the tables' own scrolling.
+async fn on_a_phone(browser: &WebDriver, app: &TestApp, dir: &Path) {
     browser.resize(360, 780).await;
     for (path, name) in [
         ("/account", "account"),

@@ -333,3 +333,91 @@ async fn the_old_settings_address_moves_to_the_console() {
     let key = visitor.open("/settings/keys/key_ab12").await;
     assert_eq!(key.location(), Some("/admin/keys/key_ab12"));
 }
+
+#[tokio::test]
+async fn an_account_s_page_ends_its_sessions_and_changes_its_access() {
+    let app = TestApp::spawn().await;
+    let (mut root, token) = admin(&app).await;
+    let mut alice = Browser::logged_in(&app.url(""), "alice").await;
+    let bearer = app.access_token("alice", "phone-app-01").await;
+    let page = root.open("/admin/accounts/alice").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("phone-app-01") && page.body.contains("Browser"),
+        "{}",
+        page.body
+    );
+    let session = page
+        .body
+        .split("/sessions/s_")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a browser session to end")
+        .to_owned();
+    let ended = root
+        .post_form(
+            &format!("/admin/accounts/alice/sessions/s_{session}/end"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(ended.location(), Some("/admin/accounts/alice?notice=ended"));
+    assert_ne!(alice.open("/account").await.status, 200, "signed out");
+    let gone = root
+        .post_form(
+            &format!("/admin/accounts/alice/sessions/s_{session}/end"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(gone.status, 404);
+
+    // Access: made administrator, then taken away, which ends the app login too.
+    let made = root
+        .post_form(
+            "/admin/accounts/alice/access",
+            &[("csrf_token", &token), ("admin", "yes")],
+        )
+        .await;
+    assert_eq!(
+        made.location(),
+        Some("/admin/accounts/alice?notice=made_admin")
+    );
+    let taken = root
+        .post_form(
+            "/admin/accounts/alice/access",
+            &[("csrf_token", &token), ("admin", "no")],
+        )
+        .await;
+    assert_eq!(
+        taken.location(),
+        Some("/admin/accounts/alice?notice=made_user")
+    );
+    let me = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401, "the app login ended with the access");
+    let myself = root
+        .post_form(
+            "/admin/accounts/root/access",
+            &[("csrf_token", &token), ("admin", "no")],
+        )
+        .await;
+    assert_eq!(
+        myself.location(),
+        Some("/admin/accounts/root?notice=not_yourself")
+    );
+    assert_eq!(root.open("/admin/accounts/nobody").await.status, 404);
+
+    let done = done_by_root(&app).await;
+    assert!(
+        done.contains(&format!("admin.session.revoked alice s_{session}")),
+        "{done:?}"
+    );
+    assert!(
+        done.contains(&"account.scopes_changed alice: user".to_owned()),
+        "{done:?}"
+    );
+}

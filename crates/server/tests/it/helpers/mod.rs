@@ -2,6 +2,7 @@
 //! `kunci` binary run as a user runs it.
 
 pub mod app;
+pub mod axe;
 mod binary;
 pub mod browser;
 pub mod chromium;

@@ -342,6 +342,17 @@ impl WebDriver {
         std::fs::write(path, png).expect("write the screenshot");
     }
 
+    /// Runs a script that ends by calling its last argument with the result (a promise's value,
+    /// say) and returns that result.
+    pub async fn script_async(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     /// Runs a script in the page and returns its value.
     pub async fn script(&self, script: &str) -> Value {
         self.call(

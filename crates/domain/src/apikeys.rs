@@ -11,6 +11,9 @@
 //! - **Marks** are compare-and-set and keep the later `available_at`; a daily quota marks the
 //!   whole quota group (a Google Cloud project shares one quota among its keys).
 
+mod format;
+pub use format::{KeyFormat, KeyShape};
+
 use std::fmt;
 
 use async_trait::async_trait;
@@ -189,13 +192,6 @@ pub struct KeyChange {
     pub quota_group: Option<Option<String>>,
     /// `Some(None)` removes the budget.
     pub daily_budget: Option<Option<i64>>,
-}
-
-/// Checks a key's format before it is stored (per adapter).
-pub trait KeyFormat: Send + Sync {
-    fn accepts(&self, key: &str) -> bool;
-    /// What a valid key looks like, for the error message.
-    fn describe(&self) -> String;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -626,8 +622,11 @@ mod tests {
                 && key[3..].bytes().all(|b| b.is_ascii_alphanumeric())
         }
 
-        fn describe(&self) -> String {
-            "tk_ and 16 letters or digits".to_owned()
+        fn shape(&self) -> KeyShape {
+            KeyShape::Prefixed {
+                prefix: "tk_",
+                total: 19,
+            }
         }
     }
 

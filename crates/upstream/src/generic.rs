@@ -2,7 +2,7 @@
 //! (SPEC §8) — where the key travels, which statuses mean "quota" and "invalid key", how long a
 //! throttled key rests, and what a key looks like.
 
-use kunci_domain::apikeys::{KeyFormat, Verdict};
+use kunci_domain::apikeys::{KeyFormat, KeyShape, Verdict};
 
 /// How an upstream's answers are read.
 #[derive(Debug, Clone)]
@@ -150,8 +150,8 @@ impl KeyFormat for PatternFormat {
         key.len() <= 512 && self.pattern.is_match(key)
     }
 
-    fn describe(&self) -> String {
-        format!("a key matching `{}`", self.source)
+    fn shape(&self) -> KeyShape {
+        KeyShape::Pattern(self.source.clone())
     }
 }
 
@@ -164,8 +164,8 @@ impl KeyFormat for AnyKeyFormat {
         (8..=512).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
     }
 
-    fn describe(&self) -> String {
-        "8 to 512 printable characters without spaces".to_owned()
+    fn shape(&self) -> KeyShape {
+        KeyShape::Printable
     }
 }
 

@@ -12,7 +12,7 @@
 //! | 400 `badRequest` and other 4xx | the request's fault: no key blamed |
 //! | 5xx | transient: cooling 30 s, retried elsewhere |
 
-use kunci_domain::apikeys::{KeyFormat, Verdict};
+use kunci_domain::apikeys::{KeyFormat, KeyShape, Verdict};
 use serde_json::Value;
 
 /// The Custom Search endpoint.
@@ -31,8 +31,11 @@ impl KeyFormat for GoogleKeyFormat {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }
 
-    fn describe(&self) -> String {
-        "`AIza` followed by 35 letters, digits, `-` or `_` (39 characters)".to_owned()
+    fn shape(&self) -> KeyShape {
+        KeyShape::Prefixed {
+            prefix: "AIza",
+            total: 39,
+        }
     }
 }
 

@@ -403,3 +403,16 @@ account-admin-notice-all_ended = Every session and app login of this account is 
 account-admin-notice-made_admin = The account is an administrator from its next sign-in on.
 account-admin-notice-made_user = The administrator's access is taken away, and every session and app login of the account is ended.
 account-admin-notice-not_yourself = You cannot take your own administrator's access away: another administrator can, or kunci user scope.
+
+## What a key looks like
+
+key-format-expected = A key of this upstream is:
+key-format-prefixed = “{ $prefix }” followed by { $rest } letters, digits, - or _ ({ $total } characters in all).
+key-format-pattern = a key that matches the pattern { $pattern } (set by the operator).
+key-format-printable = 8 to 512 printable characters, without spaces.
+key-error-bad_request = The upstream found the request malformed.
+key-error-refused = The upstream refused the key (invalid, blocked or over its quota).
+key-error-not_found = The upstream did not know the address.
+key-error-too_many = The upstream said: too many requests for now.
+key-error-upstream_failed = The upstream failed or took too long.
+key-error-unreachable = The upstream could not be reached.

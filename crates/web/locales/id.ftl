@@ -397,3 +397,16 @@ account-admin-notice-all_ended = Semua sesi dan login aplikasi akun ini telah di
 account-admin-notice-made_admin = Akun ini menjadi administrator mulai proses masuk berikutnya.
 account-admin-notice-made_user = Akses administrator telah dicabut, dan semua sesi serta login aplikasi akun ini telah diakhiri.
 account-admin-notice-not_yourself = Anda tidak dapat mencabut akses administrator milik sendiri: administrator lain dapat melakukannya, atau kunci user scope.
+
+## Bentuk kunci
+
+key-format-expected = Kunci layanan hulu ini berbentuk:
+key-format-prefixed = “{ $prefix }” diikuti { $rest } huruf, angka, - atau _ ({ $total } karakter seluruhnya).
+key-format-pattern = kunci yang cocok dengan pola { $pattern } (ditetapkan oleh operator).
+key-format-printable = 8 sampai 512 karakter yang dapat dicetak, tanpa spasi.
+key-error-bad_request = Layanan hulu menganggap permintaannya salah bentuk.
+key-error-refused = Layanan hulu menolak kunci ini (tidak sah, diblokir, atau melewati kuotanya).
+key-error-not_found = Layanan hulu tidak mengenal alamat itu.
+key-error-too_many = Layanan hulu menjawab: terlalu banyak permintaan untuk saat ini.
+key-error-upstream_failed = Layanan hulu gagal atau terlalu lama menjawab.
+key-error-unreachable = Layanan hulu tidak dapat dihubungi.

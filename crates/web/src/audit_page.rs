@@ -118,23 +118,11 @@ impl FilterForm {
                 }
                 query.push_str(name);
                 query.push('=');
-                query.push_str(&url_encode(value.trim()));
+                query.push_str(&crate::console::url_encode(value.trim()));
             }
         }
         query
     }
-}
-
-fn url_encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[derive(Serialize)]

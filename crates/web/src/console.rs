@@ -48,6 +48,20 @@ pub(crate) fn pick(
         .map(|code| format!("{prefix}{code}"))
 }
 
+/// `text` percent-encoded for a query or a path segment: everything but letters, digits and
+/// `-._~`.
+pub(crate) fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Extension, Form, Path, Query, State};
 use axum::response::Response;
 use kunci_crypto::SecretString;
-use kunci_domain::apikeys::{ApiKey, KeyChange, KeyStatus, PoolError};
+use kunci_domain::apikeys::{ApiKey, KeyChange, KeyShape, KeyStatus, PoolError};
 use kunci_domain::upstream::UpstreamError;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,72 @@ pub(crate) struct Row<'a> {
     /// Minutes until `back_at`, rounded up.
     back_in: i64,
     last_error: Option<&'a str>,
+    /// What the last error means, as catalog message `key-error-<kind>`.
+    error_kind: Option<&'static str>,
+}
+
+/// The kinds of last error a key can show, by the upstream's status (a summary that starts
+/// with no status is a failure to reach it).
+#[cfg(test)]
+pub(crate) const ERROR_KINDS: [&str; 6] = [
+    "bad_request",
+    "refused",
+    "not_found",
+    "too_many",
+    "upstream_failed",
+    "unreachable",
+];
+
+fn error_kind(summary: &str) -> &'static str {
+    let status: Option<u16> = summary
+        .split_whitespace()
+        .next()
+        .and_then(|word| word.parse().ok());
+    match status {
+        Some(401 | 403) => "refused",
+        Some(404) => "not_found",
+        Some(429) => "too_many",
+        Some(408 | 500..=599) => "upstream_failed",
+        Some(_) => "bad_request",
+        None => "unreachable",
+    }
+}
+
+/// The notices that say a change was made; every other one says why it was not.
+const DONE: [&str; 4] = ["added", "updated", "deleted", "test_served"];
+
+/// What a key of an upstream looks like, as a catalog message and its arguments.
+#[derive(Serialize)]
+struct Shape {
+    message: &'static str,
+    prefix: &'static str,
+    rest: usize,
+    total: usize,
+    pattern: String,
+}
+
+fn shape(shape: KeyShape) -> Shape {
+    let mut out = Shape {
+        message: "key-format-printable",
+        prefix: "",
+        rest: 0,
+        total: 0,
+        pattern: String::new(),
+    };
+    match shape {
+        KeyShape::Prefixed { prefix, total } => {
+            out.message = "key-format-prefixed";
+            out.prefix = prefix;
+            out.total = total;
+            out.rest = total.saturating_sub(prefix.len());
+        }
+        KeyShape::Pattern(pattern) => {
+            out.message = "key-format-pattern";
+            out.pattern = pattern;
+        }
+        KeyShape::Printable => {}
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -71,6 +137,10 @@ struct Page<'a> {
     #[serde(flatten)]
     frame: Frame<'a>,
     notice: Option<String>,
+    /// The notice says why a change was not made (it is shown as an error).
+    refused: bool,
+    /// After a key of the wrong format: what a key of that upstream looks like.
+    format: Option<Shape>,
     upstreams: Vec<String>,
     keys: Vec<Row<'a>>,
     top: Vec<TopRow>,
@@ -104,6 +174,7 @@ pub(crate) fn row<'a>(k: &'a ApiKey, now: i64) -> Row<'a> {
             .flatten(),
         back_in: k.available_at.map_or(0, |at| (at - now + 59) / 60),
         last_error: k.last_error.as_deref(),
+        error_kind: k.last_error.as_deref().map(error_kind),
     }
 }
 
@@ -144,6 +215,14 @@ pub(crate) async fn page(
         &Page {
             frame: Frame::new(&nonce, &auth),
             notice: query.get("notice").and_then(|c| notice(c)),
+            refused: query
+                .get("notice")
+                .is_some_and(|c| !DONE.contains(&c.as_str())),
+            format: query
+                .get("upstream")
+                .filter(|_| query.get("notice").is_some_and(|n| n == "bad_format"))
+                .and_then(|u| state.upstreams().key_format(u))
+                .map(|f| shape(f.shape())),
             upstreams: state.upstreams().names(),
             keys: keys.iter().map(|k| row(k, now)).collect(),
             top,
@@ -250,6 +329,12 @@ pub(crate) async fn add(
             group,
         )
         .await;
+    if let Err(PoolError::BadFormat { .. }) = &result {
+        return see_other(&format!(
+            "/admin/keys?notice=bad_format&upstream={}",
+            crate::console::url_encode(&form.upstream)
+        ));
+    }
     if let (Ok(added), Some(budget)) = (&result, budget) {
         let change = KeyChange {
             daily_budget: Some(Some(budget)),
@@ -307,6 +392,25 @@ pub(crate) async fn test(
         Err(err) => {
             tracing::error!(error = %err, "key test failed");
             back("failed")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_last_error_is_read_by_its_status() {
+        assert_eq!(super::error_kind("403 quotaExceeded"), "refused");
+        assert_eq!(super::error_kind("429"), "too_many");
+        assert_eq!(super::error_kind("503 backendError"), "upstream_failed");
+        assert_eq!(super::error_kind("400 badRequest"), "bad_request");
+        assert_eq!(
+            super::error_kind("the upstream could not be reached"),
+            "unreachable"
+        );
+        assert_eq!(super::error_kind(""), "unreachable");
+        for summary in ["400", "401", "404", "429", "500", "timeout"] {
+            assert!(super::ERROR_KINDS.contains(&super::error_kind(summary)));
         }
     }
 }

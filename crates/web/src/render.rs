@@ -213,6 +213,7 @@ mod tests {
         wanted.extend(
             crate::account_page::PASSWORD_PROBLEMS.map(|p| format!("account-password-{p}")),
         );
+        wanted.extend(crate::keys_page::ERROR_KINDS.map(|k| format!("key-error-{k}")));
         wanted.extend(crate::admin_account::NOTICES.map(|n| format!("account-admin-notice-{n}")));
         wanted.extend(crate::signing_keys_page::NOTICES.map(|n| format!("signing-notice-{n}")));
         for purpose in ["cookie", "jwt"] {
@@ -246,6 +247,9 @@ mod tests {
                 "console-audit",
                 "overview-logins-ok",
                 "overview-logins-refused",
+                "key-format-prefixed",
+                "key-format-pattern",
+                "key-format-printable",
             ]
             .map(String::from),
         );

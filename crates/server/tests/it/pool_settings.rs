@@ -84,7 +84,25 @@ async fn the_settings_page_manages_keys_for_admins_only() {
             ],
         )
         .await;
-    assert_eq!(bad.location(), Some("/admin/keys?notice=bad_format"));
+    assert_eq!(
+        bad.location(),
+        Some("/admin/keys?notice=bad_format&upstream=google")
+    );
+    let refused = root.open(bad.location().unwrap()).await;
+    assert!(
+        refused.body.contains("class=\"error\"")
+            && refused
+                .body
+                .contains("“AIza” followed by 35 letters, digits, - or _ (39 characters in all)"),
+        "a refusal looks like one and says what a key looks like: {}",
+        refused.body
+    );
+    let added = root.open("/admin/keys?notice=added").await;
+    assert!(added.body.contains("class=\"notice\""));
+    let nowhere = root
+        .open("/admin/keys?notice=bad_format&upstream=%3Cb%3E")
+        .await;
+    assert!(!nowhere.body.contains("A key of this upstream is"));
     let page = root.open("/admin/keys?notice=%3Cb%3E").await;
     assert!(!page.body.contains("<b>"), "unknown notices show nothing");
 

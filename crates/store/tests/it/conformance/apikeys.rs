@@ -23,8 +23,11 @@ impl KeyFormat for Google {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }
-    fn describe(&self) -> String {
-        "AIza followed by 35 letters, digits, - or _".into()
+    fn shape(&self) -> kunci_domain::apikeys::KeyShape {
+        kunci_domain::apikeys::KeyShape::Prefixed {
+            prefix: "AIza",
+            total: 39,
+        }
     }
 }
 

@@ -12,7 +12,9 @@
 //!   whole quota group (a Google Cloud project shares one quota among its keys).
 
 mod format;
+mod import;
 pub use format::{KeyFormat, KeyShape};
+pub use import::{ImportError, ImportLine, ImportReport, MAX_IMPORT_LINES};
 
 use std::fmt;
 
@@ -1167,5 +1169,68 @@ mod tests {
         assert_eq!(s.audited("admin.api_key.deleted"), [expected]);
         let again = s.pool.remove(&Actor::cli(), &key.id).await;
         assert!(matches!(again, Err(PoolError::Unknown(_))));
+    }
+
+    #[tokio::test]
+    async fn an_import_reports_each_line_and_never_its_key() {
+        let s = setup();
+        s.add(1).await;
+        let text = format!(
+            "# keys of the test upstream\n{}\n\n  {}  \nnot a key\n{}\n{}",
+            key_text(2),
+            key_text(3),
+            key_text(1),
+            key_text(2)
+        );
+        let report = s
+            .pool
+            .import(&Actor::cli(), UPSTREAM, &text, &TestFormat, 4)
+            .await
+            .unwrap();
+        let numbers: Vec<usize> = report.lines.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            numbers,
+            [2, 4, 5, 6, 7],
+            "comments and blank lines are not lines of keys"
+        );
+        assert_eq!(
+            (
+                report.added(),
+                report.duplicates(),
+                report.invalid(),
+                report.failed()
+            ),
+            (2, 2, 1, 0)
+        );
+        let shown = format!("{report:?}");
+        assert!(
+            !shown.contains(&key_text(2)[5..]),
+            "a key never in the report: {shown}"
+        );
+        assert_eq!(s.pool.list(None).await.unwrap().len(), 3);
+        assert!(
+            s.pool
+                .list(None)
+                .await
+                .unwrap()
+                .iter()
+                .all(|k| k.priority == 4 || k.priority == 0)
+        );
+        let empty = s
+            .pool
+            .import(&Actor::cli(), UPSTREAM, "# nothing\n\n", &TestFormat, 0)
+            .await;
+        assert_eq!(empty, Err(ImportError::Empty));
+        let long = "x\n".repeat(MAX_IMPORT_LINES + 1);
+        let refused = s
+            .pool
+            .import(&Actor::cli(), UPSTREAM, &long, &TestFormat, 0)
+            .await;
+        assert_eq!(refused, Err(ImportError::TooLong));
+        assert_eq!(
+            s.pool.list(None).await.unwrap().len(),
+            3,
+            "a refused text adds nothing"
+        );
     }
 }

@@ -416,3 +416,38 @@ key-error-not_found = The upstream did not know the address.
 key-error-too_many = The upstream said: too many requests for now.
 key-error-upstream_failed = The upstream failed or took too long.
 key-error-unreachable = The upstream could not be reached.
+
+## Importing keys from a file
+
+import-title = Import keys from a file
+import-file = Text file, one key per line
+import-hint = Blank lines and lines starting with # are skipped. Every key is checked, stored sealed and audited as if added alone; keys already in the pool are left as they are.
+import-submit = Import
+import-summary = { $added ->
+    [0] No key was added to { $upstream }.
+    [one] One key was added to { $upstream }.
+   *[other] { $added } keys were added to { $upstream }.
+}
+import-duplicates = { $count ->
+    [one] One line holds a key that is in the pool already.
+   *[other] { $count } lines hold keys that are in the pool already.
+}
+import-invalid = { $count ->
+    [one] One line is not a key of this upstream's format.
+   *[other] { $count } lines are not keys of this upstream's format.
+}
+import-failed = { $count ->
+    [one] One key could not be stored (see the server's log); import the file again later.
+   *[other] { $count } keys could not be stored (see the server's log); import the file again later.
+}
+import-col-line = Line
+import-col-result = Result
+import-result-added = added
+import-result-duplicate = in the pool already
+import-result-invalid = not a key
+import-result-failed = not stored
+import-error-upstream = Choose one of the upstreams in the list.
+import-error-priority = The priority is a whole number.
+import-error-not_text = Choose a text file (UTF-8), one key per line.
+import-error-empty = The file holds no key.
+import-error-too_long = The file has more than 10,000 lines: split it.

@@ -410,3 +410,28 @@ key-error-not_found = Layanan hulu tidak mengenal alamat itu.
 key-error-too_many = Layanan hulu menjawab: terlalu banyak permintaan untuk saat ini.
 key-error-upstream_failed = Layanan hulu gagal atau terlalu lama menjawab.
 key-error-unreachable = Layanan hulu tidak dapat dihubungi.
+
+## Mengimpor kunci dari berkas
+
+import-title = Impor kunci dari berkas
+import-file = Berkas teks, satu kunci per baris
+import-hint = Baris kosong dan baris yang diawali # dilewati. Setiap kunci diperiksa, disimpan tersegel, dan diaudit seolah ditambahkan satu per satu; kunci yang sudah ada di kumpulan dibiarkan.
+import-submit = Impor
+import-summary = { $added ->
+    [0] Tidak ada kunci yang ditambahkan ke { $upstream }.
+   *[other] { $added } kunci ditambahkan ke { $upstream }.
+}
+import-duplicates = { $count } baris berisi kunci yang sudah ada di kumpulan.
+import-invalid = { $count } baris bukan kunci dengan format layanan hulu ini.
+import-failed = { $count } kunci tidak dapat disimpan (lihat log server); impor berkas ini lagi nanti.
+import-col-line = Baris
+import-col-result = Hasil
+import-result-added = ditambahkan
+import-result-duplicate = sudah ada di kumpulan
+import-result-invalid = bukan kunci
+import-result-failed = tidak tersimpan
+import-error-upstream = Pilih salah satu layanan hulu dalam daftar.
+import-error-priority = Prioritas berupa bilangan bulat.
+import-error-not_text = Pilih berkas teks (UTF-8), satu kunci per baris.
+import-error-empty = Berkas ini tidak berisi kunci.
+import-error-too_long = Berkas ini lebih dari 10.000 baris: pecah menjadi beberapa berkas.

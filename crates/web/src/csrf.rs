@@ -9,7 +9,7 @@
 //! 2. [`check_token`], in the session middleware: a cookie-authenticated unsafe request must
 //!    carry the session's CSRF token, in `X-CSRF-Token` or the form field `csrf_token`.
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
@@ -22,6 +22,8 @@ use crate::state::AppState;
 
 /// The largest form body read to find `csrf_token`.
 const FORM_LIMIT: usize = 64 * 1024;
+/// The largest upload (`multipart/form-data`) read to find it: the routes' own body limit.
+const UPLOAD_LIMIT: usize = 1024 * 1024;
 
 pub(crate) fn is_unsafe(method: &Method) -> bool {
     !matches!(
@@ -137,7 +139,7 @@ pub(crate) async fn refuse_cross_site(
 }
 
 /// Layer 2: the session's token must come with the request. Reads (and gives back) a form
-/// body to find `csrf_token`.
+/// body — urlencoded, or an upload's `multipart/form-data` — to find `csrf_token`.
 pub(crate) async fn check_token(
     request: Request,
     ring: &KeyRing,
@@ -154,25 +156,53 @@ pub(crate) async fn check_token(
             Err(ApiError::CsrfFailed.into_response())
         };
     }
-    let is_form = request
+    let kind = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let multipart = kind.starts_with("multipart/form-data");
+    if !kind.starts_with("application/x-www-form-urlencoded") && !multipart {
         return Err(ApiError::CsrfFailed.into_response());
     }
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, FORM_LIMIT)
+    let limit = if multipart { UPLOAD_LIMIT } else { FORM_LIMIT };
+    let bytes = to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge.into_response())?;
-    let token = form_field(&bytes, "csrf_token");
+    let token = if multipart {
+        multipart_field(&parts.headers, bytes.clone(), "csrf_token").await
+    } else {
+        form_field(&bytes, "csrf_token")
+    };
     match token {
         Some(token) if csrf::verify(ring, secret, &token) => {
             Ok(Request::from_parts(parts, Body::from(bytes)))
         }
         _ => Err(ApiError::CsrfFailed.into_response()),
     }
+}
+
+/// The first value of `name` in a `multipart/form-data` body (an upload form), if it is text of
+/// at most a token's length.
+async fn multipart_field(headers: &HeaderMap, body: Bytes, name: &str) -> Option<String> {
+    use axum::extract::FromRequest as _;
+    let mut request = Request::new(Body::from(body));
+    if let Some(kind) = headers.get(header::CONTENT_TYPE) {
+        request
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, kind.clone());
+    }
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok().filter(|t| t.len() <= 512);
+        }
+    }
+    None
 }
 
 /// The first value of `name` in a urlencoded form.
@@ -385,5 +415,39 @@ mod tests {
         assert_eq!(form_field(body, "x").as_deref(), Some(""));
         assert_eq!(form_field(body, "bad"), None);
         assert_eq!(form_field(b"", "csrf_token"), None);
+    }
+
+    fn multipart(boundary: &str) -> HeaderMap {
+        headers(&[(
+            "content-type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )])
+    }
+
+    #[tokio::test]
+    async fn an_upload_s_token_is_read_from_its_fields_and_hostile_bodies_give_none() {
+        let body = "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"k.txt\"\r\n\
+                    Content-Type: text/plain\r\n\r\nAIza...\r\n--XX\r\n\
+                    Content-Disposition: form-data; name=\"csrf_token\"\r\n\r\nv1.ck_x.abc\r\n--XX--\r\n";
+        let token = multipart_field(&multipart("XX"), Bytes::from(body), "csrf_token").await;
+        assert_eq!(token.as_deref(), Some("v1.ck_x.abc"));
+        let long = format!(
+            "--XX\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{}\r\n--XX--\r\n",
+            "a".repeat(600)
+        );
+        for (headers, body) in [
+            (multipart("YY"), body.to_owned()),
+            (multipart("XX"), long),
+            (multipart("XX"), "--XX\r\ngarbage".to_owned()),
+            (multipart("XX"), String::new()),
+            (
+                headers(&[("content-type", "multipart/form-data")]),
+                body.to_owned(),
+            ),
+            (HeaderMap::new(), body.to_owned()),
+        ] {
+            let found = multipart_field(&headers, Bytes::from(body), "csrf_token").await;
+            assert_eq!(found, None, "{headers:?}");
+        }
     }
 }

@@ -34,6 +34,7 @@ mod health;
 pub mod i18n;
 mod inventory;
 mod jwks;
+mod key_import;
 mod key_page;
 mod keys_page;
 mod lang;

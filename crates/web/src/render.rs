@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::i18n::{Catalogs, Lang, PageLang};
 
 /// Every template, by name, as compiled into the binary.
-pub(crate) const TEMPLATES: [(&str, &str); 14] = [
+pub(crate) const TEMPLATES: [(&str, &str); 15] = [
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("forbidden.html", include_str!("templates/forbidden.html")),
@@ -37,6 +37,7 @@ pub(crate) const TEMPLATES: [(&str, &str); 14] = [
         "admin_account.html",
         include_str!("templates/admin_account.html"),
     ),
+    ("key_import.html", include_str!("templates/key_import.html")),
 ];
 
 /// The compiled templates, embedded in the binary.
@@ -212,6 +213,10 @@ mod tests {
         wanted.extend(crate::account_page::NOTICES.map(|n| format!("account-notice-{n}")));
         wanted.extend(
             crate::account_page::PASSWORD_PROBLEMS.map(|p| format!("account-password-{p}")),
+        );
+        wanted.extend(crate::key_import::PROBLEMS.map(|p| format!("import-error-{p}")));
+        wanted.extend(
+            ["added", "duplicate", "invalid", "failed"].map(|r| format!("import-result-{r}")),
         );
         wanted.extend(crate::keys_page::ERROR_KINDS.map(|k| format!("key-error-{k}")));
         wanted.extend(crate::admin_account::NOTICES.map(|n| format!("account-admin-notice-{n}")));

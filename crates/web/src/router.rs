@@ -11,9 +11,9 @@ use crate::error::{contract_errors, method_not_allowed, not_found, panic_respons
 use crate::state::AppState;
 use crate::{
     account_page, admin_account, admin_accounts, api_keys, audit_page, auth, clients_page, cors,
-    csp_report, csrf, forward_auth, headers, health, inventory, jwks, key_page, keys_page, lang,
-    limits, login, metrics, mobile, observe, openapi, overview_page, pages, scope, search,
-    session_api, signed, signing_keys_page,
+    csp_report, csrf, forward_auth, headers, health, inventory, jwks, key_import, key_page,
+    keys_page, lang, limits, login, metrics, mobile, observe, openapi, overview_page, pages, scope,
+    search, session_api, signed, signing_keys_page,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -152,6 +152,7 @@ fn admin_routes(state: &AppState) -> Router {
             post(admin_accounts::unlock),
         )
         .route("/admin/keys", get(keys_page::page).post(keys_page::add))
+        .route("/admin/keys/import", post(key_import::import))
         .route("/admin/keys/{id}/status", post(keys_page::set_status))
         .route("/admin/keys/{id}", get(key_page::page).post(key_page::edit))
         .route("/admin/keys/{id}/delete", post(key_page::delete))

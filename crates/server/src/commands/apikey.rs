@@ -54,26 +54,21 @@ async fn import(
     format: &dyn kunci_domain::apikeys::KeyFormat,
     priority: i64,
 ) -> anyhow::Result<String> {
+    use kunci_domain::apikeys::ImportLine;
     let content =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let (mut added, mut problems) = (0, Vec::new());
-    for (n, line) in content.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let key = SecretString::new(line);
-        match pool
-            .add(&Actor::cli(), upstream, &key, format, priority, None)
-            .await
-        {
-            Ok(_) => added += 1,
-            Err(err) => problems.push(format!("line {}: {err}", n + 1)),
-        }
-    }
-    let mut text = format!("imported {added} key(s) into `{upstream}`");
-    for problem in &problems {
-        text.push_str(&format!("\n  skipped {problem}"));
+    let report = pool
+        .import(&Actor::cli(), upstream, &content, format, priority)
+        .await?;
+    let mut text = format!("imported {} key(s) into `{upstream}`", report.added());
+    for (n, line) in &report.lines {
+        let why = match line {
+            ImportLine::Added { .. } => continue,
+            ImportLine::Duplicate => "this key is in the pool already".to_owned(),
+            ImportLine::Invalid => format!("not a key of `{upstream}`: {}", format.describe()),
+            ImportLine::Failed(err) => err.clone(),
+        };
+        text.push_str(&format!("\n  skipped line {n}: {why}"));
     }
     Ok(text)
 }

@@ -129,3 +129,40 @@ async fn an_administrator_rotates_keys_manages_clients_and_reads_the_audit_log()
         .await;
     browser.color_scheme(false).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_imports_keys_from_a_file() {
+    let Some(browser) = WebDriver::start().await else {
+        return;
+    };
+    let google = crate::helpers::fake_google::FakeGoogle::start().await;
+    let app = crate::pool::app_with(&google, None).await;
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("keys.txt");
+    let keys = [crate::pool::key(1), crate::pool::key(2)];
+    std::fs::write(&file, format!("{}\nnot a key\n{}\n", keys[0], keys[1])).unwrap();
+    browser.resize(1280, 900).await;
+    sign_in(&browser, &app, "root", "root pass").await;
+    browser.goto(&app.url("/admin/keys")).await;
+    browser.choose_file("input[name=file]", &file).await;
+    browser
+        .click_to_load("form[action='/admin/keys/import'] button[type=submit]")
+        .await;
+    assert_eq!(browser.text("h1").await, "Import keys from a file");
+    assert!(
+        browser
+            .text("[role=status]")
+            .await
+            .contains("2 keys were added to google")
+    );
+    assert_eq!(browser.count("tbody tr").await, 3);
+    let page = browser.source().await;
+    assert!(
+        !page.contains(&keys[0]) && !page.contains(&keys[1]),
+        "no key shown"
+    );
+    browser
+        .screenshot(&shots().join("flow-import-en.png"))
+        .await;
+    assert_eq!(app.pool.list(None).await.unwrap().len(), 2);
+}

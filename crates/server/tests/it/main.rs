@@ -29,6 +29,7 @@ mod headers;
 mod health;
 mod helpers;
 mod inventory;
+mod key_import;
 mod languages;
 mod limits;
 mod lockout;

@@ -185,6 +185,17 @@ impl WebDriver {
         .await;
     }
 
+    /// Chooses the file at `path` in the file input `css`.
+    pub async fn choose_file(&self, css: &str, path: &Path) {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", element.0),
+            Some(json!({"text": path.display().to_string()})),
+        )
+        .await;
+    }
+
     pub async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.call(

@@ -20,6 +20,7 @@ pub mod login;
 pub mod notify;
 pub mod ratelimit;
 pub mod refresh;
+pub mod reset;
 pub mod revocation;
 pub mod session;
 pub mod store;

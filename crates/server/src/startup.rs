@@ -49,6 +49,10 @@ impl Application {
     /// Builds everything from the configuration: the database (created and migrated on first
     /// run in development and test), Redis when configured, the key ring, the session store,
     /// the state, the routes, the socket.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the composition root: every service is built here, once, in order"
+    )]
     pub async fn build(
         loaded: &Loaded,
         master: MasterKey,
@@ -124,6 +128,12 @@ impl Application {
         )?;
 
         let login = Login::new(accounts.clone(), lockout.clone());
+        let resets = kunci_domain::reset::PasswordResets::new(
+            Arc::new(database.clone()),
+            accounts.clone(),
+            audit.clone(),
+            clock.clone(),
+        );
         let leaderboard = Leaderboard::new(usage.clone(), accounts.clone(), pool.clone());
         let services = Services {
             clock: clock.clone(),
@@ -132,6 +142,7 @@ impl Application {
             keys: keys.clone(),
             clients,
             accounts,
+            resets,
             login,
             pool,
             leaderboard,

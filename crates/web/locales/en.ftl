@@ -451,3 +451,19 @@ import-error-priority = The priority is a whole number.
 import-error-not_text = Choose a text file (UTF-8), one key per line.
 import-error-empty = The file holds no key.
 import-error-too_long = The file has more than 10,000 lines: split it.
+
+## Password reset links
+
+reset-title = Set a new password
+reset-for = For the account { $name }. The link works once, for an hour from when it was made.
+reset-hint = At least { $min } characters. Every session and app login of the account ends, and you sign in with the new password.
+reset-submit = Set the password
+reset-dead = This link does not work: it was used already, it has expired (links last an hour), or a newer one replaced it. Ask an administrator for a new one.
+reset-error-short = The new password needs at least { $min } characters.
+reset-error-long = The new password is longer than 256 bytes.
+reset-error-mismatch = The two new passwords differ.
+login-after-reset = Your new password is set. Sign in with it.
+account-admin-password = Password
+account-admin-reset-hint = A one-time link sets a new password within the hour. Give it to the person another way (it is shown once); an earlier link of this account stops working.
+account-admin-reset = Make a password-reset link
+account-admin-reset-made = A reset link for this account, valid for an hour and for one use:

@@ -435,3 +435,19 @@ import-error-priority = Prioritas berupa bilangan bulat.
 import-error-not_text = Pilih berkas teks (UTF-8), satu kunci per baris.
 import-error-empty = Berkas ini tidak berisi kunci.
 import-error-too_long = Berkas ini lebih dari 10.000 baris: pecah menjadi beberapa berkas.
+
+## Tautan atur ulang kata sandi
+
+reset-title = Tetapkan kata sandi baru
+reset-for = Untuk akun { $name }. Tautan ini hanya berlaku sekali, selama satu jam sejak dibuat.
+reset-hint = Minimal { $min } karakter. Semua sesi dan login aplikasi akun ini berakhir, lalu Anda masuk dengan kata sandi baru.
+reset-submit = Tetapkan kata sandi
+reset-dead = Tautan ini tidak berlaku: sudah dipakai, sudah kedaluwarsa (tautan berlaku satu jam), atau sudah diganti tautan yang lebih baru. Mintalah tautan baru kepada administrator.
+reset-error-short = Kata sandi baru minimal { $min } karakter.
+reset-error-long = Kata sandi baru lebih dari 256 byte.
+reset-error-mismatch = Kedua kata sandi baru tidak sama.
+login-after-reset = Kata sandi baru Anda sudah ditetapkan. Masuklah dengannya.
+account-admin-password = Kata sandi
+account-admin-reset-hint = Tautan sekali pakai untuk menetapkan kata sandi baru dalam satu jam. Berikan kepada orangnya lewat jalur lain (tautan hanya ditampilkan sekali); tautan sebelumnya untuk akun ini berhenti berlaku.
+account-admin-reset = Buat tautan atur ulang kata sandi
+account-admin-reset-made = Tautan atur ulang untuk akun ini, berlaku satu jam dan sekali pakai:

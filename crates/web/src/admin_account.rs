@@ -55,6 +55,8 @@ struct Page<'a> {
     entries: Vec<Entry>,
     /// The page's own account: its access cannot be taken away here.
     yourself: bool,
+    /// A reset link just made: shown on this answer only.
+    reset_link: Option<String>,
 }
 
 /// The account `name` names, or 404.
@@ -101,20 +103,69 @@ pub(crate) async fn page(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let account = account(&state, &name).await?;
-    let listed = inventory::inventory(&state, &account.id, None).await?;
+    let notice = pick(&query, "notice", &NOTICES, "account-admin-notice-");
+    render(&state, (&nonce, &auth, &who, &lang), &account, notice, None).await
+}
+
+/// `POST /admin/accounts/{name}/reset-link`: a one-time link that sets a new password within
+/// the hour (the account's earlier link stops working). The answer shows it, once: it is in no
+/// address, no later page and no cache.
+pub(crate) async fn reset_link(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    auth: AuthContext,
+    who: Principal,
+    lang: PageLang,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let account = account(&state, &name).await?;
+    let token = state
+        .resets()
+        .issue(&who.actor(), &account.username)
+        .await
+        .map_err(ApiError::from)?;
+    let link = format!(
+        "{}/reset?token={}",
+        state.settings().public_origin,
+        token.expose()
+    );
+    let mut response = render(
+        &state,
+        (&nonce, &auth, &who, &lang),
+        &account,
+        None,
+        Some(link),
+    )
+    .await?;
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+async fn render(
+    state: &AppState,
+    (nonce, auth, who, lang): (&CspNonce, &AuthContext, &Principal, &PageLang),
+    account: &Account,
+    notice: Option<String>,
+    reset_link: Option<String>,
+) -> Result<Response, ApiError> {
+    let listed = inventory::inventory(state, &account.id, None).await?;
     Ok(state.templates().render(
         "admin_account.html",
-        &lang,
+        lang,
         &Page {
-            frame: Frame::new(&nonce, &auth),
-            notice: pick(&query, "notice", &NOTICES, "account-admin-notice-"),
+            frame: Frame::new(nonce, auth),
+            notice,
             name: &account.username,
             admin: account.scopes.contains(&Scope::Admin),
             disabled: account.disabled,
             locked_until: state.lockout().locked_until(&account.username).await?,
             created_at: account.created_at,
             entries: entries(&listed),
-            yourself: is_me(&who, &account),
+            yourself: is_me(who, account),
+            reset_link,
         },
     ))
 }

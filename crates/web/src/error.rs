@@ -16,6 +16,7 @@ use kunci_domain::keys::KeyError;
 use kunci_domain::lockout::LockoutError;
 use kunci_domain::login::LoginError;
 use kunci_domain::refresh::RefreshError;
+use kunci_domain::reset::ResetError;
 use kunci_domain::store::StoreError;
 use kunci_domain::upstream::UpstreamError;
 use serde::Serialize;
@@ -359,6 +360,18 @@ impl From<KeyError> for ApiError {
                 Self::InvalidRequest("only a key in state `verify` can be retired")
             }
             err => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<ResetError> for ApiError {
+    fn from(err: ResetError) -> Self {
+        match err {
+            ResetError::Invalid => Self::NotFound,
+            ResetError::Account(err) => err.into(),
+            ResetError::Store(err) => err.into(),
+            ResetError::Audit(err) => err.into(),
+            err @ ResetError::Random(_) => Self::Internal(Box::new(err)),
         }
     }
 }

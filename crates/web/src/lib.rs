@@ -49,6 +49,7 @@ mod overview_page;
 pub mod pages;
 pub mod principal;
 mod render;
+mod reset_page;
 mod router;
 mod scope;
 mod search;

@@ -232,6 +232,7 @@ pub(crate) async fn login_form(
             next,
             username: form.username.trim(),
             expired: false,
+            reset: false,
             problem: Some(problem),
         };
         let mut page = login_page(&state, &nonce, &auth, &lang, shown);

@@ -96,6 +96,8 @@ pub(crate) struct LoginQuery {
     next: Option<String>,
     /// `1` when the middleware sent the browser here because its session ended.
     expired: Option<String>,
+    /// `1` after a reset link set a new password.
+    reset: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -107,6 +109,8 @@ struct LoginPage<'a> {
     /// What was typed, given back after a refusal (never the password).
     username: &'a str,
     expired: bool,
+    /// A reset link just set the password: sign in with the new one.
+    reset: bool,
     /// The catalog message of the refusal.
     error: Option<&'static str>,
 }
@@ -155,6 +159,7 @@ pub(crate) struct LoginForm<'a> {
     pub(crate) next: &'a str,
     pub(crate) username: &'a str,
     pub(crate) expired: bool,
+    pub(crate) reset: bool,
     pub(crate) problem: Option<LoginProblem>,
 }
 
@@ -176,6 +181,7 @@ pub(crate) fn login_page(
             next: form.next,
             username: form.username,
             expired: form.expired,
+            reset: form.reset,
             error: form.problem.map(LoginProblem::message),
         },
     )
@@ -205,6 +211,7 @@ pub(crate) async fn login(
     let form = LoginForm {
         next,
         expired: query.expired.as_deref() == Some("1"),
+        reset: query.reset.as_deref() == Some("1"),
         ..LoginForm::default()
     };
     login_page(&state, &nonce, &auth, &lang, form)
@@ -318,6 +325,7 @@ mod tests {
             next: "/\"><script>x</script>",
             username: "\"><script>y</script>",
             expired: false,
+            reset: false,
             error: Some("<b>"),
         };
         let context = minijinja::context! {

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::i18n::{Catalogs, Lang, PageLang};
 
 /// Every template, by name, as compiled into the binary.
-pub(crate) const TEMPLATES: [(&str, &str); 15] = [
+pub(crate) const TEMPLATES: [(&str, &str); 16] = [
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("forbidden.html", include_str!("templates/forbidden.html")),
@@ -38,6 +38,7 @@ pub(crate) const TEMPLATES: [(&str, &str); 15] = [
         include_str!("templates/admin_account.html"),
     ),
     ("key_import.html", include_str!("templates/key_import.html")),
+    ("reset.html", include_str!("templates/reset.html")),
 ];
 
 /// The compiled templates, embedded in the binary.
@@ -214,6 +215,7 @@ mod tests {
         wanted.extend(
             crate::account_page::PASSWORD_PROBLEMS.map(|p| format!("account-password-{p}")),
         );
+        wanted.extend(crate::reset_page::PROBLEMS.map(|p| format!("reset-error-{p}")));
         wanted.extend(crate::key_import::PROBLEMS.map(|p| format!("import-error-{p}")));
         wanted.extend(
             ["added", "duplicate", "invalid", "failed"].map(|r| format!("import-result-{r}")),
@@ -286,7 +288,7 @@ mod tests {
         };
         let context = serde_json::json!({
             "csp_nonce": "n", "who": "", "csrf_token": "t", "next": "/",
-            "username": "", "expired": true, "error": null,
+            "username": "", "expired": true, "reset": false, "error": null,
         });
         for (lang, title, switch) in [
             (

@@ -12,8 +12,8 @@ use crate::state::AppState;
 use crate::{
     account_page, admin_account, admin_accounts, api_keys, audit_page, auth, clients_page, cors,
     csp_report, csrf, forward_auth, headers, health, inventory, jwks, key_import, key_page,
-    keys_page, lang, limits, login, metrics, mobile, observe, openapi, overview_page, pages, scope,
-    search, session_api, signed, signing_keys_page,
+    keys_page, lang, limits, login, metrics, mobile, observe, openapi, overview_page, pages,
+    reset_page, scope, search, session_api, signed, signing_keys_page,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -62,6 +62,7 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/auth/verify", get(forward_auth::verify))
         .route("/login", get(pages::login).post(login::login_form))
         .route("/logout", post(login::logout_form))
+        .route("/reset", get(reset_page::page).post(reset_page::set))
         .route("/api/v1/session", get(session_api::session))
         .route("/api/v1/me", get(login::me))
         .route("/api/v1/search", get(search::search))
@@ -142,6 +143,10 @@ fn admin_routes(state: &AppState) -> Router {
         .route(
             "/admin/accounts/{name}/access",
             post(admin_account::set_access),
+        )
+        .route(
+            "/admin/accounts/{name}/reset-link",
+            post(admin_account::reset_link),
         )
         .route(
             "/admin/accounts/{name}/disabled",

@@ -15,6 +15,7 @@ use kunci_domain::login::Login;
 use kunci_domain::notify::Notifier;
 use kunci_domain::ratelimit::Limiter;
 use kunci_domain::refresh::RefreshTokens;
+use kunci_domain::reset::PasswordResets;
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::Sessions;
 use kunci_domain::upstream::Upstreams;
@@ -31,6 +32,7 @@ pub struct Services {
     pub keys: Arc<KeyRingService>,
     pub clients: ServiceClients,
     pub accounts: Accounts,
+    pub resets: PasswordResets,
     pub login: Login,
     pub pool: ApiKeyPool,
     pub leaderboard: Leaderboard,
@@ -128,6 +130,10 @@ impl AppState {
 
     pub fn accounts(&self) -> &Accounts {
         &self.inner.services.accounts
+    }
+
+    pub fn resets(&self) -> &PasswordResets {
+        &self.inner.services.resets
     }
 
     pub fn clients(&self) -> &ServiceClients {

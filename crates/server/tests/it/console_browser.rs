@@ -102,6 +102,7 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
         ("/admin/clients", "clients"),
         ("/admin/audit", "audit"),
         ("/admin", "overview"),
+        ("/reset", "reset-dead"),
         ("/", "home"),
     ] {
         browser

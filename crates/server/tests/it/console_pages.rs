@@ -421,3 +421,116 @@ async fn an_account_s_page_ends_its_sessions_and_changes_its_access() {
         "{done:?}"
     );
 }
+
+/// The link on a reset-link answer.
+fn reset_link(body: &str) -> String {
+    body.split("id=\"reset-link\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("a reset link on the page")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn a_reset_link_sets_a_password_once_within_the_hour() {
+    let app = TestApp::spawn().await;
+    let (mut root, token) = admin(&app).await;
+    let mut alice = Browser::logged_in(&app.url(""), "alice").await;
+    let made = root
+        .post_form(
+            "/admin/accounts/alice/reset-link",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert_eq!(made.headers["cache-control"], "no-store");
+    let link = reset_link(&made.body);
+    let path = link[link.find("/reset?").expect("the reset page")..].to_owned();
+    assert!(path.starts_with("/reset?token=krt_"), "{path}");
+    assert!(
+        !root
+            .open("/admin/accounts/alice")
+            .await
+            .body
+            .contains(&path),
+        "shown once"
+    );
+
+    let mut visitor = Browser::new(&app.url(""));
+    let form = visitor.arrive(&path).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("For the account alice"));
+    let csrf = field(&form.body, "csrf_token");
+    let reset_token = path.trim_start_matches("/reset?token=").to_owned();
+    let send = |new: &'static str, confirm: &'static str| {
+        [
+            ("csrf_token", csrf.clone()),
+            ("token", reset_token.clone()),
+            ("new", new.to_owned()),
+            ("confirm", confirm.to_owned()),
+        ]
+    };
+    for (new, confirm, status) in [
+        ("short", "short", 400),
+        ("a long new passphrase", "a different one", 400),
+    ] {
+        let fields = send(new, confirm);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(visitor.post_form("/reset", &pairs).await.status, status);
+    }
+    let fields = send("a long new passphrase", "a long new passphrase");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let set = visitor.post_form("/reset", &pairs).await;
+    assert_eq!(set.location(), Some("/login?reset=1"), "{}", set.body);
+    assert_ne!(
+        alice.open("/account").await.status,
+        200,
+        "the old sessions ended"
+    );
+    let login = |password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login_web"))
+            .json(&json!({"username": "alice", "password": password}))
+            .send()
+    };
+    assert_eq!(login("a long new passphrase").await.unwrap().status(), 200);
+    assert_eq!(login("alice pass").await.unwrap().status(), 401);
+    let again = visitor.post_form("/reset", &pairs).await;
+    assert_eq!(again.status, 404, "once");
+    assert!(again.body.contains("This link does not work"));
+
+    // A newer link replaces the older; an hour ends both; a token of no shape is no link.
+    let first = reset_link(
+        &root
+            .post_form(
+                "/admin/accounts/alice/reset-link",
+                &[("csrf_token", &token)],
+            )
+            .await
+            .body,
+    );
+    let second = reset_link(
+        &root
+            .post_form(
+                "/admin/accounts/alice/reset-link",
+                &[("csrf_token", &token)],
+            )
+            .await
+            .body,
+    );
+    let open = |link: &str| link[link.find("/reset?").unwrap()..].to_owned();
+    assert_eq!(visitor.open(&open(&first)).await.status, 404);
+    assert_eq!(visitor.open(&open(&second)).await.status, 200);
+    app.clock.advance(time::Duration::seconds(3601));
+    let mut later = Browser::new(&app.url(""));
+    assert_eq!(later.arrive(&open(&second)).await.status, 404);
+    for bad in ["/reset", "/reset?token=../../etc", "/reset?token=krt_%00"] {
+        assert_eq!(later.open(bad).await.status, 404, "{bad}");
+    }
+    let done = done_by_root(&app).await;
+    assert!(
+        done.contains(&"account.reset_link_created alice".to_owned()),
+        "{done:?}"
+    );
+}

@@ -20,6 +20,7 @@ mod episodes;
 mod lockout;
 mod migrate;
 mod refresh;
+mod reset;
 mod revocation;
 mod sessions;
 mod signing_keys;

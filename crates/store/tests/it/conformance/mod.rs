@@ -11,6 +11,7 @@ mod lockout;
 mod migrations;
 mod rates;
 mod refresh;
+mod resets;
 mod sessions;
 mod signing_keys;
 mod usage;

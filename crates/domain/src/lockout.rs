@@ -65,6 +65,22 @@ pub trait LockoutStore: Send + Sync + fmt::Debug {
     async fn clear(&self, key: &str) -> Result<bool, StoreError>;
     /// The lock on `key`, if any, at `now`.
     async fn locked_until(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError>;
+    /// Every key locked at `now` with its end, the latest end first, at most `limit`.
+    async fn locks(&self, now: i64, limit: u32) -> Result<Vec<(String, i64)>, StoreError>;
+}
+
+/// What a lock holds back: sign-ins to a name, or those of one browser's device cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locked {
+    Name(String),
+    Device(String),
+}
+
+/// A lock in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    pub what: Locked,
+    pub until: i64,
 }
 
 /// An attempt that may go ahead; report how it ended.
@@ -178,6 +194,40 @@ impl Lockout {
                 crate::audit::AuditedError::Action(err) => LockoutError::Store(err),
             })?;
         Ok(cleared)
+    }
+
+    /// The locks in force, the latest end first, at most `limit`.
+    pub async fn locks(&self, limit: u32) -> Result<Vec<Lock>, LockoutError> {
+        let now = self.clock.now_unix();
+        Ok(self
+            .store
+            .locks(now, limit)
+            .await?
+            .into_iter()
+            .filter_map(|(key, until)| {
+                let what = if let Some(name) = key.strip_prefix("name:") {
+                    Locked::Name(name.to_owned())
+                } else {
+                    Locked::Device(key.strip_prefix("device:")?.to_owned())
+                };
+                Some(Lock { what, until })
+            })
+            .collect())
+    }
+
+    /// An administrator lifts the lock on one browser's device cookie (audited as
+    /// `account.unlocked` of `device <first 8 characters>`). True when it was locked or
+    /// counting.
+    pub async fn unlock_device(&self, actor: &Actor, device: &str) -> Result<bool, LockoutError> {
+        let shown: String = device.chars().take(8).collect();
+        let event = AuditEvent::by(actor, "account.unlocked", format!("device {shown}"));
+        self.audit
+            .around(event, self.store.clear(&device_key(device)))
+            .await
+            .map_err(|err| match err {
+                crate::audit::AuditedError::Audit(err) => LockoutError::Audit(err),
+                crate::audit::AuditedError::Action(err) => LockoutError::Store(err),
+            })
     }
 
     /// When the name is locked until, if it is.

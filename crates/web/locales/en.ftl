@@ -467,3 +467,17 @@ account-admin-password = Password
 account-admin-reset-hint = A one-time link sets a new password within the hour. Give it to the person another way (it is shown once); an earlier link of this account stops working.
 account-admin-reset = Make a password-reset link
 account-admin-reset-made = A reset link for this account, valid for an hour and for one use:
+
+## Lockouts
+
+console-lockouts = Lockouts
+lockouts-title = Lockouts
+lockouts-intro = After too many failed sign-ins, a name is locked for a while; a browser that signed in before keeps its own budget (its device cookie), and is locked on its own. A locked name that is no account's means someone is guessing names. Unlocking forgets the failed attempts too.
+lockouts-col-what = Locked
+lockouts-col-until = Until
+lockouts-device = A browser's device cookie
+lockouts-no-account = no such account
+lockouts-empty = Nothing is locked.
+lockouts-cut = Only the { $limit } locks that end last are listed.
+lockouts-notice-unlocked = Unlocked: its failed attempts are forgotten.
+lockouts-notice-not_locked = That was not locked (any more).

@@ -451,3 +451,17 @@ account-admin-password = Kata sandi
 account-admin-reset-hint = Tautan sekali pakai untuk menetapkan kata sandi baru dalam satu jam. Berikan kepada orangnya lewat jalur lain (tautan hanya ditampilkan sekali); tautan sebelumnya untuk akun ini berhenti berlaku.
 account-admin-reset = Buat tautan atur ulang kata sandi
 account-admin-reset-made = Tautan atur ulang untuk akun ini, berlaku satu jam dan sekali pakai:
+
+## Penguncian
+
+console-lockouts = Penguncian
+lockouts-title = Penguncian
+lockouts-intro = Setelah terlalu banyak gagal masuk, sebuah nama dikunci untuk sementara; peramban yang pernah berhasil masuk punya jatahnya sendiri (cookie perangkatnya), dan dikunci tersendiri. Nama terkunci yang bukan milik akun mana pun berarti ada yang sedang menebak nama. Membuka kunci juga melupakan percobaan yang gagal.
+lockouts-col-what = Yang terkunci
+lockouts-col-until = Sampai
+lockouts-device = Cookie perangkat sebuah peramban
+lockouts-no-account = akun ini tidak ada
+lockouts-empty = Tidak ada yang terkunci.
+lockouts-cut = Hanya { $limit } penguncian yang berakhir paling akhir yang ditampilkan.
+lockouts-notice-unlocked = Kunci dibuka: percobaan yang gagal dilupakan.
+lockouts-notice-not_locked = Itu tidak (lagi) terkunci.

@@ -39,6 +39,7 @@ mod key_page;
 mod keys_page;
 mod lang;
 pub mod limits;
+mod lockouts_page;
 mod login;
 mod metrics;
 mod mobile;

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::i18n::{Catalogs, Lang, PageLang};
 
 /// Every template, by name, as compiled into the binary.
-pub(crate) const TEMPLATES: [(&str, &str); 16] = [
+pub(crate) const TEMPLATES: [(&str, &str); 17] = [
     ("base.html", include_str!("templates/base.html")),
     ("home.html", include_str!("templates/home.html")),
     ("forbidden.html", include_str!("templates/forbidden.html")),
@@ -39,6 +39,7 @@ pub(crate) const TEMPLATES: [(&str, &str); 16] = [
     ),
     ("key_import.html", include_str!("templates/key_import.html")),
     ("reset.html", include_str!("templates/reset.html")),
+    ("lockouts.html", include_str!("templates/lockouts.html")),
 ];
 
 /// The compiled templates, embedded in the binary.
@@ -215,6 +216,7 @@ mod tests {
         wanted.extend(
             crate::account_page::PASSWORD_PROBLEMS.map(|p| format!("account-password-{p}")),
         );
+        wanted.extend(crate::lockouts_page::NOTICES.map(|n| format!("lockouts-notice-{n}")));
         wanted.extend(crate::reset_page::PROBLEMS.map(|p| format!("reset-error-{p}")));
         wanted.extend(crate::key_import::PROBLEMS.map(|p| format!("import-error-{p}")));
         wanted.extend(
@@ -252,6 +254,7 @@ mod tests {
                 "console-signing-keys",
                 "console-clients",
                 "console-audit",
+                "console-lockouts",
                 "overview-logins-ok",
                 "overview-logins-refused",
                 "key-format-prefixed",

@@ -12,8 +12,8 @@ use crate::state::AppState;
 use crate::{
     account_page, admin_account, admin_accounts, api_keys, audit_page, auth, clients_page, cors,
     csp_report, csrf, forward_auth, headers, health, inventory, jwks, key_import, key_page,
-    keys_page, lang, limits, login, metrics, mobile, observe, openapi, overview_page, pages,
-    reset_page, scope, search, session_api, signed, signing_keys_page,
+    keys_page, lang, limits, lockouts_page, login, metrics, mobile, observe, openapi,
+    overview_page, pages, reset_page, scope, search, session_api, signed, signing_keys_page,
 };
 
 /// The largest request body any route accepts unless it sets its own limit.
@@ -163,6 +163,8 @@ fn admin_routes(state: &AppState) -> Router {
         .route("/admin/keys/{id}/delete", post(key_page::delete))
         .route("/admin/keys/{id}/test", post(keys_page::test))
         .route("/admin", get(overview_page::page))
+        .route("/admin/lockouts", get(lockouts_page::page))
+        .route("/admin/lockouts/unlock", post(lockouts_page::unlock))
         .route("/admin/signing-keys", get(signing_keys_page::page))
         .route("/admin/audit", get(audit_page::page))
         .route("/admin/audit/verify", post(audit_page::verify))

@@ -278,6 +278,21 @@ impl LockoutStore for MemoryLockout {
             .and_then(|row| row.locked_until)
             .filter(|until| *until > now))
     }
+
+    async fn locks(&self, now: i64, limit: u32) -> Result<Vec<(String, i64)>, StoreError> {
+        self.outage.check("lockout")?;
+        let mut locks: Vec<(String, i64)> = guard(&self.rows)
+            .iter()
+            .filter_map(|(key, row)| {
+                row.locked_until
+                    .filter(|until| *until > now)
+                    .map(|until| (key.clone(), until))
+            })
+            .collect();
+        locks.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        locks.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(locks)
+    }
 }
 
 /// Accounts, unique by name (and id).

@@ -101,6 +101,7 @@ async fn the_pages_speak_both_languages_in_a_real_browser() {
         ("/admin/signing-keys", "signing-keys"),
         ("/admin/clients", "clients"),
         ("/admin/audit", "audit"),
+        ("/admin/lockouts", "lockouts"),
         ("/admin", "overview"),
         ("/reset", "reset-dead"),
         ("/", "home"),

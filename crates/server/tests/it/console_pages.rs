@@ -534,3 +534,70 @@ async fn a_reset_link_sets_a_password_once_within_the_hour() {
         "{done:?}"
     );
 }
+
+#[tokio::test]
+async fn the_lockouts_page_lists_locks_and_lifts_them() {
+    let app = TestApp::spawn().await;
+    let (mut root, token) = admin(&app).await;
+    let empty = root.open("/admin/lockouts").await;
+    assert!(empty.body.contains("Nothing is locked."), "{}", empty.body);
+    for name in ["alice", "mallory-guess"] {
+        for _ in 0..5 {
+            app.client
+                .post(app.url("/api/v1/auth/login_web"))
+                .json(&json!({"username": name, "password": "wrong"}))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let page = root.open("/admin/lockouts").await;
+    assert!(
+        page.body.contains("href=\"/admin/accounts/alice\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(
+        "<code>mallory-guess</code> <span class=\"badge status-invalid\">no such account"
+    ));
+    let unlocked = root
+        .post_form(
+            "/admin/lockouts/unlock",
+            &[
+                ("csrf_token", &token),
+                ("kind", "name"),
+                ("subject", "mallory-guess"),
+            ],
+        )
+        .await;
+    assert_eq!(unlocked.location(), Some("/admin/lockouts?notice=unlocked"));
+    let again = root
+        .post_form(
+            "/admin/lockouts/unlock",
+            &[
+                ("csrf_token", &token),
+                ("kind", "name"),
+                ("subject", "mallory-guess"),
+            ],
+        )
+        .await;
+    assert_eq!(again.location(), Some("/admin/lockouts?notice=not_locked"));
+    let bad = root
+        .post_form(
+            "/admin/lockouts/unlock",
+            &[
+                ("csrf_token", &token),
+                ("kind", "everything"),
+                ("subject", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let left = root.open("/admin/lockouts").await;
+    assert!(!left.body.contains("mallory-guess") && left.body.contains("/admin/accounts/alice"));
+    let done = done_by_root(&app).await;
+    assert!(
+        done.contains(&"account.unlocked mallory-guess".to_owned()),
+        "{done:?}"
+    );
+}

@@ -91,6 +91,14 @@ impl LockoutStore for Database {
         .map_err(store_error)?;
         Ok(row.map(|(until,)| until))
     }
+
+    async fn locks(&self, now: i64, limit: u32) -> Result<Vec<(String, i64)>, StoreError> {
+        with_pool!(self, pool => sqlx::query_as(self.sql(
+            "SELECT \"key\", locked_until FROM login_attempts WHERE locked_until > $1 \
+             ORDER BY locked_until DESC, \"key\" LIMIT $2"))
+            .bind(now).bind(i64::from(limit)).fetch_all(pool).await)
+        .map_err(store_error)
+    }
 }
 
 /// [`RESERVE`] on MySQL: `None` when the key is locked.

@@ -188,7 +188,42 @@ async fn an_administrator_unlocks(db: Database) {
     );
 }
 
+async fn the_locks_in_force_are_listed_and_a_device_is_unlocked(db: Database) {
+    use kunci_domain::lockout::Locked;
+    let (lockout, clock, _, _) = lockout(&db).await;
+    for _ in 0..5 {
+        fail(&lockout, "gina", None).await.unwrap();
+    }
+    clock.advance(Duration::minutes(1));
+    for _ in 0..5 {
+        fail(&lockout, "hank", Some("dev-9")).await.unwrap();
+    }
+    fail(&lockout, "ivan", None).await.unwrap();
+    let locks = lockout.locks(10).await.unwrap();
+    let what: Vec<&Locked> = locks.iter().map(|l| &l.what).collect();
+    assert_eq!(
+        what,
+        [
+            &Locked::Device("dev-9".into()),
+            &Locked::Name("gina".into())
+        ],
+        "the latest end first; counting is not locked"
+    );
+    assert_eq!(locks[0].until - locks[1].until, 60);
+    assert_eq!(lockout.locks(1).await.unwrap().len(), 1);
+    let actor = kunci_domain::audit::Actor::cli();
+    assert!(lockout.unlock_device(&actor, "dev-9").await.unwrap());
+    assert!(lockout.check_in("hank", Some("dev-9")).await.is_ok());
+    assert_eq!(lockout.locks(10).await.unwrap().len(), 1);
+    clock.advance(Duration::hours(13));
+    assert!(
+        lockout.locks(10).await.unwrap().is_empty(),
+        "an ended lock is not listed"
+    );
+}
+
 crate::backends!(
+    the_locks_in_force_are_listed_and_a_device_is_unlocked,
     five_failures_lock_the_name_for_the_lock_period,
     a_success_before_the_limit_resets_the_count,
     parallel_attempts_never_get_past_the_limit,

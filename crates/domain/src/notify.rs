@@ -68,6 +68,41 @@ impl EventKind {
     }
 }
 
+/// How a mail names things, in the deployment's language (the web layer's catalogs give it).
+pub trait MailWording: Send + Sync + fmt::Debug {
+    /// The event's title: the subject line and the mail's first line.
+    fn title(&self, kind: EventKind) -> String;
+    /// The label of a line of the body (`kind`, `subject`, `at`, or a detail's key); `None`:
+    /// the key itself.
+    fn label(&self, field: &str) -> Option<String>;
+    /// A time, as the pages show one.
+    fn time(&self, unix: i64) -> String;
+}
+
+/// The code's own English: titles from [`EventKind::title`], keys as labels, RFC 3339 times.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainWording;
+
+impl MailWording for PlainWording {
+    fn title(&self, kind: EventKind) -> String {
+        kind.title().to_owned()
+    }
+
+    fn label(&self, _field: &str) -> Option<String> {
+        None
+    }
+
+    fn time(&self, unix: i64) -> String {
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| unix.to_string())
+    }
+}
+
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

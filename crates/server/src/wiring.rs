@@ -54,6 +54,7 @@ pub fn notifier(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Di
     };
     let smtp = match (&n.smtp_url, &n.smtp_from) {
         (Some(url), Some(from)) => Some(SmtpSettings {
+            wording: Arc::new(kunci_web::i18n::MailText(language(config))),
             url: url.clone(),
             from: from.clone(),
             to: n.smtp_to.clone(),
@@ -505,10 +506,15 @@ pub fn web_settings(loaded: &Loaded) -> WebSettings {
         cors_origins: config.environment.cors_origins.clone(),
         metrics_token: config.metrics.token.clone(),
         password_min_length: security.password_min_length,
-        default_language: match config.environment.default_language {
-            crate::config::Language::En => kunci_web::i18n::Lang::En,
-            crate::config::Language::Id => kunci_web::i18n::Lang::Id,
-        },
+        default_language: language(config),
+    }
+}
+
+/// `environment.default_language`: the pages' default and the language of notification mails.
+fn language(config: &Config) -> kunci_web::i18n::Lang {
+    match config.environment.default_language {
+        crate::config::Language::En => kunci_web::i18n::Lang::En,
+        crate::config::Language::Id => kunci_web::i18n::Lang::Id,
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use hmac::{KeyInit as _, Mac as _};
 use kunci_crypto::SecretString;
 use kunci_domain::clock::Clock;
-use kunci_domain::notify::{EventKind, Notification, Notifier};
+use kunci_domain::notify::{EventKind, MailWording, Notification, Notifier};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -60,6 +60,8 @@ pub struct WebhookSettings {
 /// `[notification]` e-mail settings.
 #[derive(Debug, Clone)]
 pub struct SmtpSettings {
+    /// The words of the mails, in the deployment's language.
+    pub wording: Arc<dyn MailWording>,
     pub url: SecretString,
     pub from: String,
     pub to: Vec<String>,
@@ -373,25 +375,27 @@ impl Email {
     }
 }
 
-/// The plain-text body of a notification mail.
-fn mail_body(n: &Notification) -> String {
+/// The plain-text body of a notification mail, in the wording's language: the title, then a
+/// line per field (the kind and subject, the time, each detail).
+fn mail_body(n: &Notification, wording: &dyn MailWording) -> String {
+    let label = |field: &str| wording.label(field).unwrap_or_else(|| field.to_owned());
     let mut body = format!(
-        "{}\n\nkind: {}\nsubject: {}\n",
-        n.kind.title(),
+        "{}\n\n{}: {}\n{}: {}\n{}: {}\n",
+        wording.title(n.kind),
+        label("kind"),
         n.kind,
-        n.subject
+        label("subject"),
+        n.subject,
+        label("at"),
+        wording.time(n.at)
     );
-    if let Some(at) = time::OffsetDateTime::from_unix_timestamp(n.at)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-    {
-        body.push_str(&format!("at: {at}\n"));
-    }
     for (key, value) in &n.details {
-        body.push_str(&format!("{key}: {value}\n"));
+        // A lock's end is a time like the mail's own.
+        let value = match value.parse::<i64>() {
+            Ok(unix) if key == "until" => wording.time(unix),
+            _ => value.clone(),
+        };
+        body.push_str(&format!("{}: {value}\n", label(key)));
     }
     body
 }
@@ -414,13 +418,17 @@ impl Channel for Email {
         use lettre::AsyncTransport as _;
         let mut message = lettre::Message::builder()
             .from(self.from.clone())
-            .subject(format!("[kunci] {}: {}", n.kind.title(), n.subject));
+            .subject(format!(
+                "[kunci] {}: {}",
+                self.settings.wording.title(n.kind),
+                n.subject
+            ));
         for to in &self.to {
             message = message.to(to.clone());
         }
         let message = message
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
-            .body(mail_body(n))
+            .body(mail_body(n, self.settings.wording.as_ref()))
             .map_err(|e| format!("the mail cannot be built: {e}"))?;
         self.transport.send(message).await.map(drop).map_err(|e| {
             if e.is_permanent() {

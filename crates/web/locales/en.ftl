@@ -481,3 +481,27 @@ lockouts-empty = Nothing is locked.
 lockouts-cut = Only the { $limit } locks that end last are listed.
 lockouts-notice-unlocked = Unlocked: its failed attempts are forgotten.
 lockouts-notice-not_locked = That was not locked (any more).
+
+## Notification mails (in environment.default_language)
+
+mail-title-account_locked = an account was locked after repeated failed sign-ins
+mail-title-api_keys_exhausted = every API key of an upstream is spent
+mail-title-api_keys_recovered = API keys of an upstream are available again
+mail-title-api_key_invalid = an API key was refused as invalid
+mail-title-refresh_token_reuse = a refresh token was used twice: its app login was ended
+mail-title-signing_key_rotated = a signing key was rotated
+mail-title-backup_failed = a scheduled backup failed
+mail-field-kind = Event
+mail-field-subject = About
+mail-field-at = At
+mail-field-actor = By
+mail-field-client_id = App
+mail-field-error = Error
+mail-field-family = App login
+mail-field-key_id = Key
+mail-field-previous = Previous key
+mail-field-purpose = Signs
+mail-field-reason = Why
+mail-field-scope = Locked
+mail-field-until = Until
+mail-field-upstream = Upstream

@@ -465,3 +465,27 @@ lockouts-empty = Tidak ada yang terkunci.
 lockouts-cut = Hanya { $limit } penguncian yang berakhir paling akhir yang ditampilkan.
 lockouts-notice-unlocked = Kunci dibuka: percobaan yang gagal dilupakan.
 lockouts-notice-not_locked = Itu tidak (lagi) terkunci.
+
+## Surel pemberitahuan (dalam environment.default_language)
+
+mail-title-account_locked = sebuah akun dikunci setelah berulang kali gagal masuk
+mail-title-api_keys_exhausted = semua kunci API sebuah layanan hulu sudah habis
+mail-title-api_keys_recovered = kunci API sebuah layanan hulu tersedia lagi
+mail-title-api_key_invalid = sebuah kunci API ditolak karena tidak sah
+mail-title-refresh_token_reuse = sebuah token penyegaran dipakai dua kali: login aplikasinya diakhiri
+mail-title-signing_key_rotated = sebuah kunci penanda tangan dirotasi
+mail-title-backup_failed = pencadangan terjadwal gagal
+mail-field-kind = Peristiwa
+mail-field-subject = Tentang
+mail-field-at = Waktu
+mail-field-actor = Oleh
+mail-field-client_id = Aplikasi
+mail-field-error = Galat
+mail-field-family = Login aplikasi
+mail-field-key_id = Kunci
+mail-field-previous = Kunci sebelumnya
+mail-field-purpose = Menandatangani
+mail-field-reason = Alasan
+mail-field-scope = Yang dikunci
+mail-field-until = Sampai
+mail-field-upstream = Layanan hulu

@@ -148,6 +148,28 @@ fn quality(text: &str) -> Option<u16> {
 
 static CATALOGS: LazyLock<Catalogs> = LazyLock::new(Catalogs::new);
 
+/// The words of notification mails in one language, from the catalogs (`mail-title-<kind>`,
+/// `mail-field-<key>`): what the composition root gives the mail channel.
+#[derive(Debug, Clone, Copy)]
+pub struct MailText(pub Lang);
+
+impl kunci_domain::notify::MailWording for MailText {
+    fn title(&self, kind: kunci_domain::notify::EventKind) -> String {
+        catalogs().text(self.0, &format!("mail-title-{kind}"), None)
+    }
+
+    fn label(&self, field: &str) -> Option<String> {
+        let id = format!("mail-field-{field}");
+        catalogs()
+            .has(self.0, &id)
+            .then(|| catalogs().text(self.0, &id, None))
+    }
+
+    fn time(&self, unix: i64) -> String {
+        catalogs().date_time(self.0, unix)
+    }
+}
+
 /// The catalogs, parsed once for the process (they are part of the binary).
 pub fn catalogs() -> &'static Catalogs {
     &CATALOGS
@@ -212,6 +234,23 @@ impl Catalogs {
     /// Whether `lang` has message `id`.
     pub fn has(&self, lang: Lang, id: &str) -> bool {
         self.bundles[lang.index()].has_message(id)
+    }
+
+    /// A time as the pages show it (`3 Dec 2026, 14:05 UTC`), or `date-never` for none.
+    pub fn date_time(&self, lang: Lang, unix: i64) -> String {
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+            return self.text(lang, "date-never", None);
+        };
+        let mut args = FluentArgs::new();
+        args.set("day", t.day().to_string());
+        args.set(
+            "month",
+            self.text(lang, &format!("month-{}", u8::from(t.month())), None),
+        );
+        args.set("year", t.year().to_string());
+        args.set("hour", format!("{:02}", t.hour()));
+        args.set("minute", format!("{:02}", t.minute()));
+        self.text(lang, "date-time", Some(&args))
     }
 }
 
@@ -340,6 +379,20 @@ mod tests {
             .filter(|id| catalogs.text(Lang::En, id, None) == catalogs.text(Lang::Id, id, None))
             .collect();
         assert!(copied.is_empty(), "the same text in both: {copied:?}");
+    }
+
+    #[test]
+    fn every_notification_has_a_mail_title_in_each_language() {
+        use kunci_domain::notify::{EventKind, MailWording as _};
+        for lang in Lang::ALL {
+            for kind in EventKind::ALL {
+                let title = MailText(lang).title(kind);
+                assert!(!title.starts_with("mail-title-"), "{lang}: {kind}");
+            }
+            assert!(MailText(lang).label("kind").is_some());
+            assert_eq!(MailText(lang).label("no_such_detail"), None);
+        }
+        assert_eq!(MailText(Lang::Id).time(0), "1 Jan 1970 pukul 00.00 UTC");
     }
 
     #[test]

@@ -117,16 +117,7 @@ fn when(catalogs: &Catalogs, lang: Lang, unix: i64) -> String {
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
         return catalogs.text(lang, "date-never", None);
     };
-    let mut args = FluentArgs::new();
-    args.set("day", t.day().to_string());
-    args.set(
-        "month",
-        catalogs.text(lang, &format!("month-{}", u8::from(t.month())), None),
-    );
-    args.set("year", t.year().to_string());
-    args.set("hour", format!("{:02}", t.hour()));
-    args.set("minute", format!("{:02}", t.minute()));
-    let shown = catalogs.text(lang, "date-time", Some(&args));
+    let shown = catalogs.date_time(lang, unix);
     let machine = t.format(&Rfc3339).unwrap_or_default();
     // Both parts are digits, letters of our own catalogs and punctuation; escaped anyway.
     let escape = |text: &str| {

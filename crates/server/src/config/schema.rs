@@ -169,7 +169,8 @@ pub static KEYS: &[Key] = &[
     )
     .doc(
         "The language of the pages for a visitor who has not chosen one (the `kunci_lang` \
-         cookie) and whose browser asks for neither English nor Indonesian (`Accept-Language`).",
+         cookie) and whose browser asks for neither English nor Indonesian (`Accept-Language`), \
+         and of the notification mails.",
     ),
     Key::new(
         "environment.shutdown_timeout_secs",

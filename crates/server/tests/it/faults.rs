@@ -284,8 +284,9 @@ fn audited_creations(kunci: &Kunci) -> Vec<String> {
 fn serve_killed_mid_write_ten_times_keeps_every_acknowledged_write_and_a_sound_log() {
     let kunci = Kunci::new()
         .var("KUNCI__UPSTREAM__GOOGLE__ADAPTER", "google_cse")
-        // Logins go on all through every round: no per-address login limit in the way.
+        // Logins and adds go on all through every round: no per-address limit in the way.
         .var("KUNCI__SECURITY__LOGIN_REQUESTS_PER_MINUTE", "100000")
+        .var("KUNCI__SECURITY__API_REQUESTS_PER_SECOND", "100000")
         .var(
             "KUNCI__UPSTREAM__GOOGLE__CX",
             "017576662512468239146:omuauf_lfve",

@@ -215,3 +215,43 @@ async fn a_webhook_without_a_secret_is_refused_at_start() {
     assert!(err.contains("webhook_secret"), "{err}");
     assert!(!err.contains("T0K3N"), "{err}");
 }
+
+#[tokio::test]
+async fn mail_speaks_the_deployment_s_language() {
+    let mut smtp = SmtpSink::start().await;
+    let app = TestApp::builder()
+        .var(
+            "KUNCI__NOTIFICATION__SMTP_URL",
+            &format!("smtp://127.0.0.1:{}", smtp.port),
+        )
+        .var("KUNCI__NOTIFICATION__SMTP_FROM", "kunci@example.test")
+        .var("KUNCI__NOTIFICATION__SMTP_TO", "ops@example.test")
+        .var("KUNCI__NOTIFICATION__SMTP_EVENTS", "signing_key_rotated")
+        .var("KUNCI__ENVIRONMENT__DEFAULT_LANGUAGE", "id")
+        .spawn()
+        .await
+        .unwrap();
+    let kid = app.keys.rotate(KeyPurpose::Jwt).await.unwrap();
+    let mail = smtp.next().await;
+    assert!(
+        mail.data
+            .contains("Subject: [kunci] sebuah kunci penanda tangan dirotasi"),
+        "{}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains("Peristiwa: signing_key_rotated"),
+        "{}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains("pukul"),
+        "the time as the pages show it: {}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains(&format!("Tentang: {kid}")),
+        "{}",
+        mail.data
+    );
+}

@@ -11,10 +11,14 @@
 //! - **Marks** are compare-and-set and keep the later `available_at`; a daily quota marks the
 //!   whole quota group (a Google Cloud project shares one quota among its keys).
 
+mod daily;
 mod format;
 mod import;
+mod status;
+pub use daily::{DailyUse, DailyUseStore, DailyUses};
 pub use format::{KeyFormat, KeyShape};
 pub use import::{ImportError, ImportLine, ImportReport, MAX_IMPORT_LINES};
+pub use status::KeyStatus;
 
 use std::fmt;
 
@@ -22,54 +26,6 @@ use async_trait::async_trait;
 
 use crate::audit::{Actor, AuditEvent, AuditedError, Journal};
 use crate::store::StoreError;
-
-/// A key's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyStatus {
-    Active,
-    /// Throttled for a short while (per-minute limit, 5xx).
-    Cooling,
-    /// Its (group's) daily quota is spent until `available_at`.
-    QuotaExceeded,
-    /// Handed to one request to find out whether it recovered.
-    Probing,
-    /// Refused by the upstream as invalid; only an administrator brings it back.
-    Invalid,
-    /// Turned off by an administrator.
-    Disabled,
-}
-
-impl KeyStatus {
-    pub const ALL: [Self; 6] = [
-        Self::Active,
-        Self::Cooling,
-        Self::QuotaExceeded,
-        Self::Probing,
-        Self::Invalid,
-        Self::Disabled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Cooling => "cooling",
-            Self::QuotaExceeded => "quota_exceeded",
-            Self::Probing => "probing",
-            Self::Invalid => "invalid",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl fmt::Display for KeyStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A key as stored. `sealed` is the key encrypted under the master key; `hash` a keyed hash
 /// for duplicates; `masked` the only form ever shown.
@@ -265,6 +221,8 @@ pub struct ApiKeyPool {
     audit: crate::audit::AuditLog,
     notifier: std::sync::Arc<dyn crate::notify::Notifier>,
     episodes: crate::notify::Episodes,
+    /// Uses per key and day, for the charts (the server's pool counts them; tools do not).
+    daily: Option<std::sync::Arc<DailyUses>>,
 }
 
 /// How long a recovering key is reserved for the one request that probes it.
@@ -294,7 +252,19 @@ impl ApiKeyPool {
             audit,
             notifier,
             episodes,
+            daily: None,
         }
+    }
+
+    /// Counts the uses of every key per day in `daily` (the console's charts).
+    pub fn with_daily(mut self, daily: std::sync::Arc<DailyUses>) -> Self {
+        self.daily = Some(daily);
+        self
+    }
+
+    /// The daily counts, when this pool keeps them.
+    pub fn daily(&self) -> Option<&DailyUses> {
+        self.daily.as_deref()
     }
 
     /// The port itself, for the adapters' tests and for the outbound gateway; handlers use the
@@ -511,7 +481,12 @@ impl ApiKeyPool {
                 return Ok(None);
             };
             match self.open(&key) {
-                Ok(secret) => return Ok(Some((key, secret))),
+                Ok(secret) => {
+                    if let Some(daily) = &self.daily {
+                        daily.count(&key.id, now);
+                    }
+                    return Ok(Some((key, secret)));
+                }
                 Err(err) => {
                     // A row that will not decrypt is never used in clear, and never again.
                     tracing::error!(error = %err, key = %key.masked, "an API key cannot be opened");

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kunci_domain::apikeys::DailyUses;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::Clock;
 use kunci_domain::keys::KeyRingService;
@@ -32,6 +33,8 @@ pub struct JobDeps {
     pub limiter: Arc<Limiter>,
     pub revocations: Arc<Revocations>,
     pub usage: Arc<BufferedUsage>,
+    /// Uses per API key and day, written each second like the usage counts.
+    pub daily: Arc<DailyUses>,
     /// Scheduled backups and their interval, when `[backup]` asks for them.
     pub backup: Option<(crate::backup::Schedule, Duration)>,
     /// The certificate served over HTTPS, read again when its files change.
@@ -46,6 +49,7 @@ const CERTIFICATE_CHECK: Duration = Duration::from_secs(30);
 pub struct Jobs {
     keys: Arc<KeyRingService>,
     usage: Arc<BufferedUsage>,
+    daily: Arc<DailyUses>,
     notifier: Arc<Dispatcher>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -73,9 +77,19 @@ impl Jobs {
                 async move { usage.flush().await.map_err(|e| e.to_string()) }
             },
         ));
+        let days = deps.daily.clone();
+        tasks.push(every(
+            Duration::from_secs(1),
+            "write daily key uses",
+            move || {
+                let daily = days.clone();
+                async move { daily.flush().await.map_err(|e| e.to_string()) }
+            },
+        ));
         Self {
             keys: deps.keys,
             usage: deps.usage,
+            daily: deps.daily,
             notifier: deps.notifier,
             tasks,
         }
@@ -89,6 +103,9 @@ impl Jobs {
         }
         if let Err(err) = self.usage.flush().await {
             tracing::warn!(error = %err, "could not write usage counts at shutdown");
+        }
+        if let Err(err) = self.daily.flush().await {
+            tracing::warn!(error = %err, "could not write daily key uses at shutdown");
         }
         if let Err(err) = self.keys.flush_verifications().await {
             tracing::warn!(error = %err, "could not flush key verification counters at shutdown");

@@ -107,13 +107,17 @@ impl Application {
         let revocations = wiring::revocations(config, &database, &clock).await?;
 
         // [upstream]: the API-key pool and the third-party APIs it serves.
+        let daily = Arc::new(kunci_domain::apikeys::DailyUses::new(Arc::new(
+            database.clone(),
+        )));
         let pool = wiring::api_key_pool(
             &database,
             master.clone(),
             clock.clone(),
             audit.clone(),
             notifier.clone(),
-        );
+        )
+        .with_daily(daily.clone());
         let answers = wiring::answers(config, redis.as_ref())?;
         // Calls are counted in memory and written once a second (by the jobs below).
         let usage = Arc::new(BufferedUsage::new(wiring::usage(
@@ -172,6 +176,7 @@ impl Application {
             limiter,
             revocations,
             usage,
+            daily,
             backup: crate::backup::Schedule::of(loaded, &database, &master)?.map(|schedule| {
                 let hours = u64::from(config.backup.interval_hours);
                 (schedule, Duration::from_secs(hours * 3600))

@@ -505,3 +505,14 @@ mail-field-reason = Why
 mail-field-scope = Locked
 mail-field-until = Until
 mail-field-upstream = Upstream
+
+## Use of the keys over 30 days
+
+usage-title = Use over the last 30 days
+usage-hint = How often the pool handed out a key, per day (UTC): one chart per quota group, and one per upstream for its keys without a group.
+usage-group = Quota group { $group }
+usage-ungrouped = Keys of { $upstream } without a group
+usage-of-key = Uses of { $key } per day
+usage-uses = uses
+usage-day = Day (UTC)
+chart-empty = nothing in this period.

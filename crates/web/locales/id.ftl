@@ -489,3 +489,14 @@ mail-field-reason = Alasan
 mail-field-scope = Yang dikunci
 mail-field-until = Sampai
 mail-field-upstream = Layanan hulu
+
+## Pemakaian kunci selama 30 hari
+
+usage-title = Pemakaian selama 30 hari terakhir
+usage-hint = Seberapa sering kumpulan menyerahkan kunci, per hari (UTC): satu grafik per grup kuota, dan satu per layanan hulu untuk kuncinya yang tanpa grup.
+usage-group = Grup kuota { $group }
+usage-ungrouped = Kunci { $upstream } tanpa grup
+usage-of-key = Pemakaian { $key } per hari
+usage-uses = pemakaian
+usage-day = Hari (UTC)
+chart-empty = tidak ada dalam periode ini.

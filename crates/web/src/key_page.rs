@@ -39,6 +39,8 @@ struct Page<'a> {
     frame: Frame<'a>,
     notice: Option<String>,
     key: Row<'a>,
+    /// The key's use over 30 days.
+    usage: crate::chart::Chart,
 }
 
 /// `GET /admin/keys/{id}`
@@ -65,6 +67,12 @@ pub(crate) async fn page(
             frame: Frame::new(&nonce, &auth),
             notice,
             key: row(key, state.clock().now_unix()),
+            usage: crate::usage_charts::of_key(
+                key,
+                &crate::usage_charts::recent(&state).await,
+                lang.lang,
+                state.clock().now_unix(),
+            ),
         },
     )
 }

@@ -144,6 +144,8 @@ struct Page<'a> {
     upstreams: Vec<String>,
     keys: Vec<Row<'a>>,
     top: Vec<TopRow>,
+    /// Use over 30 days, per quota group.
+    usage: Vec<crate::usage_charts::UsageChart>,
 }
 
 #[derive(Serialize)]
@@ -226,6 +228,12 @@ pub(crate) async fn page(
             upstreams: state.upstreams().names(),
             keys: keys.iter().map(|k| row(k, now)).collect(),
             top,
+            usage: crate::usage_charts::by_group(
+                &keys,
+                &crate::usage_charts::recent(&state).await,
+                page.lang,
+                now,
+            ),
         },
     )
 }

@@ -61,6 +61,7 @@ pub mod signed;
 mod signing_keys_page;
 mod state;
 mod tls;
+mod usage_charts;
 
 pub use auth::{AuthContext, Principal, Via};
 pub use cookies::CookieSettings;

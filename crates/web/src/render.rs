@@ -246,6 +246,7 @@ mod tests {
                 "console-clients",
                 "console-audit",
                 "console-lockouts",
+                "usage-uses",
                 "overview-logins-ok",
                 "overview-logins-refused",
                 "key-format-prefixed",

@@ -62,6 +62,10 @@ fn language_neutral(line: &str) -> bool {
         || line.starts_with("alice")
         || line == "—"
         || line.contains("UTC")
+        // A chart's day ("4 Nov"): most months are abbreviated alike in both.
+        || line.split_once(' ').is_some_and(|(day, month)| {
+            day.parse::<u8>().is_ok() && month.len() == 3
+        })
         || line.contains("AIza")
         || line.starts_with("google")
         || !line.chars().any(char::is_alphabetic)

@@ -144,6 +144,20 @@ async fn a_search_is_served_with_a_pool_key_and_then_from_the_cache() {
         "{}",
         page.body
     );
+    // The one call the pool made is today's one use, on the group's chart and the key's own.
+    assert!(
+        page.body
+            .contains("Keys of google without a group: 1</title>"),
+        "{}",
+        page.body
+    );
+    let id = app.pool.list(None).await.unwrap()[0].id.clone();
+    let key_page = root.open(&format!("/admin/keys/{id}")).await;
+    assert!(
+        key_page.body.contains("per day: 1</title>"),
+        "{}",
+        key_page.body
+    );
 
     let mut anonymous = Browser::new(&app.url(""));
     anonymous.arrive("/").await;

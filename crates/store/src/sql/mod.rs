@@ -14,6 +14,7 @@ mod accounts;
 mod apikeys;
 mod audit;
 mod clients;
+mod daily;
 mod database;
 mod dump;
 mod episodes;

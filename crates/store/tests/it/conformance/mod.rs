@@ -5,6 +5,7 @@ mod apikeys;
 mod audit;
 mod circuit;
 mod clients;
+mod daily;
 mod dump;
 mod episodes;
 mod lockout;

@@ -11,11 +11,9 @@
 //! - **Marks** are compare-and-set and keep the later `available_at`; a daily quota marks the
 //!   whole quota group (a Google Cloud project shares one quota among its keys).
 
-mod daily;
 mod format;
 mod import;
 mod status;
-pub use daily::{DailyUse, DailyUseStore, DailyUses};
 pub use format::{KeyFormat, KeyShape};
 pub use import::{ImportError, ImportLine, ImportReport, MAX_IMPORT_LINES};
 pub use status::KeyStatus;
@@ -85,6 +83,17 @@ pub enum Verdict {
     Invalid,
     /// The request was wrong (a bad `cx`, a bad argument): no key is blamed.
     ClientError,
+}
+
+impl Verdict {
+    /// The name its hourly count goes under (the overview's chart of upstream answers).
+    pub fn tally(&self) -> &'static str {
+        match self {
+            Self::Served => "upstream.served",
+            Self::QuotaExceeded { .. } | Self::Cooling { .. } => "upstream.limited",
+            Self::Invalid | Self::ClientError => "upstream.refused",
+        }
+    }
 }
 
 #[async_trait]
@@ -221,8 +230,12 @@ pub struct ApiKeyPool {
     audit: crate::audit::AuditLog,
     notifier: std::sync::Arc<dyn crate::notify::Notifier>,
     episodes: crate::notify::Episodes,
-    /// Uses per key and day, for the charts (the server's pool counts them; tools do not).
-    daily: Option<std::sync::Arc<DailyUses>>,
+    /// Uses per key and day, and the upstreams' answers per hour, for the console's charts
+    /// (the server's pool counts them; the command line's does not).
+    tallies: Option<(
+        std::sync::Arc<crate::tally::Tallies>,
+        std::sync::Arc<crate::tally::Tallies>,
+    )>,
 }
 
 /// How long a recovering key is reserved for the one request that probes it.
@@ -252,19 +265,24 @@ impl ApiKeyPool {
             audit,
             notifier,
             episodes,
-            daily: None,
+            tallies: None,
         }
     }
 
-    /// Counts the uses of every key per day in `daily` (the console's charts).
-    pub fn with_daily(mut self, daily: std::sync::Arc<DailyUses>) -> Self {
-        self.daily = Some(daily);
+    /// Counts each key's uses per day in `daily` (by key id) and the upstreams' answers per
+    /// hour in `hourly` (`upstream.<verdict>`), for the console's charts.
+    pub fn with_tallies(
+        mut self,
+        daily: std::sync::Arc<crate::tally::Tallies>,
+        hourly: std::sync::Arc<crate::tally::Tallies>,
+    ) -> Self {
+        self.tallies = Some((daily, hourly));
         self
     }
 
-    /// The daily counts, when this pool keeps them.
-    pub fn daily(&self) -> Option<&DailyUses> {
-        self.daily.as_deref()
+    /// The uses per key and day, when this pool counts them.
+    pub fn daily(&self) -> Option<&crate::tally::Tallies> {
+        self.tallies.as_ref().map(|(daily, _)| daily.as_ref())
     }
 
     /// The port itself, for the adapters' tests and for the outbound gateway; handlers use the
@@ -482,7 +500,7 @@ impl ApiKeyPool {
             };
             match self.open(&key) {
                 Ok(secret) => {
-                    if let Some(daily) = &self.daily {
+                    if let Some((daily, _)) = &self.tallies {
                         daily.count(&key.id, now);
                     }
                     return Ok(Some((key, secret)));
@@ -512,6 +530,9 @@ impl ApiKeyPool {
     ) -> Result<(), PoolError> {
         let now = self.clock.now_unix();
         self.store.mark(&key.id, verdict, error, now).await?;
+        if let Some((_, hourly)) = &self.tallies {
+            hourly.count(verdict.tally(), now);
+        }
         match verdict {
             Verdict::Served => {
                 let notice = crate::notify::Notification::new(

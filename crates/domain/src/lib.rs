@@ -24,6 +24,7 @@ pub mod reset;
 pub mod revocation;
 pub mod session;
 pub mod store;
+pub mod tally;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod upstream;

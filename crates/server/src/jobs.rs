@@ -6,13 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kunci_domain::apikeys::DailyUses;
 use kunci_domain::audit::AuditLog;
 use kunci_domain::clock::Clock;
 use kunci_domain::keys::KeyRingService;
 use kunci_domain::ratelimit::Limiter;
 use kunci_domain::revocation::Revocations;
 use kunci_domain::session::SessionStore;
+use kunci_domain::tally::Tallies;
 use kunci_domain::usage::BufferedUsage;
 use kunci_store::{Database, RedisServer};
 use kunci_upstream::notify::Dispatcher;
@@ -33,8 +33,9 @@ pub struct JobDeps {
     pub limiter: Arc<Limiter>,
     pub revocations: Arc<Revocations>,
     pub usage: Arc<BufferedUsage>,
-    /// Uses per API key and day, written each second like the usage counts.
-    pub daily: Arc<DailyUses>,
+    /// The charts' counts (key uses per day, activity per hour), written each second like the
+    /// usage counts.
+    pub tallies: Vec<Arc<Tallies>>,
     /// Scheduled backups and their interval, when `[backup]` asks for them.
     pub backup: Option<(crate::backup::Schedule, Duration)>,
     /// The certificate served over HTTPS, read again when its files change.
@@ -49,7 +50,7 @@ const CERTIFICATE_CHECK: Duration = Duration::from_secs(30);
 pub struct Jobs {
     keys: Arc<KeyRingService>,
     usage: Arc<BufferedUsage>,
-    daily: Arc<DailyUses>,
+    tallies: Vec<Arc<Tallies>>,
     notifier: Arc<Dispatcher>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -77,19 +78,21 @@ impl Jobs {
                 async move { usage.flush().await.map_err(|e| e.to_string()) }
             },
         ));
-        let days = deps.daily.clone();
-        tasks.push(every(
-            Duration::from_secs(1),
-            "write daily key uses",
-            move || {
-                let daily = days.clone();
-                async move { daily.flush().await.map_err(|e| e.to_string()) }
-            },
-        ));
+        for tallies in &deps.tallies {
+            let tallies = tallies.clone();
+            tasks.push(every(
+                Duration::from_secs(1),
+                "write the charts' counts",
+                move || {
+                    let tallies = tallies.clone();
+                    async move { tallies.flush().await.map_err(|e| e.to_string()) }
+                },
+            ));
+        }
         Self {
             keys: deps.keys,
             usage: deps.usage,
-            daily: deps.daily,
+            tallies: deps.tallies,
             notifier: deps.notifier,
             tasks,
         }
@@ -104,8 +107,10 @@ impl Jobs {
         if let Err(err) = self.usage.flush().await {
             tracing::warn!(error = %err, "could not write usage counts at shutdown");
         }
-        if let Err(err) = self.daily.flush().await {
-            tracing::warn!(error = %err, "could not write daily key uses at shutdown");
+        for tallies in &self.tallies {
+            if let Err(err) = tallies.flush().await {
+                tracing::warn!(error = %err, "could not write the charts' counts at shutdown");
+            }
         }
         if let Err(err) = self.keys.flush_verifications().await {
             tracing::warn!(error = %err, "could not flush key verification counters at shutdown");

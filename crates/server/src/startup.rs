@@ -21,8 +21,9 @@ use kunci_domain::leaderboard::Leaderboard;
 use kunci_domain::login::Login;
 use kunci_domain::ratelimit::Limiter;
 use kunci_domain::session::Sessions;
+use kunci_domain::tally::{self, Tallies};
 use kunci_domain::usage::BufferedUsage;
-use kunci_store::Database;
+use kunci_store::{Database, SqlTallies, TallyTable};
 use kunci_web::{AppState, Services, SiteRoutes};
 use tokio::net::TcpListener;
 
@@ -107,9 +108,14 @@ impl Application {
         let revocations = wiring::revocations(config, &database, &clock).await?;
 
         // [upstream]: the API-key pool and the third-party APIs it serves.
-        let daily = Arc::new(kunci_domain::apikeys::DailyUses::new(Arc::new(
-            database.clone(),
-        )));
+        let tallies = |table, bucket| {
+            Arc::new(Tallies::new(
+                Arc::new(SqlTallies::new(database.clone(), table)),
+                bucket,
+            ))
+        };
+        let daily = tallies(TallyTable::KeyDays, tally::DAY);
+        let activity = tallies(TallyTable::ActivityHours, tally::HOUR);
         let pool = wiring::api_key_pool(
             &database,
             master.clone(),
@@ -117,7 +123,7 @@ impl Application {
             audit.clone(),
             notifier.clone(),
         )
-        .with_daily(daily.clone());
+        .with_tallies(daily.clone(), activity.clone());
         let answers = wiring::answers(config, redis.as_ref())?;
         // Calls are counted in memory and written once a second (by the jobs below).
         let usage = Arc::new(BufferedUsage::new(wiring::usage(
@@ -157,6 +163,7 @@ impl Application {
             revocations: revocations.clone(),
             audit: audit.clone(),
             notifier: notifier.clone(),
+            activity: activity.clone(),
         };
         // The Prometheus recorder is the process's one global (the `metrics` facade's); it is
         // installed here, once, before anything records.
@@ -176,7 +183,7 @@ impl Application {
             limiter,
             revocations,
             usage,
-            daily,
+            tallies: vec![daily, activity],
             backup: crate::backup::Schedule::of(loaded, &database, &master)?.map(|schedule| {
                 let hours = u64::from(config.backup.interval_hours);
                 (schedule, Duration::from_secs(hours * 3600))

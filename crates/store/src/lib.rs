@@ -18,7 +18,7 @@ pub mod sql;
 pub use redis::RedisServer;
 pub use sql::{
     Backend, ConnectOptions, Database, DatabaseError, DatabaseTarget, DumpError, DumpSummary,
-    MigrationState,
+    MigrationState, SqlTallies, TallyTable,
 };
 
 #[cfg(feature = "testing")]

@@ -38,6 +38,15 @@ pub(crate) async fn request_span(
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.record("status", status);
+    // The overview's requests per hour: a count in memory, written once a second.
+    state.activity().count(
+        if status >= 500 {
+            "requests.failed"
+        } else {
+            "requests"
+        },
+        state.clock().now_unix(),
+    );
     let seconds = (state.clock().now() - started).as_seconds_f64().max(0.0);
     metrics::histogram!("kunci_http_request_duration_seconds", "route" => route.clone(), "method" => method)
         .record(seconds);

@@ -1,7 +1,8 @@
 //! `GET /admin` (scope admin): the console's first page — whether each dependency answers, the
 //! counts an operator looks at first (accounts, locks, API keys by state, clients, signing
-//! keys), and the sign-ins of the last 24 hours by hour, from the audit log (so every instance
-//! shows the same figures).
+//! keys), and the last 24 hours by hour: sign-ins from the audit log, requests and upstream
+//! answers from the hourly counts every instance writes (so every instance shows the same
+//! figures).
 
 use std::collections::BTreeMap;
 
@@ -57,6 +58,8 @@ struct Page<'a> {
     logins: Chart,
     /// The sign-in entries were more than the chart reads.
     logins_cut: bool,
+    requests: Chart,
+    upstream: Chart,
 }
 
 async fn checks(state: &AppState) -> Vec<Check> {
@@ -113,9 +116,7 @@ async fn counts(state: &AppState) -> Result<Counts, ApiError> {
 
 /// Successful and refused sign-ins per hour over the last 24 hours (the current hour last).
 async fn logins(state: &AppState) -> Result<(Chart, bool), ApiError> {
-    let now = state.clock().now_unix();
-    let this_hour = now - now.rem_euclid(3600);
-    let start = this_hour - 3600 * (HOURS - 1);
+    let (labels, start) = hours(state.clock().now_unix());
     let hours = usize::try_from(HOURS).unwrap_or(0);
     let filter = AuditFilter {
         action: Some("account.login".into()),
@@ -146,12 +147,6 @@ async fn logins(state: &AppState) -> Result<(Chart, bool), ApiError> {
             break;
         }
     }
-    let labels: Vec<String> = (0..HOURS)
-        .map(|h| {
-            let at = start + 3600 * h;
-            format!("{:02}:00", at.rem_euclid(86_400) / 3600)
-        })
-        .collect();
     let chart = Chart::stacked(
         &labels,
         &[
@@ -169,6 +164,59 @@ async fn logins(state: &AppState) -> Result<(Chart, bool), ApiError> {
     Ok((chart, read >= MAX_LOGINS))
 }
 
+/// The hour labels of the last 24 hours (UTC), the current hour last, and the first hour.
+fn hours(now: i64) -> (Vec<String>, i64) {
+    let this_hour = now - now.rem_euclid(3600);
+    let start = this_hour - 3600 * (HOURS - 1);
+    let labels = (0..HOURS)
+        .map(|h| format!("{:02}:00", (start + 3600 * h).rem_euclid(86_400) / 3600))
+        .collect();
+    (labels, start)
+}
+
+/// Requests and upstream answers per hour, from every instance's counts.
+async fn activity(state: &AppState) -> (Chart, Chart) {
+    let (labels, start) = hours(state.clock().now_unix());
+    let first = start.div_euclid(3600);
+    let counts = match state.activity().since(first).await {
+        Ok(counts) => counts,
+        Err(err) => {
+            tracing::error!(error = %err, "hourly counts unavailable for the overview");
+            Vec::new()
+        }
+    };
+    let series = |label: &'static str, name: &str| Series {
+        label,
+        values: (0..HOURS)
+            .map(|h| {
+                counts
+                    .iter()
+                    .filter(|c| c.name == name && c.bucket == first + h)
+                    .map(|c| u64::try_from(c.count).unwrap_or(0))
+                    .sum()
+            })
+            .collect(),
+    };
+    let requests = Chart::stacked(
+        &labels,
+        &[
+            series("overview-requests-answered", "requests"),
+            series("overview-requests-failed", "requests.failed"),
+        ],
+        6,
+    );
+    let upstream = Chart::stacked(
+        &labels,
+        &[
+            series("overview-upstream-served", "upstream.served"),
+            series("overview-upstream-limited", "upstream.limited"),
+            series("overview-upstream-refused", "upstream.refused"),
+        ],
+        6,
+    );
+    (requests, upstream)
+}
+
 /// `GET /admin`
 pub(crate) async fn page(
     State(state): State<AppState>,
@@ -179,6 +227,7 @@ pub(crate) async fn page(
     let degraded: BTreeMap<String, serde_json::Value> =
         crate::health::degraded(&state).into_iter().collect();
     let (logins, logins_cut) = logins(&state).await?;
+    let (requests, upstream) = activity(&state).await;
     Ok(state.templates().render(
         "overview.html",
         &lang,
@@ -189,6 +238,8 @@ pub(crate) async fn page(
             counts: counts(&state).await?,
             logins,
             logins_cut,
+            requests,
+            upstream,
         },
     ))
 }

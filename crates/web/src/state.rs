@@ -43,6 +43,8 @@ pub struct Services {
     pub revocations: Arc<Revocations>,
     pub audit: AuditLog,
     pub notifier: Arc<dyn Notifier>,
+    /// Requests and upstream answers per hour, for the overview's charts.
+    pub activity: Arc<kunci_domain::tally::Tallies>,
 }
 
 /// Shared state. Clone it freely: it is one `Arc`.
@@ -130,6 +132,10 @@ impl AppState {
 
     pub fn accounts(&self) -> &Accounts {
         &self.inner.services.accounts
+    }
+
+    pub fn activity(&self) -> &kunci_domain::tally::Tallies {
+        &self.inner.services.activity
     }
 
     pub fn resets(&self) -> &PasswordResets {

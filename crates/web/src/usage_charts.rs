@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use kunci_domain::apikeys::{ApiKey, DailyUse};
+use kunci_domain::apikeys::ApiKey;
+use kunci_domain::tally::Tally;
 use serde::Serialize;
 
 use crate::chart::{Chart, Series};
@@ -30,7 +31,7 @@ fn first_day(now: i64) -> i64 {
 
 /// The counts of the last 30 days; none when the pool keeps no daily counts or they cannot be
 /// read (logged: the page still shows everything else).
-pub(crate) async fn recent(state: &AppState) -> Vec<DailyUse> {
+pub(crate) async fn recent(state: &AppState) -> Vec<Tally> {
     let Some(daily) = state.pool().daily() else {
         return Vec::new();
     };
@@ -57,15 +58,15 @@ fn labels(lang: Lang, now: i64) -> Vec<String> {
 }
 
 /// One bar chart of the uses of the keys `which` picks.
-fn chart(uses: &[DailyUse], which: impl Fn(&str) -> bool, labels: &[String], now: i64) -> Chart {
+fn chart(uses: &[Tally], which: impl Fn(&str) -> bool, labels: &[String], now: i64) -> Chart {
     let first = first_day(now);
     let mut values = vec![0_u64; labels.len()];
-    for u in uses.iter().filter(|u| which(&u.key_id)) {
-        if let Some(slot) = usize::try_from(u.day - first)
+    for u in uses.iter().filter(|u| which(&u.name)) {
+        if let Some(slot) = usize::try_from(u.bucket - first)
             .ok()
             .and_then(|i| values.get_mut(i))
         {
-            *slot += u64::try_from(u.uses).unwrap_or(0);
+            *slot += u64::try_from(u.count).unwrap_or(0);
         }
     }
     Chart::stacked(
@@ -79,12 +80,7 @@ fn chart(uses: &[DailyUse], which: impl Fn(&str) -> bool, labels: &[String], now
 }
 
 /// A chart per quota group, and one per upstream for its keys without a group.
-pub(crate) fn by_group(
-    keys: &[ApiKey],
-    uses: &[DailyUse],
-    lang: Lang,
-    now: i64,
-) -> Vec<UsageChart> {
+pub(crate) fn by_group(keys: &[ApiKey], uses: &[Tally], lang: Lang, now: i64) -> Vec<UsageChart> {
     let labels = labels(lang, now);
     let mut groups: BTreeMap<(bool, String), Vec<&str>> = BTreeMap::new();
     for key in keys {
@@ -105,7 +101,7 @@ pub(crate) fn by_group(
 }
 
 /// The chart of one key.
-pub(crate) fn of_key(key: &ApiKey, uses: &[DailyUse], lang: Lang, now: i64) -> Chart {
+pub(crate) fn of_key(key: &ApiKey, uses: &[Tally], lang: Lang, now: i64) -> Chart {
     chart(uses, |id| id == key.id, &labels(lang, now), now)
 }
 
@@ -117,25 +113,25 @@ mod tests {
     fn days_fall_in_their_bar_and_others_are_left_out() {
         let now = 86_400 * 100 + 3600;
         let uses = [
-            DailyUse {
-                key_id: "a".into(),
-                day: 100,
-                uses: 4,
+            Tally {
+                name: "a".into(),
+                bucket: 100,
+                count: 4,
             },
-            DailyUse {
-                key_id: "a".into(),
-                day: 71,
-                uses: 2,
+            Tally {
+                name: "a".into(),
+                bucket: 71,
+                count: 2,
             },
-            DailyUse {
-                key_id: "a".into(),
-                day: 70,
-                uses: 9,
+            Tally {
+                name: "a".into(),
+                bucket: 70,
+                count: 9,
             },
-            DailyUse {
-                key_id: "b".into(),
-                day: 100,
-                uses: 1,
+            Tally {
+                name: "b".into(),
+                bucket: 100,
+                count: 1,
             },
         ];
         let labels = labels(Lang::En, now);

@@ -312,7 +312,9 @@ async fn the_overview_counts_and_charts_the_day() {
     assert!(page.body.contains("<svg") && page.body.contains("Sign-ins per hour"));
     assert!(page.body.contains("aria-current=\"page\">Overview<"));
     // Root's own sign-in and alice's: two succeeded, two refused, all in the current hour.
-    let table = page.body.split("<tbody>").last().unwrap();
+    let logins = page.body.split("id=\"logins\"").nth(1).unwrap();
+    let logins = logins.split("id=\"requests\"").next().unwrap();
+    let table = logins.split("<tbody>").last().unwrap();
     let last_row = table.split("<tr>").last().unwrap();
     assert!(last_row.contains("<td>2</td><td>2</td>"), "{last_row}");
     assert!(
@@ -321,6 +323,19 @@ async fn the_overview_counts_and_charts_the_day() {
     );
     assert!(page.body.contains(">answers<"), "{}", page.body);
     assert!(page.body.contains("Sign-ins per hour (UTC): 4"));
+    // Every request so far, this one not yet; no upstream was called.
+    let requests = page
+        .body
+        .split("Requests per hour (UTC), every instance: ")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .expect("the requests chart");
+    assert!(requests >= 5, "{requests}");
+    assert!(
+        page.body
+            .contains("Upstream calls per hour (UTC)</strong>: nothing in this period.")
+    );
 }
 
 #[tokio::test]

@@ -151,6 +151,14 @@ async fn a_search_is_served_with_a_pool_key_and_then_from_the_cache() {
         "{}",
         page.body
     );
+    let overview = root.open("/admin").await;
+    assert!(
+        overview
+            .body
+            .contains("Upstream calls per hour (UTC): 1</title>"),
+        "the one call, served: {}",
+        overview.body
+    );
     let id = app.pool.list(None).await.unwrap()[0].id.clone();
     let key_page = root.open(&format!("/admin/keys/{id}")).await;
     assert!(

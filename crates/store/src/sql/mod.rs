@@ -14,7 +14,6 @@ mod accounts;
 mod apikeys;
 mod audit;
 mod clients;
-mod daily;
 mod database;
 mod dump;
 mod episodes;
@@ -25,6 +24,7 @@ mod reset;
 mod revocation;
 mod sessions;
 mod signing_keys;
+mod tally;
 mod target;
 mod usage;
 
@@ -127,6 +127,7 @@ use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 pub use database::{Backend, ConnectOptions, Database, DatabaseError};
 pub use dump::{DumpError, DumpSummary};
 pub use migrate::MigrationState;
+pub use tally::{SqlTallies, TallyTable};
 pub use target::{DatabaseTarget, TargetError};
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ mod apikeys;
 mod audit;
 mod circuit;
 mod clients;
-mod daily;
 mod dump;
 mod episodes;
 mod lockout;
@@ -15,6 +14,7 @@ mod refresh;
 mod resets;
 mod sessions;
 mod signing_keys;
+mod tally;
 mod usage;
 
 /// The audit entry that a test's direct write commits with (a store's journaled writes take

@@ -43,3 +43,27 @@ impl Probe for Optional {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ProbeFailure(pub String);
+
+/// How a posture check (`kunci doctor`) came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostureLevel {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One finding of the deployment's posture, for the console: a stable code and its arguments,
+/// which the console's catalogs put into words (`doctor-<code>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostureFinding {
+    pub level: PostureLevel,
+    pub code: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+/// The posture checks the console shows (those of `kunci doctor` that need neither a request
+/// to the deployment itself nor the command line's environment).
+#[async_trait::async_trait]
+pub trait Posture: Send + Sync + std::fmt::Debug {
+    async fn findings(&self) -> Vec<PostureFinding>;
+}

@@ -26,31 +26,44 @@ pub struct Finding {
     pub level: Level,
     pub what: String,
     pub fix: Option<String>,
+    /// What the console shows instead of `what`: catalog message `doctor-<code>` with `args`
+    /// ("" for the checks the console does not run).
+    pub code: &'static str,
+    pub args: Vec<(&'static str, String)>,
 }
 
 impl Finding {
-    fn pass(what: impl Into<String>) -> Self {
+    pub fn new(level: Level, what: impl Into<String>, fix: Option<String>) -> Self {
         Self {
-            level: Level::Pass,
+            level,
             what: what.into(),
-            fix: None,
+            fix,
+            code: "",
+            args: Vec::new(),
         }
+    }
+
+    fn pass(what: impl Into<String>) -> Self {
+        Self::new(Level::Pass, what, None)
     }
 
     fn warn(what: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self {
-            level: Level::Warn,
-            what: what.into(),
-            fix: Some(fix.into()),
-        }
+        Self::new(Level::Warn, what, Some(fix.into()))
     }
 
     fn fail(what: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self {
-            level: Level::Fail,
-            what: what.into(),
-            fix: Some(fix.into()),
-        }
+        Self::new(Level::Fail, what, Some(fix.into()))
+    }
+
+    /// The console's words for it.
+    pub fn code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, value.to_string()));
+        self
     }
 }
 
@@ -85,6 +98,7 @@ pub fn key_files(root: &Path, environment: Environment, key_file: Option<&Path>)
         findings.push(match permissions::check(path) {
             Ok(()) if path.exists() => {
                 Finding::pass(format!("master key file {} is private", path.display()))
+                    .code("key_file_private")
             }
             Ok(()) => Finding::fail(
                 format!(
@@ -92,7 +106,9 @@ pub fn key_files(root: &Path, environment: Environment, key_file: Option<&Path>)
                     path.display()
                 ),
                 "point it at the mounted key file",
-            ),
+            )
+            .code("key_file_missing")
+            .arg("path", path.display()),
             Err(loose) => Finding::fail(
                 format!(
                     "master key file {} is readable by group or others (mode {:04o})",
@@ -100,29 +116,39 @@ pub fn key_files(root: &Path, environment: Environment, key_file: Option<&Path>)
                     loose.mode
                 ),
                 format!("chmod 600 {}", path.display()),
-            ),
+            )
+            .code("key_file_loose")
+            .arg("path", path.display()),
         });
     }
     let instance_key = root.join("instance").join(".masterkey");
     if instance_key.exists() {
         if let Err(loose) = permissions::check(&instance_key) {
-            findings.push(Finding::fail(
-                format!(
-                    "{} is readable by group or others (mode {:04o})",
-                    instance_key.display(),
-                    loose.mode
-                ),
-                format!("chmod 600 {}", instance_key.display()),
-            ));
+            findings.push(
+                Finding::fail(
+                    format!(
+                        "{} is readable by group or others (mode {:04o})",
+                        instance_key.display(),
+                        loose.mode
+                    ),
+                    format!("chmod 600 {}", instance_key.display()),
+                )
+                .code("key_file_loose")
+                .arg("path", instance_key.display()),
+            );
         }
         if environment.is_deployed() {
-            findings.push(Finding::warn(
-                format!(
-                    "a development master key lies in {} ({environment} never reads it)",
-                    instance_key.display()
-                ),
-                "delete it unless it is this deployment's key; keep keys away from the data",
-            ));
+            findings.push(
+                Finding::warn(
+                    format!(
+                        "a development master key lies in {} ({environment} never reads it)",
+                        instance_key.display()
+                    ),
+                    "delete it unless it is this deployment's key; keep keys away from the data",
+                )
+                .code("instance_key_deployed")
+                .arg("environment", environment),
+            );
         }
     }
     findings
@@ -145,16 +171,24 @@ pub fn plaintext_env_files(root: &Path, environment: Environment) -> Vec<Finding
         let target = name.trim_start_matches(".env.");
         let fix = format!("kunci env encrypt {target}, then delete {name} (and its backups)");
         if environment.is_deployed() {
-            findings.push(Finding::fail(
-                format!("plaintext secrets file {name} on a {environment} machine"),
-                fix,
-            ));
+            findings.push(
+                Finding::fail(
+                    format!("plaintext secrets file {name} on a {environment} machine"),
+                    fix,
+                )
+                .code("env_file_deployed")
+                .arg("name", &name),
+            );
         } else {
-            findings.push(Finding::warn(format!("plaintext secrets file {name}"), fix));
+            findings.push(
+                Finding::warn(format!("plaintext secrets file {name}"), fix)
+                    .code("env_file")
+                    .arg("name", &name),
+            );
         }
     }
     if findings.is_empty() {
-        findings.push(Finding::pass("no plaintext .env files"));
+        findings.push(Finding::pass("no plaintext .env files").code("env_files_none"));
     }
     findings
 }
@@ -257,17 +291,22 @@ pub fn signing_keys(keys: &[StoredKey], rotation_days: u32, now: i64) -> Vec<Fin
         findings.push(Finding::warn(
             "automatic key rotation is off (security.key_rotation_days = 0)",
             "set security.key_rotation_days (30 is the default), or rotate by hand on a schedule",
-        ));
+        )
+        .code("rotation_off"));
     }
     for purpose in KeyPurpose::ALL {
         let active = keys
             .iter()
             .find(|k| k.purpose == purpose && k.state == KeyState::Active);
         let Some(key) = active else {
-            findings.push(Finding::warn(
-                format!("no active {} key yet", purpose.as_str()),
-                "kunci serve creates it on first start",
-            ));
+            findings.push(
+                Finding::warn(
+                    format!("no active {} key yet", purpose.as_str()),
+                    "kunci serve creates it on first start",
+                )
+                .code("no_active_key")
+                .arg("purpose", purpose.as_str()),
+            );
             continue;
         };
         let since = key.activated_at.unwrap_or(key.created_at);
@@ -281,12 +320,21 @@ pub fn signing_keys(keys: &[StoredKey], rotation_days: u32, now: i64) -> Vec<Fin
                     key.kid
                 ),
                 "kunci keys rotate (and check a server is running: it rotates on schedule)",
-            ));
+            )
+            .code("key_overdue")
+            .arg("purpose", purpose.as_str())
+            .arg("days", days)
+            .arg("rotation", rotation_days));
         } else {
-            findings.push(Finding::pass(format!(
-                "the active {} key is {days} days old",
-                purpose.as_str()
-            )));
+            findings.push(
+                Finding::pass(format!(
+                    "the active {} key is {days} days old",
+                    purpose.as_str()
+                ))
+                .code("key_age")
+                .arg("purpose", purpose.as_str())
+                .arg("days", days),
+            );
         }
     }
     findings
@@ -303,11 +351,14 @@ pub fn backups(
 ) -> Vec<Finding> {
     if interval_hours == 0 {
         return if environment == Environment::Production {
-            vec![Finding::warn(
-                "no scheduled backups (backup.interval_hours = 0)",
-                "set backup.interval_hours (24 is usual) and copy backup.dir off the machine, \
+            vec![
+                Finding::warn(
+                    "no scheduled backups (backup.interval_hours = 0)",
+                    "set backup.interval_hours (24 is usual) and copy backup.dir off the machine, \
                  or run `kunci backup create` from cron",
-            )]
+                )
+                .code("backups_off"),
+            ]
         } else {
             Vec::new()
         };
@@ -318,35 +369,48 @@ pub fn backups(
         .filter_map(|p| backup_header(p))
         .max_by_key(|h| h.created_at);
     let Some(newest) = newest else {
-        return vec![Finding::warn(
-            format!("no backup in {} yet", dir.display()),
-            "kunci serve writes one every backup.interval_hours; or run `kunci backup create`",
-        )];
+        return vec![
+            Finding::warn(
+                format!("no backup in {} yet", dir.display()),
+                "kunci serve writes one every backup.interval_hours; or run `kunci backup create`",
+            )
+            .code("no_backup_yet"),
+        ];
     };
     let mut findings = Vec::new();
     let hours = (now - newest.created_at) / 3600;
     if hours > 2 * i64::from(interval_hours) {
-        findings.push(Finding::fail(
-            format!(
-                "the newest backup is {hours} hours old; backups are due every {interval_hours}"
-            ),
-            "check the server log for backup_failed, and that a server is running",
-        ));
+        findings.push(
+            Finding::fail(
+                format!(
+                    "the newest backup is {hours} hours old; backups are due every {interval_hours}"
+                ),
+                "check the server log for backup_failed, and that a server is running",
+            )
+            .code("backup_overdue")
+            .arg("hours", hours)
+            .arg("interval", interval_hours),
+        );
     } else {
-        findings.push(Finding::pass(format!(
-            "the newest backup is {hours} hours old"
-        )));
+        findings.push(
+            Finding::pass(format!("the newest backup is {hours} hours old"))
+                .code("backup_fresh")
+                .arg("hours", hours),
+        );
     }
     if let Some(ours) = fingerprint
         && newest.fingerprint.to_string() != ours
     {
-        findings.push(Finding::fail(
-            format!(
-                "the newest backup was made with another master key ({}; this one is {ours})",
-                newest.fingerprint
-            ),
-            "back up under this deployment's key: `kunci backup create`",
-        ));
+        findings.push(
+            Finding::fail(
+                format!(
+                    "the newest backup was made with another master key ({}; this one is {ours})",
+                    newest.fingerprint
+                ),
+                "back up under this deployment's key: `kunci backup create`",
+            )
+            .code("backup_other_key"),
+        );
     }
     findings
 }
@@ -370,29 +434,39 @@ pub async fn redis_persistence(loaded: &Loaded) -> Vec<Finding> {
         return Vec::new();
     };
     let Ok(server) = kunci_store::RedisServer::new(url.expose(), &data.redis_prefix) else {
-        return vec![Finding::fail(
-            "data.redis_url is not a Redis URL",
-            "fix the URL",
-        )];
+        return vec![
+            Finding::fail("data.redis_url is not a Redis URL", "fix the URL").code("redis_url"),
+        ];
     };
     let Ok((aof, save)) = server.persistence().await else {
-        return vec![Finding::warn(
-            "Redis did not answer: its persistence was not checked",
-            "run doctor where it can reach Redis",
-        )];
+        return vec![
+            Finding::warn(
+                "Redis did not answer: its persistence was not checked",
+                "run doctor where it can reach Redis",
+            )
+            .code("redis_unreachable"),
+        ];
     };
     match (aof.as_deref(), save.as_deref()) {
-        (None, None) => vec![Finding::warn(
-            "Redis refused CONFIG GET: its persistence was not checked",
-            "check appendonly/save on the Redis server",
-        )],
-        (Some("yes"), _) => vec![Finding::pass("Redis persists sessions (appendonly)")],
-        (_, Some(save)) if !save.trim().is_empty() => {
-            vec![Finding::pass("Redis persists sessions (snapshots)")]
+        (None, None) => vec![
+            Finding::warn(
+                "Redis refused CONFIG GET: its persistence was not checked",
+                "check appendonly/save on the Redis server",
+            )
+            .code("redis_config_refused"),
+        ],
+        (Some("yes"), _) => {
+            vec![Finding::pass("Redis persists sessions (appendonly)").code("redis_persists")]
         }
-        _ => vec![Finding::warn(
-            "Redis keeps sessions in memory only: a Redis restart logs everyone out",
-            "appendonly yes (or save) on the Redis server",
-        )],
+        (_, Some(save)) if !save.trim().is_empty() => {
+            vec![Finding::pass("Redis persists sessions (snapshots)").code("redis_persists")]
+        }
+        _ => vec![
+            Finding::warn(
+                "Redis keeps sessions in memory only: a Redis restart logs everyone out",
+                "appendonly yes (or save) on the Redis server",
+            )
+            .code("redis_memory_only"),
+        ],
     }
 }

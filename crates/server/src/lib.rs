@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod jobs;
 pub mod logging;
 pub mod output;
+pub mod posture;
 pub mod secrets;
 pub mod startup;
 pub mod tls;

@@ -145,6 +145,13 @@ impl Application {
             clock.clone(),
         );
         let leaderboard = Leaderboard::new(usage.clone(), accounts.clone(), pool.clone());
+        let posture = crate::posture::ConsolePosture::start(
+            loaded,
+            keys.clone(),
+            master.fingerprint().to_string(),
+            clock.clone(),
+        )
+        .await;
         let services = Services {
             clock: clock.clone(),
             probes,
@@ -164,6 +171,7 @@ impl Application {
             audit: audit.clone(),
             notifier: notifier.clone(),
             activity: activity.clone(),
+            posture: Arc::new(posture),
         };
         // The Prometheus recorder is the process's one global (the `metrics` facade's); it is
         // installed here, once, before anything records.

@@ -368,7 +368,7 @@ overview-up = answers
 overview-down = down
 overview-optional = (kunci runs without it, in a fallback)
 overview-degraded = Running in a documented fallback:
-overview-doctor = For the security posture of this deployment (key files, HTTPS, backups, signing keys), run kunci doctor on the server.
+overview-doctor = The same checks with what to do, and those of HTTPS and cookies as the deployment answers: run kunci doctor on the server.
 overview-counts = At a glance
 overview-accounts = accounts
 overview-accounts-detail = { $admins ->
@@ -524,3 +524,38 @@ overview-upstream-title = Upstream calls per hour (UTC)
 overview-upstream-served = served
 overview-upstream-limited = throttled, over quota or unreachable
 overview-upstream-refused = key or request refused
+
+## The doctor's findings on the overview
+
+overview-posture = Posture
+overview-posture-passed = { $count ->
+    [one] One check passes
+   *[other] { $count } checks pass
+}
+overview-level-pass = passes
+overview-level-warn = warning
+overview-level-fail = failure
+doctor-key_file_private = The master key file is readable by its owner only.
+doctor-key_file_missing = KUNCI_MASTER_KEY_FILE names { $path }, which does not exist.
+doctor-key_file_loose = { $path } holds a master key and is readable by group or others: chmod 600 it.
+doctor-instance_key_deployed = A development master key lies in instance/.masterkey ({ $environment } never reads it): delete it unless it is this deployment's key.
+doctor-env_file_deployed = A plaintext secrets file, { $name }, lies on this deployed machine: encrypt it with kunci env encrypt and delete it.
+doctor-env_file = A plaintext secrets file, { $name }: encrypt it with kunci env encrypt and delete it.
+doctor-env_files_none = No plaintext .env file lies in the project folder.
+doctor-backup_leftover = { $path } is what a killed backup left behind (it may hold the database in clear): remove it.
+doctor-config_secret = The secret { $key } is written in { $file }: move it into the encrypted env file.
+doctor-redis_url = data.redis_url is not a Redis URL.
+doctor-redis_unreachable = Redis did not answer at start: its persistence was not checked.
+doctor-redis_config_refused = Redis refused CONFIG GET: its persistence was not checked.
+doctor-redis_persists = Redis keeps the sessions on disk.
+doctor-redis_memory_only = Redis keeps the sessions in memory only: a Redis restart signs everyone out (appendonly yes, or save).
+doctor-rotation_off = Automatic rotation of the signing keys is off (security.key_rotation_days = 0).
+doctor-no_active_key = There is no active { $purpose } key yet.
+doctor-key_overdue = The active { $purpose } key is { $days } days old, while rotation is every { $rotation }: rotate it, and check the schedule runs.
+doctor-key_age = The active { $purpose } key is { $days } days old.
+doctor-backups_off = No scheduled backups (backup.interval_hours = 0).
+doctor-no_backup_yet = No scheduled backup has been made yet.
+doctor-backup_overdue = The newest backup is { $hours } hours old, while backups are due every { $interval }: see the log for backup_failed.
+doctor-backup_fresh = The newest backup is { $hours } hours old.
+doctor-backup_other_key = The newest backup was made under another master key: make one under this deployment's key.
+overview-posture-clean = No check warns or fails.

@@ -365,7 +365,7 @@ overview-up = menjawab
 overview-down = mati
 overview-optional = (kunci tetap berjalan tanpanya, dalam mode cadangan)
 overview-degraded = Berjalan dalam mode cadangan yang terdokumentasi:
-overview-doctor = Untuk postur keamanan pemasangan ini (berkas kunci, HTTPS, cadangan, kunci penanda tangan), jalankan kunci doctor di server.
+overview-doctor = Pemeriksaan yang sama beserta langkah perbaikannya, serta pemeriksaan HTTPS dan cookie sebagaimana pemasangan menjawab: jalankan kunci doctor di server.
 overview-counts = Sekilas
 overview-accounts = akun
 overview-accounts-detail = { $admins } administrator, { $disabled } dinonaktifkan
@@ -508,3 +508,35 @@ overview-upstream-title = Panggilan ke layanan hulu per jam (UTC)
 overview-upstream-served = dilayani
 overview-upstream-limited = dibatasi, melewati kuota, atau tidak terjangkau
 overview-upstream-refused = kunci atau permintaan ditolak
+
+## Temuan doctor di ringkasan
+
+overview-posture = Postur keamanan
+overview-posture-passed = { $count } pemeriksaan lolos
+overview-level-pass = lolos
+overview-level-warn = peringatan
+overview-level-fail = gagal
+doctor-key_file_private = Berkas kunci induk hanya dapat dibaca pemiliknya.
+doctor-key_file_missing = KUNCI_MASTER_KEY_FILE menunjuk { $path }, yang tidak ada.
+doctor-key_file_loose = { $path } berisi kunci induk dan dapat dibaca grup atau orang lain: chmod 600 berkas itu.
+doctor-instance_key_deployed = Kunci induk pengembangan tersimpan di instance/.masterkey ({ $environment } tidak pernah membacanya): hapus, kecuali itu memang kunci pemasangan ini.
+doctor-env_file_deployed = Berkas rahasia tanpa enkripsi, { $name }, ada di mesin produksi ini: enkripsi dengan kunci env encrypt lalu hapus.
+doctor-env_file = Berkas rahasia tanpa enkripsi, { $name }: enkripsi dengan kunci env encrypt lalu hapus.
+doctor-env_files_none = Tidak ada berkas .env tanpa enkripsi di folder proyek.
+doctor-backup_leftover = { $path } adalah sisa pencadangan yang terhenti (mungkin berisi basis data tanpa enkripsi): hapus.
+doctor-config_secret = Rahasia { $key } tertulis di { $file }: pindahkan ke berkas env terenkripsi.
+doctor-redis_url = data.redis_url bukan URL Redis.
+doctor-redis_unreachable = Redis tidak menjawab saat mulai: penyimpanannya tidak diperiksa.
+doctor-redis_config_refused = Redis menolak CONFIG GET: penyimpanannya tidak diperiksa.
+doctor-redis_persists = Redis menyimpan sesi di disk.
+doctor-redis_memory_only = Redis menyimpan sesi hanya di memori: bila Redis dimulai ulang, semua orang keluar (appendonly yes, atau save).
+doctor-rotation_off = Rotasi otomatis kunci penanda tangan dimatikan (security.key_rotation_days = 0).
+doctor-no_active_key = Belum ada kunci { $purpose } yang aktif.
+doctor-key_overdue = Kunci { $purpose } yang aktif berumur { $days } hari, padahal rotasi setiap { $rotation } hari: rotasi sekarang, dan periksa apakah jadwal berjalan.
+doctor-key_age = Kunci { $purpose } yang aktif berumur { $days } hari.
+doctor-backups_off = Tidak ada pencadangan terjadwal (backup.interval_hours = 0).
+doctor-no_backup_yet = Belum ada pencadangan terjadwal yang dibuat.
+doctor-backup_overdue = Cadangan terbaru berumur { $hours } jam, padahal cadangan jatuh tempo setiap { $interval } jam: lihat log untuk backup_failed.
+doctor-backup_fresh = Cadangan terbaru berumur { $hours } jam.
+doctor-backup_other_key = Cadangan terbaru dibuat dengan kunci induk lain: buat cadangan dengan kunci pemasangan ini.
+overview-posture-clean = Tidak ada pemeriksaan yang memperingatkan atau gagal.

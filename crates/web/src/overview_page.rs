@@ -48,6 +48,46 @@ struct Counts {
     signing_verify: usize,
 }
 
+/// A posture finding in the page's language.
+#[derive(Serialize)]
+struct Posture {
+    /// `pass`, `warn` or `fail`.
+    level: &'static str,
+    text: String,
+}
+
+/// The posture checks, failures first, in `lang`.
+async fn posture(state: &AppState, lang: crate::i18n::Lang) -> Vec<Posture> {
+    use kunci_domain::health::PostureLevel;
+    let mut findings = state.posture().findings().await;
+    findings.sort_by_key(|f| match f.level {
+        PostureLevel::Fail => 0,
+        PostureLevel::Warn => 1,
+        PostureLevel::Pass => 2,
+    });
+    findings
+        .into_iter()
+        .map(|f| {
+            let mut args = fluent_bundle::FluentArgs::new();
+            for (name, value) in f.args {
+                args.set(name, value);
+            }
+            Posture {
+                level: match f.level {
+                    PostureLevel::Pass => "pass",
+                    PostureLevel::Warn => "warn",
+                    PostureLevel::Fail => "fail",
+                },
+                text: crate::i18n::catalogs().text(
+                    lang,
+                    &format!("doctor-{}", f.code),
+                    Some(&args),
+                ),
+            }
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 struct Page<'a> {
     #[serde(flatten)]
@@ -60,6 +100,10 @@ struct Page<'a> {
     logins_cut: bool,
     requests: Chart,
     upstream: Chart,
+    /// Failures and warnings, failures first.
+    posture: Vec<Posture>,
+    /// The checks that pass.
+    passed: Vec<Posture>,
 }
 
 async fn checks(state: &AppState) -> Vec<Check> {
@@ -228,6 +272,10 @@ pub(crate) async fn page(
         crate::health::degraded(&state).into_iter().collect();
     let (logins, logins_cut) = logins(&state).await?;
     let (requests, upstream) = activity(&state).await;
+    let (passed, findings): (Vec<Posture>, Vec<Posture>) = posture(&state, lang.lang)
+        .await
+        .into_iter()
+        .partition(|f| f.level == "pass");
     Ok(state.templates().render(
         "overview.html",
         &lang,
@@ -240,6 +288,8 @@ pub(crate) async fn page(
             logins_cut,
             requests,
             upstream,
+            posture: findings,
+            passed,
         },
     ))
 }

@@ -45,6 +45,8 @@ pub struct Services {
     pub notifier: Arc<dyn Notifier>,
     /// Requests and upstream answers per hour, for the overview's charts.
     pub activity: Arc<kunci_domain::tally::Tallies>,
+    /// The posture checks the overview shows.
+    pub posture: Arc<dyn kunci_domain::health::Posture>,
 }
 
 /// Shared state. Clone it freely: it is one `Arc`.
@@ -132,6 +134,10 @@ impl AppState {
 
     pub fn accounts(&self) -> &Accounts {
         &self.inner.services.accounts
+    }
+
+    pub fn posture(&self) -> &dyn kunci_domain::health::Posture {
+        self.inner.services.posture.as_ref()
     }
 
     pub fn activity(&self) -> &kunci_domain::tally::Tallies {

@@ -29,13 +29,13 @@ pub(super) async fn command(
         findings.extend(plaintext_env_files(&input.root, input.environment));
         match url {
             Some(url) => findings.extend(live(&url, input.environment).await),
-            None => findings.push(Finding {
-                level: Level::Warn,
-                what: "the live, signing-key, Redis and backup checks need a valid \
+            None => findings.push(Finding::new(
+                Level::Warn,
+                "the live, signing-key, Redis and backup checks need a valid \
                        configuration: not run"
                     .to_owned(),
-                fix: Some("fix the configuration, or give --url for the live checks".to_owned()),
-            }),
+                Some("fix the configuration, or give --url for the live checks".to_owned()),
+            )),
         }
         return report(&findings);
     };
@@ -46,26 +46,24 @@ pub(super) async fn command(
     ));
     findings.extend(plaintext_env_files(&input.root, input.environment));
     for leftover in crate::backup::leftovers::find(&crate::backup::folders(&loaded)) {
-        findings.push(Finding {
-            level: Level::Fail,
-            what: format!(
+        findings.push(Finding::new(
+            Level::Fail,
+            format!(
                 "{} is what a killed backup left behind (it may hold the database in clear)",
                 leftover.display()
             ),
-            fix: Some(
-                "remove it, or run `kunci backup create` or `kunci serve`, which do".to_owned(),
-            ),
-        });
+            Some("remove it, or run `kunci backup create` or `kunci serve`, which do".to_owned()),
+        ));
     }
     for (key, file) in loaded.plaintext_secrets() {
-        findings.push(Finding {
-            level: Level::Warn,
-            what: format!("`{key}` is a secret written in {file}"),
-            fix: Some(format!(
+        findings.push(Finding::new(
+            Level::Warn,
+            format!("`{key}` is a secret written in {file}"),
+            Some(format!(
                 "move it into .env.{env}.enc with `kunci env edit {env}`",
                 env = input.environment
             )),
-        });
+        ));
     }
     let url = url.unwrap_or_else(|| loaded.config.environment.public_url.clone());
     findings.extend(live(&url, input.environment).await);
@@ -73,11 +71,11 @@ pub(super) async fn command(
         kunci_store::DatabaseTarget::parse(loaded.config.data.database_url.expose(), &loaded.root);
     let fresh = matches!(&target, Ok(kunci_store::DatabaseTarget::Sqlite { path: Some(path) }) if !path.exists());
     if fresh {
-        findings.push(Finding {
-            level: Level::Warn,
-            what: "no database yet: signing keys not checked".to_owned(),
-            fix: Some("kunci db migrate, or start kunci serve once".to_owned()),
-        });
+        findings.push(Finding::new(
+            Level::Warn,
+            "no database yet: signing keys not checked".to_owned(),
+            Some("kunci db migrate, or start kunci serve once".to_owned()),
+        ));
     } else {
         match wiring::open_database(&loaded).await {
             Ok(database) => {
@@ -88,19 +86,19 @@ pub(super) async fn command(
                         loaded.config.security.key_rotation_days,
                         SystemClock.now_unix(),
                     )),
-                    Err(err) => findings.push(Finding {
-                        level: Level::Fail,
-                        what: format!("the signing keys cannot be read: {err}"),
-                        fix: Some("kunci db migrate".to_owned()),
-                    }),
+                    Err(err) => findings.push(Finding::new(
+                        Level::Fail,
+                        format!("the signing keys cannot be read: {err}"),
+                        Some("kunci db migrate".to_owned()),
+                    )),
                 }
                 database.close().await;
             }
-            Err(err) => findings.push(Finding {
-                level: Level::Fail,
-                what: format!("the database cannot be opened: {err:#}"),
-                fix: Some("check data.database_url and the database server".to_owned()),
-            }),
+            Err(err) => findings.push(Finding::new(
+                Level::Fail,
+                format!("the database cannot be opened: {err:#}"),
+                Some("check data.database_url and the database server".to_owned()),
+            )),
         }
     }
     findings.extend(redis_persistence(&loaded).await);
@@ -149,20 +147,20 @@ async fn configuration(
     match config::load(input) {
         Ok(plain) => {
             // Without its secrets the configuration still tells most of the posture.
-            findings.push(Finding {
-                level: Level::Fail,
-                what: format!("the configuration does not load with its secrets: {err:#}"),
-                fix: fix(),
-            });
+            findings.push(Finding::new(
+                Level::Fail,
+                format!("the configuration does not load with its secrets: {err:#}"),
+                fix(),
+            ));
             (Some(plain), None)
         }
         Err(errors) => {
             for problem in &errors.0 {
-                findings.push(Finding {
-                    level: Level::Fail,
-                    what: format!("configuration: {problem}"),
-                    fix: fix(),
-                });
+                findings.push(Finding::new(
+                    Level::Fail,
+                    format!("configuration: {problem}"),
+                    fix(),
+                ));
             }
             (None, None)
         }

@@ -323,6 +323,13 @@ async fn the_overview_counts_and_charts_the_day() {
     );
     assert!(page.body.contains(">answers<"), "{}", page.body);
     assert!(page.body.contains("Sign-ins per hour (UTC): 4"));
+    // The doctor's checks that need no request to the deployment, in the page's words.
+    assert!(
+        page.body.contains("The active cookie key is 0 days old.")
+            && page.body.contains("The active jwt key is 0 days old."),
+        "{}",
+        page.body
+    );
     // Every request so far, this one not yet; no upstream was called.
     let requests = page
         .body

@@ -23,6 +23,7 @@ pub mod seal;
 pub mod secret;
 pub mod signed_request;
 pub mod token;
+pub mod totp;
 
 pub use mask::{mask, mask_url_password};
 pub use master_key::{Fingerprint, MasterKey, MasterKeyError, Purpose};

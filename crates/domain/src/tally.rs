@@ -40,7 +40,8 @@ pub const HOUR: i64 = 3_600;
 pub struct Tallies {
     inner: Arc<dyn TallyStore>,
     bucket_secs: i64,
-    pending: Mutex<HashMap<(String, i64), i64>>,
+    /// Name → bucket → count: a count of a name seen before allocates nothing.
+    pending: Mutex<HashMap<String, HashMap<i64, i64>>>,
 }
 
 impl Tallies {
@@ -57,33 +58,42 @@ impl Tallies {
         unix.div_euclid(self.bucket_secs)
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<(String, i64), i64>> {
+    fn pending(&self) -> MutexGuard<'_, HashMap<String, HashMap<i64, i64>>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn add_pending(&self, name: &str, bucket: i64, count: i64) {
+        let mut pending = self.pending();
+        let buckets = match pending.get_mut(name) {
+            Some(buckets) => buckets,
+            None => pending.entry(name.to_owned()).or_default(),
+        };
+        *buckets.entry(bucket).or_insert(0) += count;
     }
 
     /// One more of `name` at `now`.
     pub fn count(&self, name: &str, now: i64) {
-        let bucket = self.bucket_of(now);
-        let mut pending = self.pending();
-        match pending.get_mut(&(name.to_owned(), bucket)) {
-            Some(count) => *count += 1,
-            None => {
-                pending.insert((name.to_owned(), bucket), 1);
-            }
-        }
+        self.add_pending(name, self.bucket_of(now), 1);
     }
 
     /// Writes what was counted since the last flush; what cannot be written is kept for the
     /// next one.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let batch: Vec<_> = self.pending().drain().collect();
+        let batch: Vec<(String, i64, i64)> = self
+            .pending()
+            .drain()
+            .flat_map(|(name, buckets)| {
+                buckets
+                    .into_iter()
+                    .map(move |(bucket, count)| (name.clone(), bucket, count))
+            })
+            .collect();
         let mut rest = batch.into_iter();
-        while let Some(((name, bucket), count)) = rest.next() {
+        while let Some((name, bucket, count)) = rest.next() {
             if let Err(err) = self.inner.add(&name, bucket, count).await {
-                let mut pending = self.pending();
-                *pending.entry((name, bucket)).or_insert(0) += count;
-                for (key, count) in rest {
-                    *pending.entry(key).or_insert(0) += count;
+                self.add_pending(&name, bucket, count);
+                for (name, bucket, count) in rest {
+                    self.add_pending(&name, bucket, count);
                 }
                 return Err(err);
             }

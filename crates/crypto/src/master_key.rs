@@ -41,6 +41,8 @@ pub enum Purpose {
     Duplicate,
     /// The fingerprint that names the key in file headers and errors.
     Fingerprint,
+    /// Keyed hashes of second-factor recovery codes: a stolen database does not give them.
+    RecoveryCode,
 }
 
 impl Purpose {
@@ -54,6 +56,7 @@ impl Purpose {
             Self::Backup => b"kunci/v1/backup",
             Self::Duplicate => b"kunci/v1/duplicate",
             Self::Fingerprint => b"kunci/v1/fingerprint",
+            Self::RecoveryCode => b"kunci/v1/recovery-code",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod circuit;
 pub mod clients;
 pub mod clock;
 pub mod environment;
+pub mod factors;
 pub mod health;
 pub mod keys;
 pub mod leaderboard;

@@ -17,6 +17,7 @@ mod clients;
 mod database;
 mod dump;
 mod episodes;
+mod factors;
 mod lockout;
 mod migrate;
 mod refresh;

@@ -7,6 +7,7 @@ mod circuit;
 mod clients;
 mod dump;
 mod episodes;
+mod factors;
 mod lockout;
 mod migrations;
 mod rates;

@@ -154,6 +154,9 @@ pub enum UserCommand {
     /// Lift the lock that failed logins put on a name. A name without a lock is not an error
     /// (scripts may unlock blindly): it says so and exits 0.
     Unlock { name: String },
+    /// Remove an account's second factors (its authenticator app and recovery codes), for
+    /// someone who lost them: audited. The account enrols again at its next sign-in.
+    MfaReset { name: String },
 }
 
 /// `--scope`.

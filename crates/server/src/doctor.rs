@@ -340,6 +340,25 @@ pub fn signing_keys(keys: &[StoredKey], rotation_days: u32, now: i64) -> Vec<Fin
     findings
 }
 
+/// Administrators who sign in with a password alone (SPEC §12: an administrator's account is
+/// the one an attacker wants most).
+pub fn admins_without_second_factor(names: &[String]) -> Vec<Finding> {
+    if names.is_empty() {
+        return vec![
+            Finding::pass("every administrator has a second factor").code("admins_have_mfa"),
+        ];
+    }
+    vec![Finding::warn(
+        format!(
+            "administrator(s) without a second factor: {}",
+            names.join(", ")
+        ),
+        "each enrols an authenticator app on their own page (/account);          security.require_mfa_for asks them at their next sign-in",
+    )
+    .code("admins_without_mfa")
+    .arg("names", names.join(", "))]
+}
+
 /// The scheduled backups: on in production, the newest one no older than two intervals, and
 /// made under this deployment's master key (`fingerprint`, when it is known).
 pub fn backups(

@@ -115,6 +115,21 @@ pub fn api_key_pool(
     )
 }
 
+/// The second factors, on the deployment's database.
+pub fn second_factors(
+    database: &Database,
+    master: &MasterKey,
+    clock: &Arc<dyn Clock>,
+    audit: &AuditLog,
+) -> kunci_domain::factors::SecondFactors {
+    kunci_domain::factors::SecondFactors::new(
+        Arc::new(database.clone()),
+        master.clone(),
+        clock.clone(),
+        audit.clone(),
+    )
+}
+
 /// The configured upstreams, from `[upstream]` and `[search]`; the circuit shared through
 /// Redis when there is one.
 pub fn gateway(

@@ -559,3 +559,5 @@ doctor-backup_overdue = The newest backup is { $hours } hours old, while backups
 doctor-backup_fresh = The newest backup is { $hours } hours old.
 doctor-backup_other_key = The newest backup was made under another master key: make one under this deployment's key.
 overview-posture-clean = No check warns or fails.
+doctor-admins_have_mfa = Every administrator has a second factor.
+doctor-admins_without_mfa = Administrators who sign in with a password alone: { $names }.

@@ -540,3 +540,5 @@ doctor-backup_overdue = Cadangan terbaru berumur { $hours } jam, padahal cadanga
 doctor-backup_fresh = Cadangan terbaru berumur { $hours } jam.
 doctor-backup_other_key = Cadangan terbaru dibuat dengan kunci induk lain: buat cadangan dengan kunci pemasangan ini.
 overview-posture-clean = Tidak ada pemeriksaan yang memperingatkan atau gagal.
+doctor-admins_have_mfa = Setiap administrator punya faktor kedua.
+doctor-admins_without_mfa = Administrator yang masuk hanya dengan kata sandi: { $names }.

@@ -94,6 +94,23 @@ pub(super) async fn command(
                     Ok(format!("`{name}` can log in again"))
                 }
                 UserCommand::Unlock { name } => unlock(b, &name).await,
+                UserCommand::MfaReset { name } => {
+                    let account = accounts
+                        .by_name(&name)
+                        .await?
+                        .with_context(|| format!("there is no account named `{name}`"))?;
+                    let factors = wiring::second_factors(&b.database, &b.master, &b.clock, &b.audit);
+                    let had = factors.of(&account.id).await?;
+                    Ok(if had.totp || had.recovery_left > 0 {
+                        factors.remove(&Actor::cli(), &account.id).await?;
+                        format!(
+                            "the second factors of `{}` are removed (its authenticator app and {} recovery code(s))",
+                            account.username, had.recovery_left
+                        )
+                    } else {
+                        format!("`{}` had no second factor", account.username)
+                    })
+                }
                 UserCommand::Passwd { name } => {
                     let password = password.context("no password")?;
                     long_enough(b, password)?;

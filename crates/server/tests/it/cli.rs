@@ -393,3 +393,72 @@ fn keys_can_be_listed_rotated_and_retired_from_the_command_line() {
     assert_eq!(bad.code(), Some(1));
     assert!(bad.stderr().contains("not a key id"), "{}", bad.stderr());
 }
+
+#[test]
+fn mfa_reset_removes_an_account_s_second_factors_and_is_audited() {
+    let kunci = Kunci::new();
+    kunci.run(&["db", "migrate"]).success();
+    kunci
+        .run_with_input(&["user", "add", "alice"], "a long enough passphrase\n")
+        .success();
+    let none = kunci.run(&["user", "mfa-reset", "alice"]);
+    assert!(
+        none.success().stdout().contains("had no second factor"),
+        "{}",
+        none.stdout()
+    );
+    let nobody = kunci.run(&["user", "mfa-reset", "nobody"]);
+    assert_ne!(nobody.code(), Some(0));
+    assert!(
+        nobody.stderr().contains("no account named `nobody`"),
+        "{}",
+        nobody.stderr()
+    );
+    // What an enrolment leaves in the database: a confirmed secret and two recovery codes.
+    let db = kunci.path("instance/kunci.db");
+    crate::helpers::with_sqlite(&db, async |pool| {
+        let (id,): (String,) = sqlx::query_as("SELECT id FROM accounts WHERE username = 'alice'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO totp_factors (account_id, sealed, created_at, confirmed_at, last_step) VALUES (?, 'ks1.x', 1, 2, 10)")
+            .bind(&id)
+            .execute(pool)
+            .await
+            .unwrap();
+        for hash in ["h1", "h2"] {
+            sqlx::query("INSERT INTO recovery_codes (account_id, code_hash) VALUES (?, ?)")
+                .bind(&id)
+                .bind(hash)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    });
+    let reset = kunci.run(&["user", "mfa-reset", "ALICE"]);
+    assert!(
+        reset
+            .success()
+            .stdout()
+            .contains("are removed (its authenticator app and 2 recovery code(s))"),
+        "{}",
+        reset.stdout()
+    );
+    let left: (i64, i64) = crate::helpers::with_sqlite(&db, async |pool| {
+        let (totp,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM totp_factors")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let (codes,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM recovery_codes")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        (totp, codes)
+    });
+    assert_eq!(left, (0, 0));
+    let audit = kunci.run(&["audit", "export"]).stdout();
+    assert!(
+        audit.contains("\"action\":\"account.second_factor_removed\""),
+        "{audit}"
+    );
+}

@@ -34,6 +34,20 @@ fn doctor_names_each_weakness_of_a_production_deployment() {
     kunci
         .run(&["--env", "production", "keys", "list"])
         .success();
+    kunci
+        .run_with_input(
+            &[
+                "--env",
+                "production",
+                "user",
+                "add",
+                "root",
+                "--scope",
+                "admin",
+            ],
+            "a long enough passphrase\n",
+        )
+        .success();
     // The active keys were made 90 days ago, and nothing rotated them since.
     sql(
         &kunci.path("instance/kunci.db"),
@@ -68,6 +82,7 @@ fn doctor_names_each_weakness_of_a_production_deployment() {
         "FAIL  the active cookie key",
         "is 90 days old; rotation is every 30",
         "fix: kunci keys rotate",
+        "WARN  administrator(s) without a second factor: root",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
@@ -91,6 +106,10 @@ fn a_fresh_development_project_passes() {
     let out = report.stdout();
     assert_eq!(report.code(), Some(0), "{}", report.all());
     assert!(out.contains("PASS  no plaintext .env files"), "{out}");
+    assert!(
+        out.contains("PASS  every administrator has a second factor"),
+        "{out}"
+    );
     assert!(
         out.contains("PASS  the active cookie key is 0 days old"),
         "{out}"

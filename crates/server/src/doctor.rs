@@ -489,3 +489,28 @@ pub async fn redis_persistence(loaded: &Loaded) -> Vec<Finding> {
         ],
     }
 }
+
+/// The administrators without a confirmed second factor.
+pub async fn second_factors(database: &kunci_store::Database) -> Vec<Finding> {
+    use kunci_domain::accounts::AccountStore as _;
+    use kunci_domain::factors::FactorStore as _;
+    let Ok(accounts) = database.list().await else {
+        return Vec::new();
+    };
+    let mut bare = Vec::new();
+    for account in accounts
+        .iter()
+        .filter(|a| !a.disabled && a.scopes.contains(&kunci_domain::session::Scope::Admin))
+    {
+        let confirmed = database
+            .totp(&account.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.confirmed_at.is_some());
+        if !confirmed {
+            bare.push(account.username.clone());
+        }
+    }
+    admins_without_second_factor(&bare)
+}

@@ -1,6 +1,7 @@
 //! The posture checks of `kunci doctor` that the console's overview shows: those about files
 //! and Redis, made once at start (what changes there is the operator's doing, and a restart's
-//! business), and those about the signing keys and backups, made at each look.
+//! business), and those about the signing keys, backups and administrators' second factors,
+//! made at each look.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub struct ConsolePosture {
     backup_hours: u32,
     environment: Environment,
     fingerprint: String,
+    database: kunci_store::Database,
     clock: Arc<dyn Clock>,
 }
 
@@ -43,6 +45,7 @@ impl ConsolePosture {
     /// Makes the fixed checks of `loaded`'s deployment now.
     pub async fn start(
         loaded: &Loaded,
+        database: kunci_store::Database,
         keys: Arc<KeyRingService>,
         fingerprint: String,
         clock: Arc<dyn Clock>,
@@ -77,6 +80,7 @@ impl ConsolePosture {
             backup_hours: backup.interval_hours,
             environment: loaded.environment,
             fingerprint,
+            database,
             clock,
         }
     }
@@ -97,6 +101,8 @@ impl Posture for ConsolePosture {
                 now,
             ));
         findings.extend(live.filter_map(finding));
+        let admins = doctor::second_factors(&self.database).await;
+        findings.extend(admins.into_iter().filter_map(finding));
         findings
     }
 }

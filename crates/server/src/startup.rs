@@ -147,6 +147,7 @@ impl Application {
         let leaderboard = Leaderboard::new(usage.clone(), accounts.clone(), pool.clone());
         let posture = crate::posture::ConsolePosture::start(
             loaded,
+            database.clone(),
             keys.clone(),
             master.fingerprint().to_string(),
             clock.clone(),

@@ -87,7 +87,7 @@ pub(super) async fn command(
                             loaded.config.security.key_rotation_days,
                             SystemClock.now_unix(),
                         ));
-                        findings.extend(second_factors(&database).await);
+                        findings.extend(crate::doctor::second_factors(&database).await);
                     }
                     Err(err) => findings.push(Finding::new(
                         Level::Fail,
@@ -168,29 +168,4 @@ async fn configuration(
             (None, None)
         }
     }
-}
-
-/// The administrators without a confirmed second factor.
-async fn second_factors(database: &kunci_store::Database) -> Vec<Finding> {
-    use kunci_domain::accounts::AccountStore as _;
-    use kunci_domain::factors::FactorStore as _;
-    let Ok(accounts) = database.list().await else {
-        return Vec::new();
-    };
-    let mut bare = Vec::new();
-    for account in accounts
-        .iter()
-        .filter(|a| !a.disabled && a.scopes.contains(&kunci_domain::session::Scope::Admin))
-    {
-        let confirmed = database
-            .totp(&account.id)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|t| t.confirmed_at.is_some());
-        if !confirmed {
-            bare.push(account.username.clone());
-        }
-    }
-    crate::doctor::admins_without_second_factor(&bare)
 }

@@ -326,7 +326,10 @@ async fn the_overview_counts_and_charts_the_day() {
     // The doctor's checks that need no request to the deployment, in the page's words.
     assert!(
         page.body.contains("The active cookie key is 0 days old.")
-            && page.body.contains("The active jwt key is 0 days old."),
+            && page.body.contains("The active jwt key is 0 days old.")
+            && page
+                .body
+                .contains("Administrators who sign in with a password alone: root."),
         "{}",
         page.body
     );

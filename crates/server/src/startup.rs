@@ -161,6 +161,7 @@ impl Application {
             clients,
             accounts,
             resets,
+            factors: wiring::second_factors(&database, &master, &clock, &audit),
             login,
             pool,
             leaderboard,

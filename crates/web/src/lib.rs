@@ -42,6 +42,7 @@ pub mod limits;
 mod lockouts_page;
 mod login;
 mod metrics;
+mod mfa_api;
 mod mobile;
 pub mod net;
 mod observe;

@@ -54,6 +54,9 @@ impl Modify for Security {
         crate::login::me,
         crate::session_api::session,
         crate::inventory::mine,
+        crate::mfa_api::mine,
+        crate::mfa_api::begin_totp,
+        crate::mfa_api::confirm_totp,
         crate::inventory::end_all_mine,
         crate::inventory::end_mine,
         crate::inventory::of_account,
@@ -77,6 +80,7 @@ impl Modify for Security {
         crate::mobile::RefreshRequest,
         crate::api_keys::KeyCreate,
         crate::api_keys::KeyUpdate,
+        crate::mfa_api::ConfirmBody,
     )),
     modifiers(&Security)
 )]

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::{
     account_page, admin_account, admin_accounts, api_keys, audit_page, auth, clients_page, cors,
     csp_report, csrf, forward_auth, headers, health, inventory, jwks, key_import, key_page,
-    keys_page, lang, limits, lockouts_page, login, metrics, mobile, observe, openapi,
+    keys_page, lang, limits, lockouts_page, login, metrics, mfa_api, mobile, observe, openapi,
     overview_page, pages, reset_page, scope, search, session_api, signed, signing_keys_page,
 };
 
@@ -70,6 +70,9 @@ pub fn router(state: AppState, site: SiteRoutes) -> Router {
         .route("/api/v1/auth/logout", post(login::logout))
         .route("/api/v1/auth/logout_all", post(login::logout_all))
         .route("/api/v1/me/sessions", get(inventory::mine))
+        .route("/api/v1/me/mfa", get(mfa_api::mine))
+        .route("/api/v1/me/mfa/totp", post(mfa_api::begin_totp))
+        .route("/api/v1/me/mfa/totp/confirm", post(mfa_api::confirm_totp))
         .route(
             "/api/v1/me/sessions/revoke_all",
             post(inventory::end_all_mine),

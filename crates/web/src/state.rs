@@ -33,6 +33,7 @@ pub struct Services {
     pub clients: ServiceClients,
     pub accounts: Accounts,
     pub resets: PasswordResets,
+    pub factors: kunci_domain::factors::SecondFactors,
     pub login: Login,
     pub pool: ApiKeyPool,
     pub leaderboard: Leaderboard,
@@ -142,6 +143,10 @@ impl AppState {
 
     pub fn activity(&self) -> &kunci_domain::tally::Tallies {
         &self.inner.services.activity
+    }
+
+    pub fn factors(&self) -> &kunci_domain::factors::SecondFactors {
+        &self.inner.services.factors
     }
 
     pub fn resets(&self) -> &PasswordResets {

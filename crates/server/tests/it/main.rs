@@ -35,6 +35,7 @@ mod limits;
 mod lockout;
 mod login;
 mod metrics;
+mod mfa;
 mod mobile;
 mod notifications;
 mod outage_log;

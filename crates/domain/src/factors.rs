@@ -10,6 +10,10 @@
 //! - A recovery code works once; making new ones ends the old.
 //! - Adding, removing and using a recovery code are audited.
 
+mod challenge;
+
+pub use challenge::{CHALLENGE_SECS, Challenge, ChallengeError, ChallengeStore, Challenges};
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

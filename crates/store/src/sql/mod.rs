@@ -13,6 +13,7 @@
 mod accounts;
 mod apikeys;
 mod audit;
+mod challenges;
 mod clients;
 mod database;
 mod dump;

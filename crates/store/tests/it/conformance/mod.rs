@@ -3,6 +3,7 @@
 mod accounts;
 mod apikeys;
 mod audit;
+mod challenges;
 mod circuit;
 mod clients;
 mod dump;

@@ -23,6 +23,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::audit::{Actor, AuditEvent, AuditedError, Journal};
+use crate::hex;
 use crate::store::StoreError;
 
 /// A key as stored. `sealed` is the key encrypted under the master key; `hash` a keyed hash
@@ -243,10 +244,6 @@ pub const PROBE_SECS: i64 = 60;
 
 fn context(id: &str) -> Vec<u8> {
     format!("api_key:{id}").into_bytes()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl ApiKeyPool {

@@ -154,11 +154,11 @@ impl SecondFactors {
 
     fn recovery_hash(&self, account_id: &str, code: &str) -> String {
         let data = format!("{account_id}:{}", normalize_recovery(code));
-        self.master
-            .keyed_digest(Purpose::RecoveryCode, data.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex(
+            &self
+                .master
+                .keyed_digest(Purpose::RecoveryCode, data.as_bytes()),
+        )
     }
 
     /// What the account has.

@@ -36,6 +36,24 @@ pub mod usage;
 #[error("the system's random number generator failed")]
 pub struct RandomFailure;
 
+/// Bytes as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// The SHA-256 of `text` in hex: how a high-entropy secret (a token, a link) is stored, so a
+/// database that leaks gives none of them.
+pub(crate) fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    hex(&sha2::Sha256::digest(text.as_bytes()))
+}
+
 /// An error and its sources joined by `: `, for the one log line that reports it.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();

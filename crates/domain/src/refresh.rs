@@ -18,7 +18,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kunci_crypto::{MasterKey, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use crate::audit::{Actor, AuditEvent, AuditLog, Outcome};
 use crate::clock::Clock;
@@ -125,10 +124,7 @@ pub fn is_client_id(id: &str) -> bool {
 }
 
 fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::sha256_hex(token)
 }
 
 fn random(prefix: &str) -> Result<String, crate::RandomFailure> {

@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kunci_crypto::SecretString;
-use sha2::{Digest as _, Sha256};
 
 use crate::accounts::{Account, AccountError, Accounts};
 use crate::audit::{Actor, AuditEvent, AuditLog, AuditedError, Journal};
@@ -70,10 +69,7 @@ pub struct PasswordResets {
 }
 
 fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::sha256_hex(token)
 }
 
 /// Whether `token` has the shape of a link's token (checked before any lookup).

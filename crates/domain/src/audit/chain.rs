@@ -4,10 +4,10 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::hex;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kunci_crypto::master_key::{MasterKey, Purpose};
-use sha2::{Digest as _, Sha256};
 
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -69,19 +69,9 @@ fn field(buf: &mut Vec<u8>, value: &[u8]) {
     buf.extend_from_slice(value);
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// Lowercase hex SHA-256 of the stored IP text.
 pub fn ip_commit(ip: &str) -> String {
-    hex(&Sha256::digest(ip.as_bytes()))
+    crate::sha256_hex(ip)
 }
 
 impl Chain {

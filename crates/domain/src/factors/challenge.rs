@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kunci_crypto::SecretString;
-use sha2::{Digest as _, Sha256};
 
 use crate::clock::Clock;
 use crate::store::StoreError;
@@ -40,10 +39,7 @@ pub trait ChallengeStore: Send + Sync + std::fmt::Debug {
 }
 
 fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::sha256_hex(secret)
 }
 
 /// Making and finding challenges.
@@ -115,13 +111,7 @@ impl Challenges {
         token: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<Option<Challenge>, ChallengeError> {
-        let Some(secret) = Self::secret(token, session_id) else {
-            return Ok(None);
-        };
-        Ok(self
-            .store
-            .live(&hash(&secret), self.clock.now_unix())
-            .await?)
+        self.lookup(token, session_id, false).await
     }
 
     /// Takes the challenge for the step that completes the login: `None` when it is gone
@@ -131,13 +121,24 @@ impl Challenges {
         token: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<Option<Challenge>, ChallengeError> {
+        self.lookup(token, session_id, true).await
+    }
+
+    async fn lookup(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+        take: bool,
+    ) -> Result<Option<Challenge>, ChallengeError> {
         let Some(secret) = Self::secret(token, session_id) else {
             return Ok(None);
         };
-        Ok(self
-            .store
-            .take(&hash(&secret), self.clock.now_unix())
-            .await?)
+        let (hash, now) = (hash(&secret), self.clock.now_unix());
+        Ok(if take {
+            self.store.take(&hash, now).await?
+        } else {
+            self.store.live(&hash, now).await?
+        })
     }
 }
 

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest as _, Sha256};
 
+use crate::hex;
+
 /// A session id: 32 random bytes, base64url (43 characters). `Debug` shows only a prefix.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionId(String);
@@ -44,10 +46,6 @@ impl SessionId {
     pub fn tag(&self) -> String {
         hex(&Sha256::digest(format!("kunci-session-tag\0{}", self.0))[..8])
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl fmt::Debug for SessionId {

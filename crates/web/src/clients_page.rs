@@ -204,23 +204,17 @@ pub(crate) async fn confirm_revoke(
     ))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct RevokeForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /admin/clients/{name}/revoke` with `confirm=yes`, as `kunci client revoke NAME`.
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     who: Principal,
     Path(name): Path<String>,
-    Form(form): Form<RevokeForm>,
+    Form(form): Form<crate::console::Confirmation>,
 ) -> Result<Response, ApiError> {
     if active(&state, &name).await?.is_none() {
         return Ok(see_other("/admin/clients?notice=not_active"));
     }
-    if form.confirm != "yes" {
+    if !form.given() {
         return Ok(see_other(&format!("/admin/clients/{name}/revoke")));
     }
     match state.clients().revoke(&who.actor(), &name).await {

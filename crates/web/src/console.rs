@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthContext;
 use crate::headers::CspNonce;
@@ -46,6 +46,20 @@ pub(crate) fn pick(
         .get(key)
         .filter(|code| known.contains(&code.as_str()))
         .map(|code| format!("{prefix}{code}"))
+}
+
+/// The form of a destructive action: it goes ahead only with the confirmation ticked
+/// (`confirm=yes`).
+#[derive(Deserialize)]
+pub(crate) struct Confirmation {
+    #[serde(default)]
+    confirm: String,
+}
+
+impl Confirmation {
+    pub(crate) fn given(&self) -> bool {
+        self.confirm == "yes"
+    }
 }
 
 /// `text` percent-encoded for a query or a path segment: everything but letters, digits and

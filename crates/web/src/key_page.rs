@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Extension, Form, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use kunci_domain::apikeys::KeyChange;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::auth::{AuthContext, Principal, see_other};
 use crate::console::{Frame, pick};
@@ -102,20 +102,14 @@ pub(crate) async fn edit(
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct DeleteForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /admin/keys/{id}/delete`: only with the confirmation ticked (`confirm=yes`).
 pub(crate) async fn delete(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
-    Form(form): Form<DeleteForm>,
+    Form(form): Form<crate::console::Confirmation>,
 ) -> Response {
-    if form.confirm != "yes" {
+    if !form.given() {
         if !is_key_id(&id) {
             return ApiError::NotFound.into_response();
         }

@@ -151,21 +151,15 @@ pub(crate) async fn confirm_retire(
     ))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct RetireForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /admin/signing-keys/{kid}/retire` with `confirm=yes`, as `kunci keys retire KID`.
 pub(crate) async fn retire(
     State(state): State<AppState>,
     who: Principal,
     Path(kid): Path<String>,
-    Form(form): Form<RetireForm>,
+    Form(form): Form<crate::console::Confirmation>,
 ) -> Result<Response, ApiError> {
     let parsed = Kid::parse(&kid).ok_or(ApiError::NotFound)?;
-    if form.confirm != "yes" {
+    if !form.given() {
         return Ok(see_other(&format!("/admin/signing-keys/{parsed}/retire")));
     }
     match state.keys().retire_as(&who.actor(), &parsed).await {
